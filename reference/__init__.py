@@ -1,0 +1,1 @@
+"""kproof's reference platform: a local, Knative-compatible platform on one machine."""

@@ -1,0 +1,39 @@
+"""`python -m reference --state-dir DIR`: run the reference platform in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+from reference.platform import Platform, PlatformConfig
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m reference", description=__doc__)
+    parser.add_argument("--state-dir", type=Path, default=Path(".kproof"))
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--api-port", type=int, default=0, help="0 picks the last used or a free port")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # the standard loop works too, a little slower
+        pass
+    asyncio.run(_run(PlatformConfig(args.state_dir.resolve(), args.host, args.api_port)))
+
+
+async def _run(config: PlatformConfig) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await Platform(config).run_forever(stop)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""A Kubernetes-style REST API for Knative's kinds, backed by SQLite."""

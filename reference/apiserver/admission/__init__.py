@@ -1,0 +1,1 @@
+"""Admission: the defaulting and validation Knative's (and Kubernetes') webhooks perform."""

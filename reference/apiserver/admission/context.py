@@ -1,0 +1,31 @@
+"""What admission hooks see: the operation, the user, and Knative's config maps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from reference.apiserver.admission.fielderror import FieldError
+
+# The config maps Knative reads its settings from, with Knative's defaults.
+SERVING_NAMESPACE = "knative-serving"
+EVENTING_NAMESPACE = "knative-eventing"
+
+
+@dataclass(frozen=True)
+class Context:
+    operation: str  # CREATE or UPDATE
+    user: str
+    # (namespace, configmap name) -> its data, {} when absent
+    read_config: Callable[[str, str], dict[str, str]]
+
+    def serving_config(self, name: str) -> dict[str, str]:
+        return self.read_config(SERVING_NAMESPACE, name)
+
+    def eventing_config(self, name: str) -> dict[str, str]:
+        return self.read_config(EVENTING_NAMESPACE, name)
+
+
+# (object, the stored object on update or None, context); defaulters change the object in place.
+Defaulter = Callable[[dict, "dict | None", Context], None]
+Validator = Callable[[dict, "dict | None", Context], "FieldError | None"]

@@ -1,0 +1,148 @@
+"""Core v1 kinds: what the Kubernetes API server defaults and checks, plus their printer columns."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+from reference.apiserver.admission.context import Context
+from reference.apiserver.admission.fielderror import FieldError, combine, generic, invalid_value
+
+_CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+
+
+def default_namespace(obj: dict, old: dict | None, ctx: Context) -> None:
+    obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
+    obj["status"] = (old or {}).get("status") or {"phase": "Active"}
+    obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
+
+
+def validate_namespace(obj: dict, old: dict | None, ctx: Context) -> FieldError | None:
+    labels = obj["metadata"].get("labels") or {}
+    if labels.get("kubernetes.io/metadata.name") != obj["metadata"]["name"]:
+        return invalid_value(labels.get("kubernetes.io/metadata.name"),
+                             "metadata.labels.kubernetes.io/metadata.name")
+    return None
+
+
+def default_pod(obj: dict, old: dict | None, ctx: Context) -> None:
+    if old is None:
+        obj.setdefault("status", {"phase": "Pending"})
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+
+
+def validate_pod(obj: dict, old: dict | None, ctx: Context) -> FieldError | None:
+    containers = (obj.get("spec") or {}).get("containers")
+    if not isinstance(containers, list) or not containers:
+        return FieldError("Required value", ["spec.containers"])
+    errs = [FieldError("Required value", [f"spec.containers[{i}].image"])
+            for i, c in enumerate(containers) if not isinstance(c, dict) or not c.get("image")]
+    if old is not None and (old.get("spec") or {}).get("containers") != containers:
+        errs.append(generic("Forbidden: pod updates may not change fields other than "
+                            "`spec.containers[*].image`", "spec"))
+    return combine(*errs)
+
+
+def _validate_keys(obj: dict, *fields: str) -> FieldError | None:
+    errs = []
+    for name in fields:
+        for key in obj.get(name) or {}:
+            if not _CONFIG_KEY.match(key) or len(key) > 253:
+                errs.append(invalid_value(key, f"{name}[{key}]",
+                                          "a valid config key must consist of alphanumeric characters, "
+                                          "'-', '_' or '.'"))
+    return combine(*errs)
+
+
+def _validate_immutable(obj: dict, old: dict | None, *fields: str) -> FieldError | None:
+    if old is None or not old.get("immutable"):
+        return None
+    if any(obj.get(f) != old.get(f) for f in (*fields, "immutable")):
+        return generic("Forbidden: field is immutable when `immutable` is set", "data")
+    return None
+
+
+def validate_config_map(obj: dict, old: dict | None, ctx: Context) -> FieldError | None:
+    return combine(_validate_keys(obj, "data", "binaryData"),
+                   _validate_immutable(obj, old, "data", "binaryData"))
+
+
+def default_secret(obj: dict, old: dict | None, ctx: Context) -> None:
+    """stringData is write-only: it lands base64-encoded in data, as the API server does it."""
+    obj.setdefault("type", "Opaque")
+    string_data = obj.pop("stringData", None) or {}
+    if string_data:
+        data = obj.setdefault("data", {})
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(value.encode()).decode()
+
+
+def validate_secret(obj: dict, old: dict | None, ctx: Context) -> FieldError | None:
+    errs = [_validate_keys(obj, "data"), _validate_immutable(obj, old, "data", "type")]
+    for key, value in (obj.get("data") or {}).items():
+        try:
+            base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            errs.append(invalid_value("<secret contents redacted>", f"data[{key}]",
+                                      "illegal base64 data"))
+    if old is not None and old.get("type") != obj.get("type"):
+        errs.append(generic("field is immutable", "type"))
+    return combine(*errs)
+
+
+def default_pvc(obj: dict, old: dict | None, ctx: Context) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("volumeMode", "Filesystem")
+    if old is None:
+        obj.setdefault("status", {"phase": "Pending"})
+
+
+def validate_pvc(obj: dict, old: dict | None, ctx: Context) -> FieldError | None:
+    spec = obj.get("spec") or {}
+    errs = []
+    if not spec.get("accessModes"):
+        errs.append(FieldError("Required value: at least 1 access mode is required", ["spec.accessModes"]))
+    if not ((spec.get("resources") or {}).get("requests") or {}).get("storage"):
+        errs.append(FieldError("Required value", ["spec.resources[storage]"]))
+    return combine(*errs)
+
+
+# Printer columns ----------------------------------------------------------------------------------
+
+def pod_ready(pod: dict) -> str:
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    total = len((pod.get("spec") or {}).get("containers") or []) or len(statuses)
+    return f"{sum(1 for s in statuses if s.get('ready'))}/{total}"
+
+
+def pod_status(pod: dict) -> str:
+    if pod.get("metadata", {}).get("deletionTimestamp"):
+        return "Terminating"
+    status = pod.get("status") or {}
+    for container in status.get("containerStatuses") or []:
+        state = container.get("state") or {}
+        for key in ("waiting", "terminated"):
+            reason = (state.get(key) or {}).get("reason")
+            if reason:
+                return reason
+    return status.get("reason") or status.get("phase") or "Pending"
+
+
+def pod_restarts(pod: dict) -> str:
+    return str(sum(s.get("restartCount", 0) for s in (pod.get("status") or {}).get("containerStatuses") or []))
+
+
+def data_count(obj: dict) -> int:
+    return len(obj.get("data") or {}) + len(obj.get("binaryData") or {})
+
+
+def event_last_seen(event: dict) -> str | None:
+    return event.get("lastTimestamp") or event.get("eventTime") or event["metadata"].get("creationTimestamp")
+
+
+def event_object(event: dict) -> str:
+    ref = event.get("involvedObject") or {}
+    return f"{(ref.get('kind') or '').lower()}/{ref.get('name', '')}"

@@ -1,0 +1,174 @@
+"""Defaulting and validation of ContainerSource, PingSource and KafkaSource, as Knative's webhooks
+(eventing and eventing-kafka-broker) do them."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import uuid
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from reference.apiserver.admission.context import Context
+from reference.apiserver.admission.duck import (
+    default_delivery,
+    default_destination,
+    validate_delivery,
+    validate_source_spec,
+)
+from reference.apiserver.admission.fielderror import (
+    FieldError,
+    combine,
+    invalid_value,
+    missing_field,
+    multiple_one_of,
+)
+from reference.apiserver.admission.names import validate_object_metadata
+
+_CRON_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+_CRON_FIELD = re.compile(r"^(\*|\?|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)"
+                         r"(/[0-9]+)?)*$")
+
+
+def _metadata(obj: dict) -> FieldError | None:
+    problem = validate_object_metadata(obj["metadata"])
+    return problem.via("metadata") if problem else None
+
+
+def _namespace(obj: dict) -> str:
+    return obj["metadata"].get("namespace", "")
+
+
+def _default_sink(obj: dict) -> None:
+    spec = obj.setdefault("spec", {})
+    default_destination(spec.get("sink"), _namespace(obj))
+    default_delivery(spec.get("delivery"), _namespace(obj))
+
+
+# ContainerSource ----------------------------------------------------------------------------------
+
+def default_container_source(obj: dict, old: dict | None, ctx: Context) -> None:
+    _default_sink(obj)
+    containers = obj["spec"].setdefault("template", {}).setdefault("spec", {}).get("containers") or []
+    for i, container in enumerate(containers):
+        if not container.get("name"):
+            container["name"] = f"{obj['metadata']['name']}-{i}"
+
+
+def validate_container_source(obj: dict, old: dict | None, ctx: Context) -> FieldError | None:
+    spec = obj.get("spec") or {}
+    errs: list[FieldError | None] = [_metadata(obj), validate_source_spec(spec, _namespace(obj), ctx)]
+    containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
+    if not containers:
+        errs.append(missing_field("spec.containers"))
+    for i, container in enumerate(containers):
+        missing = [k for k in ("name", "image") if not container.get(k)]
+        if missing:
+            errs.append(missing_field(*missing).via_field_index("containers", i).via("spec"))
+    return combine(*errs)
+
+
+# PingSource ---------------------------------------------------------------------------------------
+
+def default_ping_source(obj: dict, old: dict | None, ctx: Context) -> None:
+    _default_sink(obj)
+    if not obj["spec"].get("schedule"):
+        obj["spec"]["schedule"] = "* * * * *"
+
+
+def cron_problem(schedule: str) -> str | None:
+    """Why a standard 5-field cron schedule is malformed, or None (robfig/cron ParseStandard)."""
+    text = schedule.strip()
+    if text.startswith("CRON_TZ=") or text.startswith("TZ="):
+        zone, _, text = text.partition(" ")
+        try:
+            ZoneInfo(zone.split("=", 1)[1])
+        except (ZoneInfoNotFoundError, ValueError):
+            return f"provided bad location {zone.split('=', 1)[1]}: unknown time zone"
+    if text.startswith("@"):
+        return None if text in _CRON_DESCRIPTORS else f"unrecognized descriptor: {text}"
+    fields = text.split()
+    if len(fields) != 5:
+        return f"expected exactly 5 fields, found {len(fields)}: [{' '.join(fields)}]"
+    for value in fields:
+        if not _CRON_FIELD.match(value):
+            return f"failed to parse int from {value}"
+    return None
+
+
+def validate_ping_source(obj: dict, old: dict | None, ctx: Context) -> FieldError | None:
+    spec = obj.get("spec") or {}
+    errs: list[FieldError | None] = [_metadata(obj), validate_source_spec(spec, _namespace(obj), ctx)]
+    schedule = spec.get("schedule", "")
+    timezone = spec.get("timezone")
+    if "@every" in schedule:
+        errs.append(invalid_value("unsupported descriptor @every", "spec.schedule"))
+    else:
+        if timezone:
+            try:
+                ZoneInfo(timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                errs.append(invalid_value(f"provided bad location {timezone}: unknown time zone {timezone}",
+                                          "spec.timezone"))
+        problem = cron_problem(schedule)
+        if problem:
+            errs.append(invalid_value(problem, "spec.schedule"))
+    data, data64 = spec.get("data"), spec.get("dataBase64")
+    if data and data64:
+        errs.append(multiple_one_of("spec.data", "spec.dataBase64"))
+    payload: bytes | None = data.encode() if data else None
+    if data64:
+        try:
+            payload = base64.b64decode(data64, validate=True)
+        except (binascii.Error, ValueError) as err:
+            errs.append(invalid_value(str(err), "spec.dataBase64"))
+            payload = None
+    if payload is not None and spec.get("contentType") == "application/json":
+        try:
+            if not isinstance(json.loads(payload), dict):
+                raise ValueError("json: cannot unmarshal into Go value of type map[string]interface {}")
+        except ValueError as err:
+            errs.append(invalid_value(str(err), "spec.dataBase64" if data64 else "spec.data"))
+    return combine(*errs)
+
+
+# KafkaSource --------------------------------------------------------------------------------------
+
+def default_kafka_source(obj: dict, old: dict | None, ctx: Context) -> None:
+    _default_sink(obj)
+    spec = obj["spec"]
+    if not spec.get("consumerGroup"):
+        previous = (old or {}).get("spec", {}).get("consumerGroup")
+        spec["consumerGroup"] = previous or f"knative-kafka-source-{uuid.uuid4()}"
+    spec.setdefault("consumers", 1)
+    spec.setdefault("initialOffset", "latest")
+    spec.setdefault("ordering", "ordered")
+
+
+def validate_kafka_source(obj: dict, old: dict | None, ctx: Context) -> FieldError | None:
+    spec = obj.get("spec") or {}
+    namespace = _namespace(obj)
+    errs: list[FieldError | None] = [_metadata(obj), validate_source_spec(spec, namespace, ctx,
+                                                                          sink_required=True)]
+    if not spec.get("topics"):
+        errs.append(missing_field("spec.topics"))
+    if not spec.get("bootstrapServers"):
+        errs.append(missing_field("spec.bootstrapServers"))
+    offset = spec.get("initialOffset")
+    if offset not in (None, "earliest", "latest"):
+        errs.append(invalid_value(offset, "spec.initialOffset"))
+    ordering = spec.get("ordering")
+    if ordering not in (None, "ordered", "unordered"):
+        errs.append(FieldError(f"invalid value: {ordering}", ["spec.ordering"],
+                               "expected one of: [ordered,unordered]"))
+    consumers = spec.get("consumers")
+    if consumers is not None and consumers < 1:
+        errs.append(invalid_value(consumers, "spec.consumers"))
+    problem = validate_delivery(spec.get("delivery"), namespace, ctx)
+    errs.append(problem.via("spec.delivery") if problem else None)
+    if old is not None and (old.get("spec") or {}).get("consumerGroup") != spec.get("consumerGroup"):
+        errs.append(FieldError("Immutable fields changed (-old +new)", ["spec"],
+                               f'{{string}}:\n\t-: "{old["spec"].get("consumerGroup")}"\n'
+                               f'\t+: "{spec.get("consumerGroup")}"\n'))
+    return combine(*errs)

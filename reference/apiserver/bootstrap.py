@@ -1,0 +1,133 @@
+"""What exists from the start: Knative's namespaces and config maps, holding Knative's defaults.
+
+Only missing objects are created, so a restart keeps what users changed.
+"""
+
+from __future__ import annotations
+
+from reference.apiserver.errors import ApiError
+from reference.apiserver.registry import Options, Registry
+
+NAMESPACES = ("default", "kube-system", "knative-serving", "knative-eventing")
+
+REQUEST_LOG_TEMPLATE = (
+    '{"httpRequest": {"requestMethod": "{{.Request.Method}}", "requestUrl": "{{js .Request.RequestURI}}", '
+    '"requestSize": "{{.Request.ContentLength}}", "status": {{.Response.Code}}, "responseSize": '
+    '"{{.Response.Size}}", "userAgent": "{{js .Request.UserAgent}}", "remoteIp": '
+    '"{{js .Request.RemoteAddr}}", "serverIp": "{{.Revision.PodIP}}", "referer": "{{js .Request.Referer}}", '
+    '"latency": "{{.Response.Latency}}s", "protocol": "{{.Request.Proto}}"}, "traceId": '
+    '"{{index .Request.Header "X-B3-Traceid"}}"}'
+)
+
+CONFIG_MAPS: dict[tuple[str, str], dict[str, str]] = {
+    ("knative-serving", "config-autoscaler"): {
+        "container-concurrency-target-percentage": "70",
+        "container-concurrency-target-default": "100",
+        "requests-per-second-target-default": "200",
+        "target-burst-capacity": "211",
+        "stable-window": "60s",
+        "panic-window-percentage": "10.0",
+        "panic-threshold-percentage": "200.0",
+        "max-scale-up-rate": "1000.0",
+        "max-scale-down-rate": "2.0",
+        "enable-scale-to-zero": "true",
+        "scale-to-zero-grace-period": "30s",
+        "scale-to-zero-pod-retention-period": "0s",
+        "pod-autoscaler-class": "kpa.autoscaling.knative.dev",
+        "activator-capacity": "100.0",
+        "initial-scale": "1",
+        "allow-zero-initial-scale": "false",
+        "min-scale": "0",
+        "max-scale": "0",
+        "max-scale-limit": "0",
+        "scale-down-delay": "0s",
+    },
+    ("knative-serving", "config-defaults"): {
+        "revision-timeout-seconds": "300",
+        "max-revision-timeout-seconds": "600",
+        "revision-idle-timeout-seconds": "0",
+        "container-concurrency": "0",
+        "container-concurrency-max-limit": "1000",
+        "allow-container-concurrency-zero": "true",
+        "container-name-template": "user-container",
+        "enable-service-links": "false",
+    },
+    ("knative-serving", "config-domain"): {"example.com": ""},
+    ("knative-serving", "config-observability"): {
+        "logging.enable-request-log": "false",
+        "logging.enable-probe-request-log": "false",
+        "logging.request-log-template": REQUEST_LOG_TEMPLATE,
+        "metrics.backend-destination": "prometheus",
+        "metrics.request-metrics-backend-destination": "prometheus",
+    },
+    ("knative-serving", "config-features"): {
+        "multi-container": "enabled",
+        "multi-container-probing": "disabled",
+        "kubernetes.podspec-affinity": "disabled",
+        "kubernetes.podspec-fieldref": "disabled",
+        "kubernetes.podspec-nodeselector": "disabled",
+        "kubernetes.podspec-tolerations": "disabled",
+        "kubernetes.podspec-securitycontext": "disabled",
+        "kubernetes.podspec-init-containers": "disabled",
+        "kubernetes.podspec-persistent-volume-claim": "disabled",
+        "kubernetes.podspec-persistent-volume-write": "disabled",
+        "kubernetes.podspec-volumes-emptydir": "enabled",
+        "kubernetes.podspec-dryrun": "allowed",
+        "tag-header-based-routing": "disabled",
+        "secure-pod-defaults": "disabled",
+    },
+    ("knative-eventing", "config-br-defaults"): {
+        "default-br-config": (
+            "clusterDefault:\n"
+            "  brokerClass: MTChannelBasedBroker\n"
+            "  apiVersion: v1\n"
+            "  kind: ConfigMap\n"
+            "  name: config-br-default-channel\n"
+            "  namespace: knative-eventing\n"
+            "  delivery:\n"
+            "    retry: 10\n"
+            "    backoffPolicy: exponential\n"
+            "    backoffDelay: PT0.2S\n"
+        ),
+    },
+    ("knative-eventing", "config-br-default-channel"): {
+        "channel-template-spec": "apiVersion: messaging.knative.dev/v1\nkind: InMemoryChannel\n",
+    },
+    ("knative-eventing", "default-ch-webhook"): {
+        "default-ch-config": (
+            "clusterDefault:\n"
+            "  apiVersion: messaging.knative.dev/v1\n"
+            "  kind: InMemoryChannel\n"
+        ),
+    },
+    ("knative-eventing", "config-features"): {
+        "kreference-group": "disabled",
+        "delivery-retryafter": "disabled",
+        "delivery-timeout": "enabled",
+        "new-trigger-filters": "enabled",
+        "cross-namespace-event-links": "disabled",
+    },
+    ("knative-eventing", "config-observability"): {
+        "metrics.backend-destination": "prometheus",
+    },
+}
+
+
+def bootstrap(registry: Registry) -> None:
+    namespaces = registry.kinds.by_path("", "v1", "namespaces")
+    config_maps = registry.kinds.by_path("", "v1", "configmaps")
+    opts = Options(user="system:kproof")
+    for name in NAMESPACES:
+        _ensure(lambda n=name: registry.create(namespaces, "", {"metadata": {"name": n}}, opts))
+    for (namespace, name), data in CONFIG_MAPS.items():
+        body = {"metadata": {"name": name, "namespace": namespace,
+                             "labels": {"app.kubernetes.io/part-of": "kproof"}}, "data": data}
+        _ensure(lambda b=body, ns=namespace: registry.create(config_maps, ns, b, opts))
+
+
+def _ensure(create) -> None:
+    try:
+        create()
+    except ApiError as err:
+        if err.code != 409:
+            raise

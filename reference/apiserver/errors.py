@@ -1,0 +1,104 @@
+"""API errors as Kubernetes `Status` objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Cause:
+    field: str
+    message: str
+    reason: str = "FieldValueInvalid"
+
+    def to_json(self) -> dict:
+        return {"reason": self.reason, "message": self.message, "field": self.field}
+
+
+class ApiError(Exception):
+    """An error the API answers with: HTTP code, Kubernetes reason, message and details."""
+
+    def __init__(self, code: int, reason: str, message: str, details: dict | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details
+
+    def status(self) -> dict:
+        out = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        if self.details:
+            out["details"] = self.details
+        return out
+
+
+def resource_name(plural: str, group: str) -> str:
+    """How Kubernetes names a resource in messages: `services.serving.knative.dev`, `pods`."""
+    return f"{plural}.{group}" if group else plural
+
+
+def not_found(plural: str, group: str, name: str) -> ApiError:
+    return ApiError(
+        404, "NotFound", f'{resource_name(plural, group)} "{name}" not found',
+        {"name": name, "group": group, "kind": plural},
+    )
+
+
+def already_exists(plural: str, group: str, name: str) -> ApiError:
+    return ApiError(
+        409, "AlreadyExists", f'{resource_name(plural, group)} "{name}" already exists',
+        {"name": name, "group": group, "kind": plural},
+    )
+
+
+def conflict(plural: str, group: str, name: str, why: str) -> ApiError:
+    return ApiError(
+        409, "Conflict",
+        f'Operation cannot be fulfilled on {resource_name(plural, group)} "{name}": {why}',
+        {"name": name, "group": group, "kind": plural},
+    )
+
+
+STALE = "the object has been modified; please apply your changes to the latest version and try again"
+
+
+def invalid(kind: str, group: str, name: str, causes: list[Cause], summary: str | None = None) -> ApiError:
+    """422 Invalid. `summary` replaces the joined causes in the message (webhook-style text)."""
+    qualified = f"{kind}.{group}" if group else kind
+    if summary is None:
+        parts = [f"{c.field}: {c.message}" if c.field else c.message for c in causes]
+        summary = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
+    return ApiError(
+        422, "Invalid", f'{qualified} "{name}" is invalid: {summary}',
+        {"name": name, "group": group, "kind": kind, "causes": [c.to_json() for c in causes]},
+    )
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, "BadRequest", message)
+
+
+def unauthorized() -> ApiError:
+    return ApiError(401, "Unauthorized", "Unauthorized")
+
+
+def method_not_allowed(message: str) -> ApiError:
+    return ApiError(405, "MethodNotAllowed", message)
+
+
+def unsupported_media_type(content_type: str) -> ApiError:
+    return ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
+                    f"accepted media types include: application/json-patch+json, "
+                    f"application/merge-patch+json, application/apply-patch+yaml ({content_type})")
+
+
+def gone(message: str) -> ApiError:
+    return ApiError(410, "Expired", message)

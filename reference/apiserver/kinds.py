@@ -1,0 +1,247 @@
+"""Every kind the API server serves, declared once.
+
+A later feature adds a row here (with its schema, printer columns and admission hooks), not a module
+of REST code: discovery, OpenAPI, tables, validation and storage all read this table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from reference.apiserver.admission import core as core_admission
+from reference.apiserver.admission import eventing as eventing_admission
+from reference.apiserver.admission import serving as serving_admission
+from reference.apiserver.admission import sources as sources_admission
+from reference.apiserver.admission.context import Defaulter, Validator
+from reference.apiserver.schema import Schema
+from reference.apiserver.schemas import eventing, k8s, serving, sources
+
+
+@dataclass(frozen=True)
+class Column:
+    """A printer column: a JSONPath into the object, or a function of it for core kinds."""
+
+    name: str
+    path: str | Callable[[dict], object]
+    type: str = "string"
+    priority: int = 0
+    description: str = ""
+    format: str = ""
+
+
+@dataclass(frozen=True)
+class Kind:
+    group: str
+    version: str
+    kind: str
+    plural: str
+    schema: Schema
+    namespaced: bool = True
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    status_subresource: bool = True
+    generation: bool = True  # keeps metadata.generation (bumped when anything but metadata/status changes)
+    builtin: bool = False  # a core kind: strategic merge patch, unconditional updates
+    columns: tuple[Column, ...] = ()
+    default: Defaulter | None = None
+    validate: Validator | None = None
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def resource(self) -> str:
+        """The store key: `serving.knative.dev/services`, `/pods`."""
+        return f"{self.group}/{self.plural}"
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+
+def _ready(field: str) -> str:
+    return f'.status.conditions[?(@.type=="Ready")].{field}'
+
+
+READY = Column("Ready", _ready("status"))
+REASON = Column("Reason", _ready("reason"))
+URL = Column("URL", ".status.url")
+ADDRESS = Column("URL", ".status.address.url")
+AGE = Column("Age", ".metadata.creationTimestamp", type="date")
+SINK = Column("Sink", ".status.sinkUri")
+
+SERVING = ("all", "knative", "serving")
+EVENTING = ("all", "knative", "eventing")
+MESSAGING = ("all", "knative", "messaging", "channel")
+SOURCES = ("all", "knative", "sources")
+
+KINDS: tuple[Kind, ...] = (
+    # Knative Serving
+    Kind(
+        "serving.knative.dev", "v1", "Service", "services", serving.SERVICE,
+        short_names=("kservice", "ksvc"), categories=SERVING,
+        columns=(URL, Column("LatestCreated", ".status.latestCreatedRevisionName"),
+                 Column("LatestReady", ".status.latestReadyRevisionName"), READY, REASON),
+        default=serving_admission.default_service, validate=serving_admission.validate_service,
+    ),
+    Kind(
+        "serving.knative.dev", "v1", "Configuration", "configurations", serving.CONFIGURATION,
+        short_names=("config", "cfg"), categories=SERVING,
+        columns=(Column("LatestCreated", ".status.latestCreatedRevisionName"),
+                 Column("LatestReady", ".status.latestReadyRevisionName"), READY, REASON),
+        default=serving_admission.default_configuration,
+        validate=serving_admission.validate_configuration,
+    ),
+    Kind(
+        "serving.knative.dev", "v1", "Revision", "revisions", serving.REVISION,
+        short_names=("rev",), categories=SERVING,
+        columns=(Column("Config Name", ".metadata.labels['serving\\.knative\\.dev/configuration']"),
+                 Column("Generation",
+                        ".metadata.labels['serving\\.knative\\.dev/configurationGeneration']"),
+                 READY, REASON,
+                 Column("Actual Replicas", ".status.actualReplicas", type="integer"),
+                 Column("Desired Replicas", ".status.desiredReplicas", type="integer")),
+        default=serving_admission.default_revision, validate=serving_admission.validate_revision,
+    ),
+    Kind(
+        "serving.knative.dev", "v1", "Route", "routes", serving.ROUTE,
+        short_names=("rt",), categories=SERVING, columns=(URL, READY, REASON),
+        default=serving_admission.default_route, validate=serving_admission.validate_route,
+    ),
+    Kind(
+        "autoscaling.internal.knative.dev", "v1alpha1", "PodAutoscaler", "podautoscalers",
+        serving.POD_AUTOSCALER, short_names=("kpa", "pa"), categories=("all", "knative-internal",
+                                                                          "autoscaling"),
+        columns=(Column("DesiredScale", ".status.desiredScale", type="integer"),
+                 Column("ActualScale", ".status.actualScale", type="integer"), READY, REASON),
+        default=serving_admission.default_pod_autoscaler,
+        validate=serving_admission.validate_pod_autoscaler,
+    ),
+    # Knative Eventing
+    Kind(
+        "eventing.knative.dev", "v1", "Broker", "brokers", eventing.BROKER, categories=EVENTING,
+        columns=(ADDRESS, AGE, READY, REASON),
+        default=eventing_admission.default_broker, validate=eventing_admission.validate_broker,
+    ),
+    Kind(
+        "eventing.knative.dev", "v1", "Trigger", "triggers", eventing.TRIGGER, categories=EVENTING,
+        columns=(Column("Broker", ".spec.broker"), Column("Subscriber_URI", ".status.subscriberUri"),
+                 AGE, READY, REASON),
+        default=eventing_admission.default_trigger, validate=eventing_admission.validate_trigger,
+    ),
+    Kind(
+        "messaging.knative.dev", "v1", "Channel", "channels", eventing.CHANNEL,
+        short_names=("ch",), categories=MESSAGING, columns=(ADDRESS, AGE, READY, REASON),
+        default=eventing_admission.default_channel, validate=eventing_admission.validate_channel,
+    ),
+    Kind(
+        "messaging.knative.dev", "v1", "InMemoryChannel", "inmemorychannels", eventing.IN_MEMORY_CHANNEL,
+        short_names=("imc",), categories=MESSAGING, columns=(ADDRESS, AGE, READY, REASON),
+        default=eventing_admission.default_in_memory_channel,
+        validate=eventing_admission.validate_in_memory_channel,
+    ),
+    Kind(
+        "messaging.knative.dev", "v1", "Subscription", "subscriptions", eventing.SUBSCRIPTION,
+        short_names=("sub",), categories=("all", "knative", "messaging"), columns=(AGE, READY, REASON),
+        default=eventing_admission.default_subscription,
+        validate=eventing_admission.validate_subscription,
+    ),
+    # Knative sources
+    Kind(
+        "sources.knative.dev", "v1", "ContainerSource", "containersources", sources.CONTAINER_SOURCE,
+        categories=SOURCES, columns=(SINK, AGE, READY, REASON),
+        default=sources_admission.default_container_source,
+        validate=sources_admission.validate_container_source,
+    ),
+    Kind(
+        "sources.knative.dev", "v1", "PingSource", "pingsources", sources.PING_SOURCE,
+        categories=SOURCES,
+        columns=(Column("Sink", ".status.sinkUri"), Column("Schedule", ".spec.schedule"), AGE, READY,
+                 REASON),
+        default=sources_admission.default_ping_source,
+        validate=sources_admission.validate_ping_source,
+    ),
+    Kind(
+        "sources.knative.dev", "v1beta1", "KafkaSource", "kafkasources", sources.KAFKA_SOURCE,
+        categories=SOURCES,
+        columns=(Column("Topics", ".spec.topics"), Column("BootstrapServers", ".spec.bootstrapServers"),
+                 READY, REASON, AGE),
+        default=sources_admission.default_kafka_source,
+        validate=sources_admission.validate_kafka_source,
+    ),
+    # Kubernetes core
+    Kind(
+        "", "v1", "Namespace", "namespaces", k8s.NAMESPACE, namespaced=False, short_names=("ns",),
+        generation=False, builtin=True,
+        columns=(Column("Status", ".status.phase"), AGE),
+        default=core_admission.default_namespace, validate=core_admission.validate_namespace,
+    ),
+    Kind(
+        "", "v1", "Pod", "pods", k8s.POD, short_names=("po",), categories=("all",), generation=False,
+        builtin=True,
+        columns=(Column("Ready", core_admission.pod_ready),
+                 Column("Status", core_admission.pod_status),
+                 Column("Restarts", core_admission.pod_restarts, type="string"),
+                 AGE,
+                 Column("IP", ".status.podIP", priority=1),
+                 Column("Node", ".spec.nodeName", priority=1)),
+        default=core_admission.default_pod, validate=core_admission.validate_pod,
+    ),
+    Kind(
+        "", "v1", "ConfigMap", "configmaps", k8s.CONFIG_MAP, short_names=("cm",),
+        status_subresource=False, generation=False, builtin=True,
+        columns=(Column("Data", core_admission.data_count, type="integer"), AGE),
+        validate=core_admission.validate_config_map,
+    ),
+    Kind(
+        "", "v1", "Secret", "secrets", k8s.SECRET, status_subresource=False, generation=False,
+        builtin=True,
+        columns=(Column("Type", ".type"), Column("Data", core_admission.data_count, type="integer"), AGE),
+        default=core_admission.default_secret, validate=core_admission.validate_secret,
+    ),
+    Kind(
+        "", "v1", "Event", "events", k8s.EVENT, short_names=("ev",), status_subresource=False,
+        generation=False, builtin=True,
+        columns=(Column("Last Seen", core_admission.event_last_seen, type="date"),
+                 Column("Type", ".type"), Column("Reason", ".reason"),
+                 Column("Object", core_admission.event_object), Column("Message", ".message")),
+    ),
+    Kind(
+        "", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", k8s.PERSISTENT_VOLUME_CLAIM,
+        short_names=("pvc",), generation=False, builtin=True,
+        columns=(Column("Status", ".status.phase"), Column("Volume", ".spec.volumeName"),
+                 Column("Capacity", ".status.capacity.storage"),
+                 Column("Access Modes", ".spec.accessModes"),
+                 Column("StorageClass", ".spec.storageClassName"), AGE),
+        default=core_admission.default_pvc, validate=core_admission.validate_pvc,
+    ),
+)
+
+
+
+class Kinds:
+    """Lookups over the table by resource path, kind name and short name."""
+
+    def __init__(self, kinds: tuple[Kind, ...] = KINDS) -> None:
+        self.all = kinds
+        self._by_path = {(k.group, k.version, k.plural): k for k in kinds}
+        self._by_kind = {(k.group, k.kind): k for k in kinds}
+
+    def by_path(self, group: str, version: str, plural: str) -> Kind | None:
+        return self._by_path.get((group, version, plural))
+
+    def by_kind(self, api_version: str, kind: str) -> Kind | None:
+        group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+        return self._by_kind.get((group, kind))
+
+    def groups(self) -> dict[str, list[Kind]]:
+        out: dict[str, list[Kind]] = {}
+        for k in self.all:
+            out.setdefault(k.group, []).append(k)
+        return out

@@ -1,0 +1,442 @@
+"""REST semantics over the store: metadata rules, admission, status, finalizers, garbage collection.
+
+The HTTP layer turns requests into these calls; in-process controllers call them directly.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from reference.apiserver import errors, patch
+from reference.apiserver.admission.context import Context
+from reference.apiserver.admission.fielderror import FieldError
+from reference.apiserver.errors import ApiError, Cause
+from reference.apiserver.kinds import Kind, Kinds
+from reference.apiserver.schema import Findings, describe_value, walk
+from reference.apiserver.selectors import Predicate
+from reference.apiserver.store import Store
+
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_GENERATE_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+
+# ObjectMeta fields a client may send; anything else is unknown.
+_META_FIELDS = {
+    "name", "generateName", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp",
+    "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations", "ownerReferences",
+    "finalizers", "managedFields", "selfLink",
+}
+# Fields the server owns: whatever a client sends there is replaced.
+_SERVER_META = ("uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds")
+
+FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Options:
+    """Per-request options: who asks, how strictly, and whether to persist."""
+
+    user: str = "kproof:admin"
+    field_validation: str = "Warn"
+    dry_run: bool = False
+    field_manager: str = ""
+    force: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+def _body_without(obj: dict, *keys: str) -> dict:
+    return {k: v for k, v in obj.items() if k not in keys}
+
+
+class Registry:
+    def __init__(self, store: Store, kinds: Kinds | None = None,
+                 clock: Callable[[], str] = now) -> None:
+        self.store = store
+        self.kinds = kinds or Kinds()
+        self._clock = clock
+        self._namespaces = self.kinds.by_path("", "v1", "namespaces")
+        self._configmaps = self.kinds.by_path("", "v1", "configmaps")
+
+    # Helpers -------------------------------------------------------------------------------------
+
+    def read_config(self, namespace: str, name: str) -> dict[str, str]:
+        entry = self.store.entry(self._configmaps.resource, namespace, name)
+        return dict(entry.obj.get("data") or {}) if entry else {}
+
+    def _context(self, operation: str, opts: Options) -> Context:
+        return Context(operation, opts.user, self.read_config)
+
+    def _check_namespace(self, kind: Kind, namespace: str) -> None:
+        if kind.namespaced and self.store.entry(self._namespaces.resource, "", namespace) is None:
+            raise errors.not_found("namespaces", "", namespace)
+
+    def _schema_check(self, kind: Kind, obj: dict, opts: Options) -> None:
+        """Unknown fields (strict: 400, warn: a warning; both drop them), then wrong types (422)."""
+        findings = Findings()
+        meta = obj.get("metadata")
+        if isinstance(meta, dict):
+            for name in [n for n in meta if n not in _META_FIELDS]:
+                findings.unknown.append(f"metadata.{name}")
+                del meta[name]
+        walk(kind.schema, _body_without(obj, "apiVersion", "kind", "metadata"), "", findings, prune=False)
+        if findings.unknown and opts.field_validation == "Strict":
+            fields = ", ".join(f'unknown field "{p}"' for p in findings.unknown)
+            raise errors.bad_request(
+                f"{kind.kind} in version \"{kind.version}\" cannot be handled as a {kind.kind}: "
+                f"strict decoding error: {fields}"
+            )
+        if findings.unknown and opts.field_validation == "Warn":
+            opts.warnings.extend(f'unknown field "{p}"' for p in findings.unknown)
+        pruned = Findings()
+        body = _body_without(obj, "apiVersion", "kind", "metadata")
+        walk(kind.schema, body, "", pruned, prune=True)
+        for key in [k for k in obj if k not in ("apiVersion", "kind", "metadata")]:
+            if key in body:
+                obj[key] = body[key]
+            else:
+                del obj[key]
+        if findings.wrong_type:
+            causes = []
+            for path, value, want in findings.wrong_type:
+                shown = describe_value(value)
+                message = (f"Unsupported value: {shown}" if want == "enum"
+                           else f"Invalid value: {shown}: {path} in body must be of type {want}: {shown}")
+                causes.append(Cause(path, message, "FieldValueNotSupported" if want == "enum"
+                                    else "FieldValueTypeInvalid"))
+            raise errors.invalid(kind.kind, kind.group, obj["metadata"].get("name", ""), causes)
+
+    def _admit(self, kind: Kind, obj: dict, old: dict | None, opts: Options, operation: str) -> None:
+        ctx = self._context(operation, opts)
+        if kind.default:
+            kind.default(obj, old, ctx)
+        if kind.validate:
+            problem = kind.validate(obj, old, ctx)
+            if problem:
+                raise _invalid_from(kind, obj, problem)
+
+    def _check_name(self, kind: Kind, name: str) -> None:
+        pattern, limit = ((_DNS1123_LABEL, 63) if kind.kind == "Namespace" else (_DNS1123_SUBDOMAIN, 253))
+        if len(name) > limit or not pattern.match(name):
+            what = "label" if limit == 63 else "subdomain"
+            raise errors.invalid(kind.kind, kind.group, name, [Cause(
+                "metadata.name",
+                f'Invalid value: "{name}": a lowercase RFC 1123 {what} must consist of lower case '
+                f"alphanumeric characters, '-' or '.', and must start and end with an alphanumeric "
+                f"character",
+            )])
+
+    def _decode(self, kind: Kind, body: object, namespace: str) -> dict:
+        if not isinstance(body, dict):
+            raise errors.bad_request("the body of the request must be a JSON or YAML object")
+        obj = copy.deepcopy(body)
+        api_version = obj.setdefault("apiVersion", kind.api_version)
+        obj.setdefault("kind", kind.kind)
+        if api_version != kind.api_version or obj["kind"] != kind.kind:
+            raise errors.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected API "
+                f"version ({kind.api_version})" if api_version != kind.api_version else
+                f"the kind in the data ({obj['kind']}) does not match the expected kind ({kind.kind})"
+            )
+        meta = obj.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            raise errors.bad_request("metadata must be an object")
+        if kind.namespaced:
+            if meta.get("namespace") and meta["namespace"] != namespace:
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
+            meta["namespace"] = namespace
+        else:
+            meta.pop("namespace", None)
+        return obj
+
+    def _write(self, kind: Kind, obj: dict, opts: Options, *, created: bool) -> dict:
+        obj["metadata"]["resourceVersion"] = (
+            obj["metadata"].get("resourceVersion", "0") if opts.dry_run else self.store.next_version()
+        )
+        if opts.dry_run:
+            return obj
+        return self.store.put(kind.resource, obj, created=created)
+
+    def _current(self, kind: Kind, namespace: str, name: str) -> dict:
+        obj = self.store.get(kind.resource, namespace if kind.namespaced else "", name)
+        if obj is None:
+            raise errors.not_found(kind.plural, kind.group, name)
+        return obj
+
+    # Reads ---------------------------------------------------------------------------------------
+
+    def get(self, kind: Kind, namespace: str, name: str) -> dict:
+        return self._current(kind, namespace, name)
+
+    def get_text(self, kind: Kind, namespace: str, name: str) -> str:
+        entry = self.store.entry(kind.resource, namespace if kind.namespaced else "", name)
+        if entry is None:
+            raise errors.not_found(kind.plural, kind.group, name)
+        return entry.text
+
+    def list(self, kind: Kind, namespace: str | None, predicate: Predicate | None = None
+             ) -> tuple[list[str], int]:
+        """The JSON texts of matching objects and the collection's resourceVersion."""
+        entries = self.store.entries(kind.resource, namespace if kind.namespaced else None)
+        texts = [e.text for e in entries if predicate is None or predicate(e.obj)]
+        return texts, self.store.resource_version
+
+    # Writes --------------------------------------------------------------------------------------
+
+    def create(self, kind: Kind, namespace: str, body: object, opts: Options | None = None) -> dict:
+        opts = opts or Options()
+        obj = self._decode(kind, body, namespace)
+        meta = obj["metadata"]
+        self._schema_check(kind, obj, opts)
+        if not meta.get("name"):
+            if not meta.get("generateName"):
+                raise errors.invalid(kind.kind, kind.group, "", [Cause(
+                    "metadata.name", "Required value: name or generateName is required", "FieldValueRequired"
+                )])
+            meta["name"] = meta["generateName"] + "".join(secrets.choice(_GENERATE_CHARS) for _ in range(5))
+        self._check_name(kind, meta["name"])
+        if kind.namespaced:
+            self._check_namespace(kind, namespace)
+        if self.store.entry(kind.resource, meta.get("namespace", ""), meta["name"]) is not None:
+            raise errors.already_exists(kind.plural, kind.group, meta["name"])
+        for key in _SERVER_META:
+            meta.pop(key, None)
+        meta.pop("resourceVersion", None)
+        meta.pop("selfLink", None)
+        if kind.status_subresource and kind.group:
+            obj.pop("status", None)
+        self._admit(kind, obj, None, opts, "CREATE")
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = self._clock()
+        if kind.generation:
+            meta["generation"] = 1
+        return self._write(kind, obj, opts, created=True)
+
+    def update(self, kind: Kind, namespace: str, name: str, body: object, opts: Options | None = None,
+               *, subresource: str = "") -> dict:
+        opts = opts or Options()
+        obj = self._decode(kind, body, namespace)
+        meta = obj["metadata"]
+        if meta.get("name") and meta["name"] != name:
+            raise errors.bad_request(
+                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
+            )
+        meta["name"] = name
+        old = self._current(kind, namespace, name)
+        sent_version = meta.get("resourceVersion")
+        if not sent_version and not kind.builtin:
+            raise errors.invalid(kind.kind, kind.group, name, [Cause(
+                "metadata.resourceVersion",
+                "Invalid value: 0x0: must be specified for an update",
+            )])
+        if sent_version and sent_version != old["metadata"]["resourceVersion"]:
+            raise errors.conflict(kind.plural, kind.group, name, errors.STALE)
+        return self._replace(kind, old, obj, opts, subresource)
+
+    def _replace(self, kind: Kind, old: dict, obj: dict, opts: Options, subresource: str) -> dict:
+        """Writes `obj` over `old` following the main-resource or status-subresource rules."""
+        if subresource == "status":
+            if not kind.status_subresource:
+                raise errors.not_found(kind.plural, kind.group, old["metadata"]["name"])
+            new = copy.deepcopy(old)
+            if "status" in obj:
+                new["status"] = obj["status"]
+            else:
+                new.pop("status", None)
+            self._schema_check(kind, new, Options(field_validation="Ignore"))
+        else:
+            self._schema_check(kind, obj, opts)
+            new = obj
+            for key in _SERVER_META:
+                if key in old["metadata"]:
+                    new["metadata"][key] = old["metadata"][key]
+                else:
+                    new["metadata"].pop(key, None)
+            new["metadata"]["namespace"] = old["metadata"].get("namespace")
+            if not kind.namespaced:
+                new["metadata"].pop("namespace", None)
+            if kind.status_subresource and kind.group:
+                if "status" in old:
+                    new["status"] = old["status"]
+                else:
+                    new.pop("status", None)
+            if old["metadata"].get("deletionTimestamp") and set(new["metadata"].get("finalizers") or []) - set(
+                    old["metadata"].get("finalizers") or []):
+                raise errors.invalid(kind.kind, kind.group, old["metadata"]["name"], [Cause(
+                    "metadata.finalizers", "Forbidden: no new finalizers can be added if the object is "
+                                           "being deleted", "FieldValueForbidden")])
+            self._admit(kind, new, old, opts, "UPDATE")
+            if kind.generation and _spec_of(new) != _spec_of(old):
+                new["metadata"]["generation"] = old["metadata"].get("generation", 0) + 1
+        new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+        if _same(new, old):
+            return old
+        if old["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
+            if opts.dry_run:
+                return new
+            return self._remove(kind, new)
+        return self._write(kind, new, opts, created=False)
+
+    def patch(self, kind: Kind, namespace: str, name: str, content_type: str, body: bytes,
+              opts: Options | None = None, *, subresource: str = "") -> dict:
+        opts = opts or Options()
+        key_ns = namespace if kind.namespaced else ""
+        current = self.store.get(kind.resource, key_ns, name)
+        doc = _parse_patch(content_type, body)
+        if content_type in (patch.APPLY_PATCH, patch.APPLY_PATCH_CBOR):
+            merged = patch.apply(current, doc, opts.field_manager, kind.api_version)
+            if current is None:
+                merged.setdefault("metadata", {})["name"] = name
+                return self.create(kind, namespace, merged, opts)
+            return self._replace(kind, current, merged, opts, subresource)
+        if current is None:
+            raise errors.not_found(kind.plural, kind.group, name)
+        if content_type == patch.MERGE_PATCH:
+            merged = patch.merge_patch(current, doc)
+        elif content_type == patch.JSON_PATCH:
+            merged = patch.json_patch(current, doc)
+        elif content_type == patch.STRATEGIC_MERGE_PATCH:
+            if not kind.builtin:
+                raise errors.unsupported_media_type(content_type)
+            merged = patch.strategic_merge_patch(current, doc)
+        else:
+            raise errors.unsupported_media_type(content_type)
+        if not isinstance(merged, dict):
+            raise errors.bad_request("the patch must produce an object")
+        merged.setdefault("metadata", {})
+        sent_version = merged["metadata"].get("resourceVersion")
+        if sent_version and sent_version != current["metadata"]["resourceVersion"]:
+            raise errors.conflict(kind.plural, kind.group, name, errors.STALE)
+        merged["metadata"]["name"] = name
+        obj = self._decode(kind, merged, namespace)
+        return self._replace(kind, current, obj, opts, subresource)
+
+    def _rewrite(self, kind: Kind, obj: dict) -> dict:
+        obj["metadata"]["resourceVersion"] = self.store.next_version()
+        return self.store.put(kind.resource, obj, created=False)
+
+    # Deletes -------------------------------------------------------------------------------------
+
+    def delete(self, kind: Kind, namespace: str, name: str, options: dict | None = None,
+               opts: Options | None = None) -> dict:
+        opts = opts or Options()
+        options = options or {}
+        obj = self._current(kind, namespace, name)
+        pre = options.get("preconditions") or {}
+        if pre.get("uid") and pre["uid"] != obj["metadata"]["uid"]:
+            raise errors.conflict(kind.plural, kind.group, name,
+                                  f"Precondition failed: UID in precondition: {pre['uid']}, UID in object "
+                                  f"meta: {obj['metadata']['uid']}")
+        if pre.get("resourceVersion") and pre["resourceVersion"] != obj["metadata"]["resourceVersion"]:
+            raise errors.conflict(kind.plural, kind.group, name,
+                                  f"Precondition failed: ResourceVersion in precondition: "
+                                  f"{pre['resourceVersion']}, ResourceVersion in object meta: "
+                                  f"{obj['metadata']['resourceVersion']}")
+        if opts.dry_run:
+            return obj
+        propagation = options.get("propagationPolicy") or ("Orphan" if options.get("orphanDependents")
+                                                           else "Background")
+        if kind.kind == "Namespace":
+            self._empty_namespace(name)
+        if obj["metadata"].get("finalizers"):
+            if not obj["metadata"].get("deletionTimestamp"):
+                obj["metadata"]["deletionTimestamp"] = self._clock()
+                obj["metadata"]["deletionGracePeriodSeconds"] = 0
+                obj = self._rewrite(kind, obj)
+            return obj
+        return self._remove(kind, obj, propagation)
+
+    def _remove(self, kind: Kind, obj: dict, propagation: str = "Background") -> dict:
+        meta = obj["metadata"]
+        removed = self.store.remove(kind.resource, meta.get("namespace", ""), meta["name"])
+        self._collect_dependents(meta["uid"], propagation)
+        return removed or obj
+
+    def _collect_dependents(self, uid: str, propagation: str) -> None:
+        """The garbage collector, run at once: dependents of a deleted owner go too (or are orphaned)."""
+        dependents = list(self.store.find(lambda _r, o: any(
+            ref.get("uid") == uid for ref in o.get("metadata", {}).get("ownerReferences") or [])))
+        for resource, dep in dependents:
+            kind = next(k for k in self.kinds.all if k.resource == resource)
+            meta = dep["metadata"]
+            current = self.store.get(resource, meta.get("namespace", ""), meta["name"])
+            if current is None:
+                continue
+            refs = [r for r in current["metadata"].get("ownerReferences") or [] if r.get("uid") != uid]
+            if propagation == "Orphan" or refs:
+                current["metadata"]["ownerReferences"] = refs
+                if not refs:
+                    del current["metadata"]["ownerReferences"]
+                self._rewrite(kind, current)
+            else:
+                self.delete(kind, meta.get("namespace", ""), meta["name"],
+                            {"propagationPolicy": propagation})
+
+    def _empty_namespace(self, namespace: str) -> None:
+        for kind in self.kinds.all:
+            if not kind.namespaced:
+                continue
+            for entry in self.store.entries(kind.resource, namespace):
+                meta = entry.obj["metadata"]
+                if self.store.entry(kind.resource, namespace, meta["name"]) is not None:
+                    self.delete(kind, namespace, meta["name"], {"propagationPolicy": "Background"})
+
+    def delete_collection(self, kind: Kind, namespace: str | None, predicate: Predicate | None,
+                          options: dict | None = None, opts: Options | None = None) -> list[dict]:
+        texts, _ = self.list(kind, namespace, predicate)
+        deleted = []
+        for text in texts:
+            meta = json.loads(text)["metadata"]
+            try:
+                deleted.append(self.delete(kind, meta.get("namespace", ""), meta["name"], options, opts))
+            except ApiError as err:
+                if err.code != 404:
+                    raise
+        return deleted
+
+
+def _spec_of(obj: dict) -> dict:
+    return _body_without(obj, "metadata", "status", "apiVersion", "kind")
+
+
+def _same(a: dict, b: dict) -> bool:
+    def strip(o: dict) -> dict:
+        out = dict(o)
+        out["metadata"] = _body_without(o["metadata"], "resourceVersion", "managedFields")
+        return out
+    return strip(a) == strip(b)
+
+
+def _parse_patch(content_type: str, body: bytes) -> object:
+    if content_type in (patch.APPLY_PATCH,):
+        import yaml
+
+        try:
+            return yaml.safe_load(body) or {}
+        except yaml.YAMLError as err:
+            raise errors.bad_request(f"error decoding YAML: {err}") from err
+    try:
+        return json.loads(body or b"null")
+    except ValueError as err:
+        raise errors.bad_request(f"error decoding patch: {err}") from err
+
+
+def _invalid_from(kind: Kind, obj: dict, problem: FieldError) -> ApiError:
+    causes = []
+    for e in problem.merged():
+        detail = f"{e.message}\n{e.details}" if e.details else e.message
+        causes.extend(Cause(path, detail) for path in (e.paths or [""]))
+    return errors.invalid(kind.kind, kind.group, obj["metadata"].get("name", ""), causes,
+                          summary=f"validation failed: {problem}")

@@ -1,0 +1,47 @@
+"""eventing.knative.dev/v1 and messaging.knative.dev/v1 schemas."""
+
+from reference.apiserver.schema import ANY, STR, arr, mapof, obj
+from reference.apiserver.schemas.duck import DELIVERY, DESTINATION, KREFERENCE, STATUS
+
+BROKER = obj(spec=obj(config=KREFERENCE, delivery=DELIVERY), status=STATUS)
+
+# The nested dialects (all/any/not) recurse; like Knative's CRD we keep them open and let the
+# admission code check them.
+FILTER = obj(
+    exact=mapof(STR),
+    prefix=mapof(STR),
+    suffix=mapof(STR),
+    all=arr(ANY),
+    any=arr(ANY),
+    **{"not": ANY},
+    cesql=STR,
+)
+
+TRIGGER = obj(
+    spec=obj(
+        broker=STR,
+        filter=obj(attributes=mapof(STR)),
+        filters=arr(FILTER),
+        subscriber=DESTINATION,
+        delivery=DELIVERY,
+    ),
+    status=STATUS,
+)
+
+SUBSCRIBER_SPEC = obj(
+    uid=STR, generation=ANY, subscriberUri=STR, replyUri=STR, subscriberCACerts=STR, replyCACerts=STR,
+    delivery=DELIVERY,
+)
+
+CHANNEL_TEMPLATE = obj(apiVersion=STR, kind=STR, spec=ANY)
+
+CHANNEL = obj(
+    spec=obj(channelTemplate=CHANNEL_TEMPLATE, subscribers=arr(SUBSCRIBER_SPEC), delivery=DELIVERY),
+    status=STATUS,
+)
+IN_MEMORY_CHANNEL = obj(spec=obj(subscribers=arr(SUBSCRIBER_SPEC), delivery=DELIVERY), status=STATUS)
+
+SUBSCRIPTION = obj(
+    spec=obj(channel=KREFERENCE, subscriber=DESTINATION, reply=DESTINATION, delivery=DELIVERY),
+    status=STATUS,
+)

@@ -1,0 +1,34 @@
+"""sources.knative.dev schemas: ContainerSource, PingSource (v1) and KafkaSource (v1beta1)."""
+
+from reference.apiserver.schema import ANY, INT, STR, arr, enum, obj
+from reference.apiserver.schemas.duck import CE_OVERRIDES, DELIVERY, DESTINATION, STATUS
+from reference.apiserver.schemas.k8s import POD_SPEC, TEMPLATE_METADATA
+
+SOURCE_FIELDS = dict(sink=DESTINATION, ceOverrides=CE_OVERRIDES)
+
+CONTAINER_SOURCE = obj(
+    spec=obj(template=obj(metadata=TEMPLATE_METADATA, spec=POD_SPEC), **SOURCE_FIELDS),
+    status=STATUS,
+)
+
+PING_SOURCE = obj(
+    spec=obj(
+        schedule=STR, timezone=STR, contentType=STR, data=STR, dataBase64=STR, **SOURCE_FIELDS
+    ),
+    status=STATUS,
+)
+
+KAFKA_SOURCE = obj(
+    spec=obj(
+        bootstrapServers=arr(STR),
+        topics=arr(STR),
+        consumerGroup=STR,
+        initialOffset=enum("earliest", "latest"),
+        consumers=INT,
+        ordering=enum("ordered", "unordered"),
+        net=ANY,
+        delivery=DELIVERY,
+        **SOURCE_FIELDS,
+    ),
+    status=STATUS,
+)

@@ -1,0 +1,357 @@
+"""The HTTP face of the API server: Kubernetes REST paths over aiohttp.
+
+Paths: /api/v1/..., /apis/<group>/<version>/..., optionally /namespaces/<ns>/, then
+<plural>[/<name>[/<subresource>]]. Errors are `Status` objects; lists and watches follow the API
+conventions kubectl and client-go rely on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+import yaml
+from aiohttp import web
+
+from reference.apiserver import discovery, errors, tables
+from reference.apiserver.errors import ApiError
+from reference.apiserver.kinds import Kind
+from reference.apiserver.openapi import OpenAPI
+from reference.apiserver.registry import FIELD_VALIDATION, Options, Registry
+from reference.apiserver.selectors import SelectorError, both, field_selector, label_selector
+from reference.apiserver.store import ResourceVersionTooOld
+
+VERSION_INFO = {
+    "major": "1", "minor": "32", "gitVersion": "v1.32.0-kproof", "gitCommit": "", "gitTreeState": "clean",
+    "buildDate": "", "goVersion": "", "compiler": "", "platform": "linux/amd64",
+}
+PUBLIC_PATHS = {"/healthz", "/livez", "/readyz", "/version"}
+JSON = "application/json"
+
+# Handlers for extra subresources (e.g. pods/log), registered by the components that own them.
+SubresourceHandler = Callable[[web.Request, Kind, str, str], Awaitable[web.StreamResponse]]
+HealthCheck = Callable[[], "str | None"]
+
+
+@dataclass
+class Target:
+    """What a request path names."""
+
+    kind: Kind
+    namespace: str | None  # None: across namespaces (or cluster-scoped)
+    name: str = ""
+    subresource: str = ""
+
+
+def _json_response(body: object, status: int = 200, warnings: list[str] | None = None) -> web.Response:
+    text = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))
+    response = web.Response(text=text, status=status, content_type=JSON)
+    for warning in warnings or []:
+        response.headers.add("Warning", f'299 - "{warning.replace(chr(34), chr(92) + chr(34))}"')
+    return response
+
+
+def _error_response(err: ApiError) -> web.Response:
+    return _json_response(err.status(), err.code)
+
+
+class ApiServer:
+    def __init__(self, registry: Registry, token: str, address: str = "127.0.0.1:0") -> None:
+        self.registry = registry
+        self.kinds = registry.kinds
+        self.token = token
+        self.address = address
+        self.openapi = OpenAPI(self.kinds)
+        self.subresources: dict[tuple[str, str], SubresourceHandler] = {}
+        # name -> check returning None when healthy, else what is wrong
+        self.health_checks: dict[str, HealthCheck] = {"apiserver": lambda: None}
+
+    def add_health_check(self, name: str, check: HealthCheck) -> None:
+        self.health_checks[name] = check
+
+    def _health(self, request: web.Request) -> web.Response:
+        """`ok`, or with ?verbose one `[+]name ok` / `[-]name reason` line per component."""
+        results = {name: check() for name, check in self.health_checks.items()}
+        healthy = all(problem is None for problem in results.values())
+        if "verbose" not in request.query:
+            return web.Response(text="ok" if healthy else "unhealthy", status=200 if healthy else 500)
+        lines = [f"[+]{name} ok" if problem is None else f"[-]{name} {problem}"
+                 for name, problem in results.items()]
+        lines.append("readyz check passed" if healthy else "readyz check failed")
+        return web.Response(text="\n".join(lines), status=200 if healthy else 500)
+
+    def add_subresource(self, kind: Kind, name: str, handler: SubresourceHandler) -> None:
+        self.subresources[(kind.resource, name)] = handler
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._errors, self._auth], client_max_size=8 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        return app
+
+    # Middleware ----------------------------------------------------------------------------------
+
+    @web.middleware
+    async def _errors(self, request: web.Request, handler):
+        try:
+            return await handler(request)
+        except ApiError as err:
+            return _error_response(err)
+        except SelectorError as err:
+            return _error_response(errors.bad_request(str(err)))
+
+    @web.middleware
+    async def _auth(self, request: web.Request, handler):
+        if request.path in PUBLIC_PATHS:
+            return await handler(request)
+        header = request.headers.get("Authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.token.encode()):
+            raise errors.unauthorized()
+        return await handler(request)
+
+    # Routing -------------------------------------------------------------------------------------
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        path = request.path.rstrip("/") or "/"
+        if path in ("/healthz", "/livez", "/readyz"):
+            return self._health(request)
+        if path == "/version":
+            return _json_response(VERSION_INFO)
+        if path.startswith("/openapi/"):
+            return self._openapi(path)
+        parts = [unquote(p) for p in path.strip("/").split("/")]
+        if parts == ["api"]:
+            return _json_response(discovery.api_versions(self.address))
+        if parts == ["apis"]:
+            return _json_response(discovery.api_group_list(self.kinds))
+        if parts[0] == "api" and len(parts) >= 2:
+            group, version, rest = "", parts[1], parts[2:]
+        elif parts[0] == "apis" and len(parts) >= 2:
+            group = parts[1]
+            if len(parts) == 2:
+                members = self.kinds.groups().get(group)
+                if not members:
+                    raise errors.not_found("", "", path)
+                return _json_response(discovery.api_group(group, members))
+            version, rest = parts[2], parts[3:]
+        else:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if not rest:
+            return self._resource_list(group, version)
+        target = self._target(group, version, rest)
+        return await self._serve(request, target)
+
+    def _openapi(self, path: str) -> web.Response:
+        if path == "/openapi/v2":
+            # An empty protobuf document: kubectl falls back to it in a few cases (`kind: List` files)
+            # and then relies on the server's own field validation, which this server does.
+            return web.Response(body=b"", content_type="application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
+        if path == "/openapi/v3":
+            return _json_response(self.openapi.root())
+        key = path.removeprefix("/openapi/v3/")
+        document = self.openapi.documents.get(key)
+        if document is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        return web.Response(body=document, content_type=JSON)
+
+    def _resource_list(self, group: str, version: str) -> web.Response:
+        members = [k for k in self.kinds.all if k.group == group and k.version == version]
+        if not members:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        extra: dict[str, list[str]] = {}
+        for resource, sub in self.subresources:
+            extra.setdefault(resource, []).append(sub)
+        return _json_response(discovery.resource_list(members[0].api_version, members, extra))
+
+    def _target(self, group: str, version: str, rest: list[str]) -> Target:
+        namespace: str | None = None
+        if rest[0] == "namespaces" and len(rest) >= 3 and not (len(rest) == 3 and rest[2] in (
+                "status", "finalize")):
+            namespace, rest = rest[1], rest[2:]
+        kind = self.kinds.by_path(group, version, rest[0])
+        if kind is None or len(rest) > 3:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if namespace is not None and not kind.namespaced:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        name = rest[1] if len(rest) > 1 else ""
+        sub = rest[2] if len(rest) > 2 else ""
+        if kind.namespaced and name and namespace is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        return Target(kind, namespace if kind.namespaced else None, name, sub)
+
+    # Verbs ---------------------------------------------------------------------------------------
+
+    def _options(self, request: web.Request) -> Options:
+        query = request.query
+        validation = query.get("fieldValidation", "Warn") or "Warn"
+        if validation not in FIELD_VALIDATION:
+            raise errors.bad_request(f"fieldValidation must be one of {', '.join(FIELD_VALIDATION)}")
+        return Options(
+            field_validation=validation,
+            dry_run=query.get("dryRun") == "All",
+            field_manager=query.get("fieldManager", ""),
+            force=query.get("force", "") in ("true", "1"),
+        )
+
+    async def _body(self, request: web.Request) -> object:
+        raw = await request.read()
+        if not raw:
+            raise errors.bad_request("the request body is empty")
+        content_type = request.headers.get("Content-Type", JSON).split(";")[0].strip()
+        try:
+            if content_type in ("application/yaml", "application/apply-patch+yaml"):
+                return yaml.safe_load(raw)
+            return json.loads(raw)
+        except (ValueError, yaml.YAMLError) as err:
+            raise errors.bad_request(f"the body of the request could not be decoded: {err}") from err
+
+    async def _serve(self, request: web.Request, target: Target) -> web.StreamResponse:
+        kind, method = target.kind, request.method
+        if target.subresource and target.subresource != "status":
+            handler = self.subresources.get((kind.resource, target.subresource))
+            if handler is None:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            return await handler(request, kind, target.namespace or "", target.name)
+        if not target.name:
+            if method == "GET":
+                if request.query.get("watch") in ("true", "1"):
+                    return await self._watch(request, target)
+                return self._list(request, target)
+            if method == "POST":
+                if target.namespace is None and kind.namespaced:
+                    raise errors.method_not_allowed("create needs a namespace")
+                opts = self._options(request)
+                obj = self.registry.create(kind, target.namespace or "", await self._body(request), opts)
+                return _json_response(obj, 201, opts.warnings)
+            if method == "DELETE":
+                predicate = self._predicate(request)
+                options = await self._delete_options(request)
+                deleted = self.registry.delete_collection(kind, target.namespace, predicate, options,
+                                                          self._options(request))
+                return _json_response({"kind": f"{kind.kind}List", "apiVersion": kind.api_version,
+                                       "metadata": {}, "items": deleted})
+            raise errors.method_not_allowed(f"{method} is not supported on a collection")
+        namespace = target.namespace or ""
+        if method == "GET":
+            if self._wants_table(request):
+                obj = self.registry.get(kind, namespace, target.name)
+                include = request.query.get("includeObject", "Metadata")
+                return _json_response(tables.table(kind, [obj], obj["metadata"]["resourceVersion"], include))
+            return _json_response(self.registry.get_text(kind, namespace, target.name))
+        opts = self._options(request)
+        if method == "PUT":
+            obj = self.registry.update(kind, namespace, target.name, await self._body(request), opts,
+                                       subresource=target.subresource)
+            return _json_response(obj, 200, opts.warnings)
+        if method == "PATCH":
+            content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
+            raw = await request.read()
+            existed = self.registry.store.entry(kind.resource, namespace, target.name) is not None
+            obj = self.registry.patch(kind, namespace, target.name, content_type, raw, opts,
+                                      subresource=target.subresource)
+            return _json_response(obj, 200 if existed else 201, opts.warnings)
+        if method == "DELETE":
+            if target.subresource:
+                raise errors.method_not_allowed("DELETE is not supported on a subresource")
+            options = await self._delete_options(request)
+            obj = self.registry.delete(kind, namespace, target.name, options, opts)
+            pending = bool(obj["metadata"].get("deletionTimestamp")) and self.registry.store.entry(
+                kind.resource, namespace, target.name) is not None
+            return _json_response(obj, 202 if pending else 200)
+        raise errors.method_not_allowed(f"{method} is not supported")
+
+    async def _delete_options(self, request: web.Request) -> dict:
+        options: dict = {}
+        if request.can_read_body:
+            raw = await request.read()
+            if raw.strip():
+                try:
+                    options = json.loads(raw)
+                except ValueError as err:
+                    raise errors.bad_request(f"invalid DeleteOptions: {err}") from err
+        for key in ("propagationPolicy", "gracePeriodSeconds"):
+            if key in request.query:
+                options[key] = request.query[key]
+        return options if isinstance(options, dict) else {}
+
+    def _predicate(self, request: web.Request):
+        return both(label_selector(request.query.get("labelSelector")),
+                    field_selector(request.query.get("fieldSelector")))
+
+    @staticmethod
+    def _wants_table(request: web.Request) -> bool:
+        return "as=Table" in request.headers.get("Accept", "")
+
+    def _list(self, request: web.Request, target: Target) -> web.Response:
+        kind = target.kind
+        texts, rv = self.registry.list(kind, target.namespace, self._predicate(request))
+        if self._wants_table(request):
+            include = request.query.get("includeObject", "Metadata")
+            return _json_response(tables.table_from_texts(kind, texts, str(rv), include))
+        body = (f'{{"kind":"{kind.kind}List","apiVersion":"{kind.api_version}",'
+                f'"metadata":{{"resourceVersion":"{rv}"}},"items":[{",".join(texts)}]}}')
+        return _json_response(body)
+
+    async def _watch(self, request: web.Request, target: Target) -> web.StreamResponse:
+        kind = target.kind
+        predicate = self._predicate(request)
+        as_table = self._wants_table(request)
+        include = request.query.get("includeObject", "Metadata")
+        since_text = request.query.get("resourceVersion", "")
+        timeout = float(request.query.get("timeoutSeconds") or 1800)
+        store = self.registry.store
+        initial: list[str] = []
+        try:
+            if since_text in ("", "0"):
+                texts, _ = self.registry.list(kind, target.namespace, predicate)
+                initial = texts
+                watcher = store.watch(kind.resource, target.namespace, None)
+            else:
+                watcher = store.watch(kind.resource, target.namespace, int(since_text))
+        except ValueError as err:
+            raise errors.bad_request(f"invalid resourceVersion {since_text!r}") from err
+        except ResourceVersionTooOld:
+            watcher = None
+        response = web.StreamResponse(headers={"Content-Type": JSON, "Cache-Control": "no-cache"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+
+        def encode(kind_name: str, text: str, obj: dict | None = None) -> bytes:
+            if as_table:
+                row = tables.table(kind, [obj or json.loads(text)], include=include)
+                text = json.dumps(row, separators=(",", ":"))
+            return f'{{"type":"{kind_name}","object":{text}}}\n'.encode()
+
+        if watcher is None:
+            gone = errors.gone(f"too old resource version: {since_text} ({store.resource_version})")
+            await response.write(f'{{"type":"ERROR","object":{json.dumps(gone.status())}}}\n'.encode())
+            return response
+        try:
+            for text in initial:
+                await response.write(encode("ADDED", text))
+            async with asyncio.timeout(timeout):
+                async for event in store.events(watcher):
+                    now_matches = predicate is None or predicate(event.obj)
+                    was_matching = event.old is not None and (predicate is None or predicate(event.old))
+                    if event.type == "DELETED":
+                        kind_name = "DELETED" if now_matches else ""
+                    elif event.type == "ADDED":
+                        kind_name = "ADDED" if now_matches else ""
+                    elif now_matches:
+                        kind_name = "MODIFIED" if was_matching else "ADDED"
+                    else:
+                        kind_name = "DELETED" if was_matching else ""
+                    if kind_name:
+                        await response.write(encode(kind_name, event.text, event.obj))
+        except (TimeoutError, ConnectionResetError):
+            pass
+        finally:
+            store.unwatch(watcher)
+        with contextlib.suppress(ConnectionResetError, RuntimeError):
+            await response.write_eof()
+        return response

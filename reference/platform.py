@@ -1,0 +1,148 @@
+"""The reference platform as one process: it owns the state directory and starts each component.
+
+State directory layout:
+  state.db        every API object (SQLite)
+  token           the bearer token clients must present
+  pki/            the CA and the API server's certificate (kubectl sends credentials only over TLS)
+  kubeconfig      a kubeconfig for kubectl and the kubernetes client
+  endpoints.json  where the running components listen (removed on a clean stop)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import os
+import secrets
+import socket
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from aiohttp import web
+
+from reference.apiserver.bootstrap import bootstrap
+from reference.apiserver.registry import Registry
+from reference.apiserver.server import ApiServer
+from reference.apiserver.store import Store
+from reference.apiserver.tls import ensure_certificates
+
+log = logging.getLogger("kproof.reference")
+
+CLUSTER_NAME = "kproof"
+USER_NAME = "kproof-admin"
+
+
+@dataclass
+class PlatformConfig:
+    state_dir: Path
+    host: str = "127.0.0.1"
+    api_port: int = 0
+
+
+def read_or_create_token(state_dir: Path) -> str:
+    path = state_dir / "token"
+    if path.exists():
+        return path.read_text().strip()
+    token = secrets.token_urlsafe(32)
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return token
+
+
+def kubeconfig(server: str, token: str, ca_pem: bytes) -> dict:
+    cluster = {"server": server, "certificate-authority-data": base64.b64encode(ca_pem).decode()}
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": CLUSTER_NAME, "cluster": cluster}],
+        "users": [{"name": USER_NAME, "user": {"token": token}}],
+        "contexts": [{"name": CLUSTER_NAME,
+                      "context": {"cluster": CLUSTER_NAME, "user": USER_NAME, "namespace": "default"}}],
+        "current-context": CLUSTER_NAME,
+        "preferences": {},
+    }
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _previous_port(state_dir: Path, key: str) -> int:
+    """The port a component used last time, so a restarted platform keeps its addresses."""
+    try:
+        url = json.loads((state_dir / "ports.json").read_text())[key]
+        return int(url)
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+class Platform:
+    def __init__(self, config: PlatformConfig) -> None:
+        self.config = config
+        self.state_dir = config.state_dir
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.token = read_or_create_token(self.state_dir)
+        self.store = Store(self.state_dir / "state.db")
+        self.registry = Registry(self.store)
+        self.api = ApiServer(self.registry, self.token)
+        self._runners: list[web.AppRunner] = []
+        self.endpoints: dict[str, str] = {}
+
+    async def _serve(self, app: web.Application, port: int, ssl_context: ssl.SSLContext | None = None) -> int:
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, self.config.host, port, reuse_address=True, ssl_context=ssl_context)
+        await site.start()
+        self._runners.append(runner)
+        return site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    def _choose_port(self, wanted: int, key: str) -> int:
+        if wanted:
+            return wanted
+        previous = _previous_port(self.state_dir, key)
+        return previous if previous and _bindable(self.config.host, previous) else 0
+
+    async def start(self) -> None:
+        bootstrap(self.registry)
+        hosts = sorted({"127.0.0.1", "localhost", self.config.host} - {"0.0.0.0", "::"})
+        certs = ensure_certificates(self.state_dir / "pki", hosts)
+        api_port = await self._serve(self.api.app(), self._choose_port(self.config.api_port, "api"),
+                                     certs.server_context())
+        client_host = "127.0.0.1" if self.config.host in ("0.0.0.0", "::") else self.config.host
+        self.api.address = f"{client_host}:{api_port}"
+        api_url = f"https://{client_host}:{api_port}"
+        self.endpoints = {"api": api_url, "ca": str(certs.ca), "pid": str(os.getpid())}
+        (self.state_dir / "ports.json").write_text(json.dumps({"api": api_port}))
+        kubeconfig_path = self.state_dir / "kubeconfig"
+        config = kubeconfig(api_url, self.token, certs.ca.read_bytes())
+        kubeconfig_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        kubeconfig_path.chmod(0o600)
+        (self.state_dir / "endpoints.json").write_text(json.dumps(self.endpoints, indent=2))
+        log.info("API server listening on %s", api_url)
+
+    async def stop(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.state_dir / "endpoints.json").unlink()
+        self.store.end_watches()
+        for runner in reversed(self._runners):
+            await runner.cleanup()
+        self._runners.clear()
+        self.store.close()
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()
