@@ -1,0 +1,181 @@
+"""The `kproof` command: up, down, status, run, report."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from kproof import __version__, report
+from kproof.embedded import PlatformError, ReferenceProcess, read_endpoints, readiness, stop_pid
+from kproof.run import RunOptions, run
+
+DEFAULT_STATE_DIR = Path(".kproof")
+console = Console()
+
+
+def _print_access(state_dir: Path, api: str, ingress: str | None) -> None:
+    kubeconfig = state_dir / "kubeconfig"
+    console.print(f"API server:  {api}")
+    console.print(f"ingress:     {ingress or '(not running)'}")
+    console.print(f"kubeconfig:  {kubeconfig}")
+    console.print(f"\nPoint kubectl at it:\n  export KUBECONFIG={kubeconfig}\n  kubectl get ksvc")
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    state_dir = args.state_dir.resolve()
+    running = read_endpoints(state_dir)
+    if running:
+        console.print(f"a reference already runs on {state_dir} (pid {running.pid})")
+        _print_access(state_dir, running.api, running.ingress)
+        return 0
+    if args.detach:
+        process = ReferenceProcess(state_dir, args.host, args.api_port)
+        with console.status("starting the reference platform"):
+            try:
+                endpoints = process.start()
+            except PlatformError as err:
+                console.print(f"[red]{err}[/red]")
+                return 1
+        console.print(f"reference platform running (pid {endpoints.pid}); stop it with "
+                      f"`kproof down --state-dir {args.state_dir}`; log: {process.log_path}")
+        _print_access(state_dir, endpoints.api, endpoints.ingress)
+        return 0
+    return _run_foreground(state_dir, args.host, args.api_port)
+
+
+def _run_foreground(state_dir: Path, host: str, api_port: int) -> int:
+    from reference.platform import Platform, PlatformConfig
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        platform = Platform(PlatformConfig(state_dir, host, api_port))
+        await platform.start()
+        _print_access(state_dir, platform.endpoints["api"], platform.endpoints.get("ingress"))
+        console.print("\nrunning in the foreground; Ctrl-C stops it")
+        try:
+            await stop.wait()
+        finally:
+            await platform.stop()
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    state_dir = args.state_dir.resolve()
+    endpoints = read_endpoints(state_dir)
+    if endpoints is None:
+        console.print(f"no reference runs on {state_dir}")
+        return 0
+    with console.status(f"stopping the reference (pid {endpoints.pid})"):
+        stop_pid(endpoints.pid)
+    console.print("stopped; its objects stay in the state directory for the next `kproof up`")
+    return 0
+
+
+def status_of(state_dir: Path) -> dict:
+    endpoints = read_endpoints(state_dir)
+    status = {
+        "running": endpoints is not None,
+        "state_dir": str(state_dir),
+        "kubeconfig": str(state_dir / "kubeconfig") if (state_dir / "kubeconfig").exists() else None,
+        "api": endpoints.api if endpoints else None,
+        "ingress": endpoints.ingress if endpoints else None,
+        "pid": endpoints.pid if endpoints else None,
+        "components": {},
+    }
+    if endpoints:
+        try:
+            status["components"] = readiness(endpoints)
+        except OSError as err:
+            status["components"] = {"apiserver": f"unreachable: {err}"}
+    return status
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    status = status_of(args.state_dir.resolve())
+    if args.json:
+        print(json.dumps(status, indent=2))
+    elif not status["running"]:
+        console.print(f"no reference runs on {status['state_dir']}")
+    else:
+        console.print(f"running (pid {status['pid']})")
+        for key in ("api", "ingress", "kubeconfig"):
+            console.print(f"{key + ':':12} {status[key] or '-'}")
+        for name, health in status["components"].items():
+            color = "green" if health == "ok" else "red"
+            console.print(f"  {name:20} [{color}]{health}[/{color}]")
+    healthy = all(h == "ok" for h in status["components"].values())
+    return 0 if status["running"] and healthy else 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if bool(args.kubeconfig) != bool(args.ingress):
+        console.print("[red]name a target with both --kubeconfig and --ingress (or neither for the "
+                      "embedded reference)[/red]")
+        return 2
+    options = RunOptions(reports=args.reports, kubeconfig=args.kubeconfig, ingress=args.ingress,
+                         domain=args.domain, capabilities=args.capability or [], select=args.select,
+                         areas=args.area or [])
+    return run(options, console)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    if not (args.reports / "junit.xml").exists():
+        console.print(f"[red]no {args.reports}/junit.xml: run `kproof run` first[/red]")
+        return 1
+    results = report.write_report(args.reports, console)
+    return 1 if any(r.failed for r in results) else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="kproof", description="Prove a Knative platform correct and fast.")
+    root.add_argument("--version", action="version", version=f"kproof {__version__}")
+    sub = root.add_subparsers(dest="command", required=True)
+
+    def with_state(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR,
+                       help="where the reference keeps its objects (default .kproof)")
+        return p
+
+    up = with_state(sub.add_parser("up", help="start the reference platform"))
+    up.add_argument("--detach", action="store_true", help="run in the background")
+    up.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    up.add_argument("--api-port", type=int, default=0, help="API port (default: the last one, else free)")
+    up.set_defaults(func=cmd_up)
+
+    down = with_state(sub.add_parser("down", help="stop the reference platform"))
+    down.set_defaults(func=cmd_down)
+
+    status = with_state(sub.add_parser("status", help="show the reference platform's endpoints and health"))
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
+
+    run_cmd = sub.add_parser("run", help="run the conformance suite and write reports/")
+    run_cmd.add_argument("--kubeconfig", type=Path, help="a target cluster's kubeconfig (default: embedded)")
+    run_cmd.add_argument("--ingress", help="the target's ingress URL, e.g. http://127.0.0.1:8080")
+    run_cmd.add_argument("--domain", help="the target's domain (default: from config-domain)")
+    run_cmd.add_argument("--capability", action="append", help="a capability the target has (repeat)")
+    run_cmd.add_argument("--area", action="append", help="only this conformance area (repeat)")
+    run_cmd.add_argument("-k", dest="select", help="only tests matching this pytest -k expression")
+    run_cmd.add_argument("--reports", type=Path, default=Path("reports"))
+    run_cmd.set_defaults(func=cmd_run)
+
+    rep = sub.add_parser("report", help="rebuild badges and the summary from reports/junit.xml")
+    rep.add_argument("--reports", type=Path, default=Path("reports"))
+    rep.set_defaults(func=cmd_report)
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    sys.exit(args.func(args))

@@ -1,0 +1,162 @@
+"""The embedded reference as a child process: start, stop, restart and inspect it by state directory."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from kproof.target import KILL_POD, REFERENCE, RESTART, Target
+
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 20.0
+
+
+class PlatformError(RuntimeError):
+    pass
+
+
+@dataclass
+class Endpoints:
+    api: str
+    pid: int
+    ca: str | None = None  # the CA file that signed the API server's certificate
+    ingress: str | None = None
+
+
+def read_endpoints(state_dir: Path) -> Endpoints | None:
+    """Where a running reference listens, or None when none runs on this state directory."""
+    try:
+        data = json.loads((state_dir / "endpoints.json").read_text())
+    except (OSError, ValueError):
+        return None
+    pid = int(data.get("pid", 0))
+    if not pid or not _alive(pid):
+        return None
+    return Endpoints(api=data["api"], pid=pid, ca=data.get("ca"), ingress=data.get("ingress"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); treat it as gone.
+    with contextlib.suppress(OSError):
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+        return state != "Z"
+    return True
+
+
+def readiness(endpoints: Endpoints) -> dict[str, str]:
+    """Each component's health from /readyz?verbose: {"apiserver": "ok", ...}."""
+    response = requests.get(f"{endpoints.api}/readyz", params={"verbose": "1"}, timeout=5,
+                            verify=endpoints.ca or True)
+    checks = {}
+    for line in response.text.splitlines():
+        if line.startswith(("[+]", "[-]")):
+            name, _, rest = line[3:].partition(" ")
+            checks[name] = "ok" if line.startswith("[+]") else rest or "failed"
+    return checks
+
+
+class ReferenceProcess:
+    """A reference platform on `state_dir`, run as `python -m reference` in its own session."""
+
+    def __init__(self, state_dir: Path, host: str = "127.0.0.1", api_port: int = 0) -> None:
+        self.state_dir = state_dir.resolve()
+        self.host = host
+        self.api_port = api_port
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.state_dir / "reference.log"
+
+    def start(self, timeout: float = START_TIMEOUT) -> Endpoints:
+        if read_endpoints(self.state_dir):
+            raise PlatformError(f"a reference already runs on {self.state_dir} (kproof down first)")
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            (self.state_dir / "endpoints.json").unlink()
+        command = [sys.executable, "-m", "reference", "--state-dir", str(self.state_dir),
+                   "--host", self.host, "--api-port", str(self.api_port)]
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise PlatformError(f"the reference exited with {self.process.returncode}; "
+                                     f"see {self.log_path}:\n{self._log_tail()}")
+            endpoints = read_endpoints(self.state_dir)
+            if endpoints and endpoints.pid == self.process.pid and _ready(endpoints):
+                return endpoints
+            time.sleep(0.05)
+        self.stop()
+        raise PlatformError(f"the reference was not ready within {timeout}s; see {self.log_path}")
+
+    def _log_tail(self, lines: int = 20) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        pid = self.process.pid if self.process else None
+        if pid is None:
+            endpoints = read_endpoints(self.state_dir)
+            pid = endpoints.pid if endpoints else None
+        if pid is None:
+            return
+        stop_pid(pid, timeout)
+        if self.process:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout)
+            self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def target(self) -> Target:
+        endpoints = read_endpoints(self.state_dir)
+        if endpoints is None:
+            raise PlatformError("the reference is not running")
+        return Target(
+            kubeconfig=self.state_dir / "kubeconfig",
+            ingress=endpoints.ingress,
+            capabilities=frozenset({REFERENCE, RESTART, KILL_POD}),
+            platform=self,
+        )
+
+
+def _ready(endpoints: Endpoints) -> bool:
+    try:
+        return requests.get(f"{endpoints.api}/readyz", timeout=2,
+                            verify=endpoints.ca or True).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def stop_pid(pid: int, timeout: float = STOP_TIMEOUT) -> None:
+    """SIGTERM, then SIGKILL to the whole session if it has not exited within `timeout`."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)

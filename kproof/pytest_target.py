@@ -1,0 +1,65 @@
+"""pytest options and fixtures that give tests a target: a cluster named on the command line, or an
+embedded reference started for the session."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kproof.embedded import ReferenceProcess
+from kproof.target import Target
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("kproof", "kproof target")
+    group.addoption("--kubeconfig", help="kubeconfig of the target (default: start an embedded reference)")
+    group.addoption("--ingress", help="the target's ingress URL, e.g. http://127.0.0.1:8080")
+    group.addoption("--domain", help="the target's domain (default: read from status.url)")
+    group.addoption("--capability", action="append", default=[],
+                    help="a capability the target has: restart, kill-pod, gpu (repeat)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requires(capability): skip unless the target declares it")
+
+
+@pytest.fixture(scope="session")
+def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    kubeconfig = request.config.getoption("--kubeconfig")
+    if kubeconfig:
+        yield Target(kubeconfig=Path(kubeconfig), ingress=request.config.getoption("--ingress"),
+                     domain=request.config.getoption("--domain"),
+                     capabilities=frozenset(request.config.getoption("--capability")))
+        return
+    reference = ReferenceProcess(tmp_path_factory.mktemp("reference"))
+    reference.start()
+    try:
+        yield reference.target()
+    finally:
+        reference.stop()
+
+
+@pytest.fixture(autouse=True)
+def _required_capabilities(request: pytest.FixtureRequest) -> None:
+    markers = list(request.node.iter_markers("requires"))
+    if not markers:
+        return
+    target: Target = request.getfixturevalue("target")
+    for marker in markers:
+        for capability in marker.args:
+            if not target.has(capability):
+                pytest.skip(f"the target does not declare the {capability!r} capability")
+
+
+@pytest.fixture
+def namespace(target: Target) -> Iterator[str]:
+    """A fresh namespace for one test, deleted afterwards (without waiting)."""
+    name = f"kproof-{uuid.uuid4().hex[:8]}"
+    target.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    try:
+        yield name
+    finally:
+        target.delete("v1", "Namespace", name, wait=False)
