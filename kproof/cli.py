@@ -16,7 +16,7 @@ from kproof.embedded import PlatformError, ReferenceProcess, read_endpoints, rea
 from kproof.run import RunOptions, run
 
 DEFAULT_STATE_DIR = Path(".kproof")
-console = Console()
+console = Console(soft_wrap=True)
 
 
 def _print_access(state_dir: Path, api: str, ingress: str | None) -> None:

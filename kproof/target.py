@@ -99,10 +99,13 @@ class Target:
 
     # Objects -------------------------------------------------------------------------------------
 
-    def create(self, obj: dict, namespace: str | None = None) -> dict:
+    def create(self, obj: dict, namespace: str | None = None, field_validation: str | None = None,
+               dry_run: bool = False) -> dict:
         resource = self.resource(obj["apiVersion"], obj["kind"])
         ns = self._namespace_for(resource, obj, namespace)
-        return self.dynamic.create(resource, body=obj, namespace=ns).to_dict()
+        query = [("fieldValidation", field_validation)] if field_validation else []
+        return self.dynamic.create(resource, body=obj, namespace=ns, query_params=query,
+                                   dry_run="All" if dry_run else None).to_dict()
 
     def apply(self, source: str | Path | dict | Iterable[dict], namespace: str | None = None) -> list[dict]:
         """Server-side apply of every document, in order (like `kubectl apply --server-side`)."""
@@ -210,6 +213,22 @@ class Target:
                                 what=f"{condition}={status}")
         assert found is not None
         return found
+
+    def raw(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> requests.Response:
+        """A request to the API server itself; `token` replaces the kubeconfig's credentials ("" sends
+        none)."""
+        conf = self.api.configuration
+        headers = dict(kwargs.pop("headers", None) or {})
+        if token is None:
+            credentials = conf.api_key.get("BearerToken") or conf.api_key.get("authorization")
+            if credentials:
+                headers["authorization"] = credentials
+        elif token:
+            headers["authorization"] = f"Bearer {token}"
+        verify = conf.ssl_ca_cert if conf.verify_ssl and conf.ssl_ca_cert else conf.verify_ssl
+        cert = (conf.cert_file, conf.key_file) if conf.cert_file else None
+        return requests.request(method, conf.host + path, headers=headers, verify=verify, cert=cert,
+                                timeout=kwargs.pop("timeout", 30), **kwargs)
 
     # HTTP through the ingress --------------------------------------------------------------------
 

@@ -215,8 +215,8 @@ class Registry:
             meta.pop(key, None)
         meta.pop("resourceVersion", None)
         meta.pop("selfLink", None)
-        if kind.status_subresource and kind.group:
-            obj.pop("status", None)
+        if kind.status_subresource:
+            obj.pop("status", None)  # status starts empty (core defaulters set the initial phase)
         self._admit(kind, obj, None, opts, "CREATE")
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = self._clock()
@@ -267,7 +267,7 @@ class Registry:
             new["metadata"]["namespace"] = old["metadata"].get("namespace")
             if not kind.namespaced:
                 new["metadata"].pop("namespace", None)
-            if kind.status_subresource and kind.group:
+            if kind.status_subresource:
                 if "status" in old:
                     new["status"] = old["status"]
                 else:
@@ -360,8 +360,11 @@ class Registry:
 
     def _remove(self, kind: Kind, obj: dict, propagation: str = "Background") -> dict:
         meta = obj["metadata"]
+        if propagation == "Foreground":  # dependents go first, then the owner
+            self._collect_dependents(meta["uid"], propagation)
         removed = self.store.remove(kind.resource, meta.get("namespace", ""), meta["name"])
-        self._collect_dependents(meta["uid"], propagation)
+        if propagation != "Foreground":
+            self._collect_dependents(meta["uid"], propagation)
         return removed or obj
 
     def _collect_dependents(self, uid: str, propagation: str) -> None:

@@ -28,7 +28,7 @@ def validate_namespace(obj: dict, old: dict | None, ctx: Context) -> FieldError 
 
 def default_pod(obj: dict, old: dict | None, ctx: Context) -> None:
     if old is None:
-        obj.setdefault("status", {"phase": "Pending"})
+        obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
     spec = obj.setdefault("spec", {})
     spec.setdefault("restartPolicy", "Always")
     spec.setdefault("terminationGracePeriodSeconds", 30)
@@ -97,7 +97,7 @@ def default_pvc(obj: dict, old: dict | None, ctx: Context) -> None:
     spec = obj.setdefault("spec", {})
     spec.setdefault("volumeMode", "Filesystem")
     if old is None:
-        obj.setdefault("status", {"phase": "Pending"})
+        obj["status"] = {"phase": "Pending"}
 
 
 def validate_pvc(obj: dict, old: dict | None, ctx: Context) -> FieldError | None:

@@ -1,0 +1,53 @@
+"""generation, resourceVersion, the status subresource and optimistic concurrency."""
+
+from __future__ import annotations
+
+from conformance.api.manifests import service
+from conformance.helpers import refused
+from kproof.target import Target
+
+KSVC = ("serving.knative.dev/v1", "Service")
+
+
+def test_generation_counts_spec_changes_only(target: Target, namespace: str) -> None:
+    created = target.create(service("gen", namespace))
+    assert created["metadata"]["generation"] == 1
+    labelled = target.patch(*KSVC, "gen", {"metadata": {"labels": {"a": "b"}}}, namespace)
+    assert labelled["metadata"]["generation"] == 1
+    changed = target.patch(*KSVC, "gen", {"spec": {"template": {"spec": {"containerConcurrency": 3}}}}, namespace)
+    assert changed["metadata"]["generation"] == 2
+    again = target.patch(*KSVC, "gen", {"spec": {"template": {"spec": {"containerConcurrency": 3}}}}, namespace)
+    assert again["metadata"]["generation"] == 2
+    assert again["metadata"]["resourceVersion"] == changed["metadata"]["resourceVersion"], \
+        "a patch that changes nothing writes nothing"
+
+
+def test_status_is_written_through_its_subresource(target: Target, namespace: str) -> None:
+    condition = {"type": "KproofProbe", "status": "True", "reason": "Testing", "message": "conformance"}
+    ignored = target.patch("v1", "Namespace", namespace,
+                           {"metadata": {"labels": {"x": "y"}}, "status": {"conditions": [condition]}})
+    assert condition not in (ignored.get("status") or {}).get("conditions", []), "the main resource ignores status"
+    response = target.raw("PATCH", f"/api/v1/namespaces/{namespace}/status",
+                          json={"status": {"conditions": [condition]}},
+                          headers={"Content-Type": "application/merge-patch+json"})
+    assert response.status_code == 200, response.text
+    assert condition in response.json()["status"]["conditions"]
+    assert response.json()["metadata"]["labels"]["x"] == "y"
+
+
+def test_update_with_stale_version_conflicts(target: Target, namespace: str) -> None:
+    first = target.create(service("stale", namespace))
+    target.patch(*KSVC, "stale", {"metadata": {"labels": {"v": "2"}}}, namespace)
+    first["metadata"]["labels"] = {"v": "1"}
+    err = refused(lambda: target.replace(first, namespace))
+    assert err.status == 409
+
+
+def test_knative_defaults_are_filled_in(target: Target, namespace: str) -> None:
+    created = target.create(service("defaults", namespace))
+    spec = created["spec"]["template"]["spec"]
+    assert spec["containerConcurrency"] == 0
+    assert spec["timeoutSeconds"] == 300
+    assert spec["containers"][0]["name"] == "user-container"
+    assert spec["containers"][0]["readinessProbe"]["successThreshold"] == 1
+    assert created["spec"]["traffic"] == [{"latestRevision": True, "percent": 100}]

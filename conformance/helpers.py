@@ -1,0 +1,42 @@
+"""Small helpers shared by the conformance tests."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+
+import pytest
+from kubernetes.dynamic.exceptions import DynamicApiError
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def refused(call: Callable[[], object]) -> DynamicApiError:
+    """Runs a call the API must refuse; returns the error it raised."""
+    try:
+        call()
+    except DynamicApiError as err:
+        return err
+    pytest.fail("the API accepted a request it must refuse")
+
+
+def status_of(err: DynamicApiError) -> dict:
+    """The Kubernetes Status object in an error response."""
+    try:
+        return json.loads(err.body)
+    except (TypeError, ValueError):
+        return {"message": str(err.body)}
+
+
+def assert_invalid(err: DynamicApiError, field: str) -> None:
+    """A refused manifest names the offending field. Knative's webhooks answer 400 through a real API
+    server; the reference answers 422 Invalid with the field in details.causes."""
+    status = status_of(err)
+    assert err.status in (400, 422), f"expected 400 or 422, got {err.status}: {status}"
+    assert field in status.get("message", ""), f"{field!r} not named in: {status.get('message')}"
+    if err.status == 422:
+        fields = [c.get("field", "") for c in status.get("details", {}).get("causes", [])]
+        assert any(field in f or f in field for f in fields if f), f"{field!r} not in causes {fields}"

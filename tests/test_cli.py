@@ -1,0 +1,77 @@
+"""The kproof command as a user runs it: up --detach, status, down, and up again on the same state."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kproof.target import Target
+
+SERVICE = {"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+           "metadata": {"name": "kept", "namespace": "default"},
+           "spec": {"template": {"spec": {"containers": [{"image": "gcr.io/knative-samples/helloworld-go"}]}}}}
+
+
+def kproof(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "kproof", *args], capture_output=True, text=True, timeout=120)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "state"
+    yield path
+    kproof("down", "--state-dir", str(path), check=False)
+
+
+def test_up_status_down_up_keeps_objects(state_dir: Path) -> None:
+    started = kproof("up", "--detach", "--state-dir", str(state_dir))
+    assert "export KUBECONFIG=" in started.stdout
+    status = json.loads(kproof("status", "--json", "--state-dir", str(state_dir)).stdout)
+    assert status["running"] and status["api"].startswith("https://127.0.0.1:")
+    assert status["kubeconfig"] == str(state_dir.resolve() / "kubeconfig")
+    assert status["components"]["apiserver"] == "ok"
+    assert {"api", "ingress", "kubeconfig", "components"} <= set(status)
+
+    target = Target(kubeconfig=state_dir / "kubeconfig")
+    uid = target.create(SERVICE)["metadata"]["uid"]
+    kproof("down", "--state-dir", str(state_dir))
+    stopped = kproof("status", "--json", "--state-dir", str(state_dir), check=False)
+    assert stopped.returncode == 1 and json.loads(stopped.stdout)["running"] is False
+
+    kproof("up", "--detach", "--state-dir", str(state_dir))
+    target.reconnect()
+    kept = target.get("serving.knative.dev/v1", "Service", "kept", "default")
+    assert kept is not None and kept["metadata"]["uid"] == uid
+
+
+def test_up_twice_reports_the_running_platform(state_dir: Path) -> None:
+    kproof("up", "--detach", "--state-dir", str(state_dir))
+    again = kproof("up", "--detach", "--state-dir", str(state_dir))
+    assert "already runs" in again.stdout
+
+
+def test_run_writes_reports(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    result = kproof("run", "--reports", str(reports), "-k", "test_short_names")
+    assert "all conformance tests passed" in result.stdout
+    for name in ("junit.xml", "summary.md", "summary.json", "badges/api.svg", "badges/conformance.svg"):
+        assert (reports / name).exists(), name
+    assert any((reports / "allure-results").iterdir())
+
+
+def test_run_fails_when_the_target_fails(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: "
+                          "https://127.0.0.1:9\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\n"
+                          "current-context: c\nusers:\n- name: u\n  user: {token: t}\n")
+    result = kproof("run", "--reports", str(tmp_path / "reports"), "--kubeconfig", str(kubeconfig),
+                    "--ingress", "http://127.0.0.1:9", "-k", "test_short_names", check=False)
+    assert result.returncode != 0

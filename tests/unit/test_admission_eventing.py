@@ -1,0 +1,113 @@
+import pytest
+
+from reference.apiserver.admission import eventing
+from reference.apiserver.admission.eventing import (
+    default_broker,
+    default_trigger,
+    validate_broker,
+    validate_channel,
+    validate_subscription,
+    validate_trigger,
+)
+from tests.unit.admission_helpers import context
+
+SINK = {"ref": {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "recorder"}}
+
+
+def trigger(**spec: object) -> dict:
+    return {"metadata": {"name": "t", "namespace": "ns"}, "spec": {"broker": "default", "subscriber": SINK, **spec}}
+
+
+def check(obj: dict, old: dict | None = None) -> str | None:
+    ctx = context("UPDATE" if old else "CREATE")
+    default_trigger(obj, old, ctx)
+    problem = validate_trigger(obj, old, ctx)
+    return str(problem) if problem else None
+
+
+def test_trigger_defaults() -> None:
+    obj = trigger()
+    assert check(obj) is None
+    assert obj["metadata"]["labels"] == {"eventing.knative.dev/broker": "default"}
+    assert obj["spec"]["subscriber"]["ref"]["namespace"] == "ns"
+    assert obj["spec"]["filter"] == {}
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ({"broker": ""}, "missing field(s): spec.broker"),
+    ({"subscriber": {}}, "expected at least one, got none: spec.subscriber.ref, spec.subscriber.uri"),
+    ({"subscriber": {"uri": "/relative"}},
+     "invalid value: Relative URI is not allowed when Ref and [apiVersion, kind, name] is absent: "
+     "spec.subscriber.uri"),
+    ({"subscriber": {"ref": {"kind": "Service"}}},
+     "missing field(s): spec.subscriber.ref.apiVersion, spec.subscriber.ref.name"),
+    ({"filter": {"attributes": {"Type": "x"}}},
+     'invalid key name "Type": spec.filter.attributes[Type]\n'
+     "Attribute name must start with a letter and can only contain lowercase alphanumeric"),
+    ({"filters": [{"exact": {"type": "a"}, "suffix": {"type": "b"}}]},
+     "multiple dialects found, filters can have only one dialect set: "),
+    ({"filters": [{"exact": {"type": "a", "source": "b"}}]},
+     "Multiple items found, can have only one key-value: spec.filters[0].exact"),
+    ({"filters": [{"all": [{"not": {"prefix": {"Bad": "x"}}}]}]},
+     'invalid key name "Bad": spec.filters[0].all[0].not.prefix[Bad]\n'
+     "Attribute name must start with a letter and can only contain lowercase alphanumeric"),
+    ({"delivery": {"backoffDelay": "1s"}}, "invalid value: 1s: spec.delivery.backoffDelay"),
+    ({"delivery": {"backoffPolicy": "random"}}, "invalid value: random: spec.delivery.backoffPolicy"),
+    ({"delivery": {"retryAfterMax": "PT1S"}}, "must not set the field(s): spec.delivery.retryAfterMax"),
+    ({"delivery": {"timeout": "PT0S"}}, "invalid value: PT0S: spec.delivery.timeout"),
+])
+def test_invalid_trigger(spec: dict, message: str) -> None:
+    assert check(trigger(**spec)) == message
+
+
+def test_valid_filters() -> None:
+    assert check(trigger(filters=[
+        {"exact": {"type": "dev.knative.kafka.event"}},
+        {"any": [{"prefix": {"source": "/apis"}}, {"suffix": {"subject": "#1"}}]},
+        {"not": {"cesql": "type = 'x'"}},
+    ], delivery={"retry": 3, "backoffPolicy": "exponential", "backoffDelay": "PT0.2S", "timeout": "PT5S",
+                 "deadLetterSink": {"uri": "http://dls.example.com"}})) is None
+
+
+def test_cesql_hook_refuses_what_the_parser_refuses() -> None:
+    def parser(text: str) -> None:
+        if "(" in text:
+            raise ValueError("unbalanced parenthesis")
+
+    eventing.set_cesql_parser(parser)
+    try:
+        assert check(trigger(filters=[{"cesql": "LENGTH(type"}])) == (
+            "invalid value: LENGTH(type: spec.filters[0].cesql\nunbalanced parenthesis")
+    finally:
+        eventing.set_cesql_parser(None)
+
+
+def test_broker_is_immutable_after_create() -> None:
+    old = trigger()
+    check(old)
+    new = trigger(broker="other")
+    assert check(new, old).startswith("Immutable fields changed (-old +new): broker, spec")
+
+
+def test_broker_defaults_and_class_immutability() -> None:
+    broker = {"metadata": {"name": "default", "namespace": "ns"}}
+    default_broker(broker, None, context())
+    assert broker["metadata"]["annotations"]["eventing.knative.dev/broker.class"] == "MTChannelBasedBroker"
+    assert broker["spec"]["config"]["name"] == "config-br-default-channel"
+    assert broker["spec"]["delivery"]["retry"] == 10
+    assert validate_broker(broker, None, context()) is None
+    changed = {**broker, "metadata": {**broker["metadata"], "annotations": {
+        "eventing.knative.dev/broker.class": "Kafka"}}}
+    assert str(validate_broker(changed, broker, context("UPDATE"))).startswith(
+        "Immutable annotations changed (-old +new): annotations")
+
+
+def test_channel_and_subscription_rules() -> None:
+    channel = {"metadata": {"name": "c", "namespace": "ns"}, "spec": {"subscribers": [{"subscriberUri": "x"}]}}
+    eventing.default_channel(channel, None, context())
+    assert channel["spec"]["channelTemplate"]["kind"] == "InMemoryChannel"
+    assert str(validate_channel(channel, None, context())) == (
+        "must not set the field(s): spec.subscribable.subscribers")
+    subscription = {"metadata": {"name": "s", "namespace": "ns"}, "spec": {}}
+    assert str(validate_subscription(subscription, None, context())) == (
+        "missing field(s): spec.channel\nthe Subscription must reference a channel")
