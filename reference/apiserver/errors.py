@@ -82,6 +82,15 @@ def invalid(kind: str, group: str, name: str, causes: list[Cause], summary: str 
     )
 
 
+class StrictDecodingError(ApiError):
+    """Unknown fields under fieldValidation=Strict: 400 for create and update (PATCH reports 422)."""
+
+    def __init__(self, kind: str, version: str, fields: list[str]) -> None:
+        self.decoding = "strict decoding error: " + ", ".join(f'unknown field "{p}"' for p in fields)
+        super().__init__(400, "BadRequest",
+                         f'{kind} in version "{version}" cannot be handled as a {kind}: {self.decoding}')
+
+
 def bad_request(message: str) -> ApiError:
     return ApiError(400, "BadRequest", message)
 

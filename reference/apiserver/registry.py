@@ -91,11 +91,7 @@ class Registry:
                 del meta[name]
         walk(kind.schema, _body_without(obj, "apiVersion", "kind", "metadata"), "", findings, prune=False)
         if findings.unknown and opts.field_validation == "Strict":
-            fields = ", ".join(f'unknown field "{p}"' for p in findings.unknown)
-            raise errors.bad_request(
-                f"{kind.kind} in version \"{kind.version}\" cannot be handled as a {kind.kind}: "
-                f"strict decoding error: {fields}"
-            )
+            raise errors.StrictDecodingError(kind.kind, kind.version, findings.unknown)
         if findings.unknown and opts.field_validation == "Warn":
             opts.warnings.extend(f'unknown field "{p}"' for p in findings.unknown)
         pruned = Findings()
@@ -321,7 +317,12 @@ class Registry:
             raise errors.conflict(kind.plural, kind.group, name, errors.STALE)
         merged["metadata"]["name"] = name
         obj = self._decode(kind, merged, namespace)
-        return self._replace(kind, current, obj, opts, subresource)
+        try:
+            return self._replace(kind, current, obj, opts, subresource)
+        except errors.StrictDecodingError as err:
+            # As Kubernetes reports it for PATCH: 422 with the patched object under the field "patch".
+            shown = json.dumps(json.dumps(merged, separators=(",", ":")))
+            raise errors.invalid("", "", "", [Cause("patch", f"Invalid value: {shown}: {err.decoding}")]) from err
 
     def _rewrite(self, kind: Kind, obj: dict) -> dict:
         obj["metadata"]["resourceVersion"] = self.store.next_version()

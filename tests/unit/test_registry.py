@@ -136,3 +136,14 @@ def test_merge_patch_and_apply_patch(registry: Registry) -> None:
     applied = registry.patch(k, "default", "new", "application/apply-patch+yaml",
                              json.dumps(ksvc("new")).encode(), Options(field_manager="me"))
     assert applied["metadata"]["name"] == "new" and applied["metadata"]["managedFields"][0]["manager"] == "me"
+
+
+def test_strict_patch_with_unknown_fields_is_422_on_the_patch(registry: Registry) -> None:
+    k = ksvc_kind(registry)
+    registry.create(k, "default", ksvc())
+    with pytest.raises(ApiError) as err:
+        registry.patch(k, "default", "hello", "application/merge-patch+json", b'{"spec":{"surprise":1}}',
+                       Options(field_validation="Strict"))
+    assert err.value.code == 422
+    assert err.value.details["causes"][0]["field"] == "patch"
+    assert 'strict decoding error: unknown field "spec.surprise"' in err.value.message

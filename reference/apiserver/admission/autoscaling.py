@@ -117,32 +117,26 @@ def _validate_min_max(ann: dict[str, str], config: dict[str, str]) -> FieldError
     return combine(*errs)
 
 
+# Annotations holding a number within bounds (Knative's validateFloats).
+_BOUNDED_FLOATS = ((PANIC_WINDOW_PERCENTAGE, 1, 100), (PANIC_THRESHOLD_PERCENTAGE, 110, 1000),
+                   (TARGET_UTILIZATION, 1, 100))
+
+
 def _validate_floats(ann: dict[str, str]) -> FieldError | None:
     errs: list[FieldError | None] = []
-    if found := lookup(ann, PANIC_WINDOW_PERCENTAGE):
-        value = _float(found[1])
-        if value is None:
-            errs.append(invalid_value(found[1], found[0]))
-        elif value < 1 or value > 100:
-            errs.append(out_of_bounds(found[1], 1, 100, found[0]))
-    if found := lookup(ann, PANIC_THRESHOLD_PERCENTAGE):
-        value = _float(found[1])
-        if value is None:
-            errs.append(invalid_value(found[1], found[0]))
-        elif value < 110 or value > 1000:
-            errs.append(out_of_bounds(found[1], 110, 1000, found[0]))
+    for keys, low, high in _BOUNDED_FLOATS:
+        if found := lookup(ann, keys):
+            value = _float(found[1])
+            if value is None:
+                errs.append(invalid_value(found[1], found[0]))
+            elif not low <= value <= high:
+                errs.append(out_of_bounds(found[1], low, high, found[0]))
     if found := lookup(ann, TARGET):
         value = _float(found[1])
         if value is None:
             errs.append(invalid_value(found[1], found[0]))
         elif value < 0.01:
             errs.append(generic(f"target {found[1]} should be at least 0.01", found[0]))
-    if found := lookup(ann, TARGET_UTILIZATION):
-        value = _float(found[1])
-        if value is None:
-            errs.append(invalid_value(found[1], found[0]))
-        elif value < 1 or value > 100:
-            errs.append(out_of_bounds(found[1], 1, 100, found[0]))
     if found := lookup(ann, TARGET_BURST_CAPACITY):
         value = _float(found[1])
         if value is None or (value < 0 and value != -1):

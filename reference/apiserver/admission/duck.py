@@ -13,6 +13,7 @@ from reference.apiserver.admission.fielderror import (
     generic,
     invalid_value,
     missing_field,
+    within,
 )
 from reference.durations import parse_iso8601_duration
 
@@ -53,8 +54,7 @@ def validate_destination(dest: dict | None, parent_namespace: str) -> FieldError
         return invalid_value("Relative URI is not allowed when Ref and [apiVersion, kind, name] is absent",
                              "uri")
     if ref:
-        problem = validate_reference(ref, parent_namespace)
-        return problem.via("ref") if problem else None
+        return within(validate_reference(ref, parent_namespace), "ref")
     return None
 
 
@@ -71,8 +71,7 @@ def validate_delivery(delivery: dict | None, parent_namespace: str, ctx: Context
     flags = eventing_features(ctx)
     errs: list[FieldError | None] = []
     if "deadLetterSink" in delivery:
-        problem = validate_destination(delivery["deadLetterSink"], parent_namespace)
-        errs.append(problem.via("deadLetterSink") if problem else None)
+        errs.append(within(validate_destination(delivery["deadLetterSink"], parent_namespace), "deadLetterSink"))
     retry = delivery.get("retry")
     if retry is not None and retry < 0:
         errs.append(invalid_value(retry, "retry"))
@@ -118,8 +117,7 @@ def validate_source_spec(spec: dict, namespace: str, ctx: Context, sink_required
     """The SourceSpec every source shares: sink and ceOverrides. Paths relative to the object."""
     errs: list[FieldError | None] = []
     if sink_required or "sink" in spec:
-        problem = validate_destination(spec.get("sink"), namespace)
-        errs.append(problem.via("sink") if problem else None)
+        errs.append(within(validate_destination(spec.get("sink"), namespace), "sink"))
     errs.append(validate_ce_overrides(spec.get("ceOverrides")))
     found = combine(*errs)
     return found.via("spec") if found else None

@@ -23,8 +23,9 @@ from reference.apiserver.admission.fielderror import (
     generic,
     invalid_value,
     missing_field,
+    within,
 )
-from reference.apiserver.admission.names import set_user_info, validate_object_metadata
+from reference.apiserver.admission.names import set_user_info, validate_metadata_of
 
 BROKER_CLASS = "eventing.knative.dev/broker.class"
 DEFAULT_BROKER_CLASS = "MTChannelBasedBroker"
@@ -45,11 +46,6 @@ def set_cesql_parser(parser: CesqlParser | None) -> None:
 
 def _namespace(obj: dict) -> str:
     return obj["metadata"].get("namespace", "")
-
-
-def _metadata(obj: dict) -> FieldError | None:
-    problem = validate_object_metadata(obj["metadata"])
-    return problem.via("metadata") if problem else None
 
 
 def _immutable_spec(obj: dict, old: dict | None, *mutable: str) -> FieldError | None:
@@ -93,15 +89,13 @@ def default_broker(obj: dict, old: dict | None, ctx: Context) -> None:
 def validate_broker(obj: dict, old: dict | None, ctx: Context) -> FieldError | None:
     namespace = _namespace(obj)
     spec = obj.get("spec") or {}
-    errs: list[FieldError | None] = [_metadata(obj)]
+    errs: list[FieldError | None] = [validate_metadata_of(obj)]
     annotations = obj["metadata"].get("annotations") or {}
     if not annotations.get(BROKER_CLASS):
         errs.append(missing_field(BROKER_CLASS))
     if "config" in spec:
-        problem = validate_reference(spec["config"], namespace, allow_other_namespace=True)
-        errs.append(problem.via("spec.config") if problem else None)
-    problem = validate_delivery(spec.get("delivery"), namespace, ctx)
-    errs.append(problem.via("spec.delivery") if problem else None)
+        errs.append(within(validate_reference(spec["config"], namespace, allow_other_namespace=True), "spec.config"))
+    errs.append(within(validate_delivery(spec.get("delivery"), namespace, ctx), "spec.delivery"))
     if old is not None:
         changed = _immutable_spec(obj, old, "delivery")
         errs.append(changed)
@@ -162,8 +156,7 @@ def validate_filter(expression: dict) -> FieldError | None:
                 problem = validate_filter(item)
                 errs.append(problem.via_field_index(dialect, j) if problem else None)
     if "not" in expression:
-        problem = validate_filter(expression["not"])
-        errs.append(problem.via("not") if problem else None)
+        errs.append(within(validate_filter(expression["not"]), "not"))
     if "cesql" in expression:
         errs.append(validate_cesql(expression["cesql"], "cesql"))
     return combine(*errs)
@@ -184,19 +177,16 @@ def validate_cesql(text: object, path: str) -> FieldError | None:
 def validate_trigger(obj: dict, old: dict | None, ctx: Context) -> FieldError | None:
     namespace = _namespace(obj)
     spec = obj.get("spec") or {}
-    errs: list[FieldError | None] = [_metadata(obj)]
+    errs: list[FieldError | None] = [validate_metadata_of(obj)]
     if not spec.get("broker"):
         errs.append(missing_field("spec.broker"))
     attributes = (spec.get("filter") or {}).get("attributes") or {}
-    problem = _validate_attribute_map(attributes, "attributes", single=False)
-    errs.append(problem.via("spec.filter") if problem else None)
+    errs.append(within(_validate_attribute_map(attributes, "attributes", single=False), "spec.filter"))
     for i, expression in enumerate(spec.get("filters") or []):
         problem = validate_filter(expression)
         errs.append(problem.via_field_index("filters", i).via("spec") if problem else None)
-    problem = validate_destination(spec.get("subscriber"), namespace)
-    errs.append(problem.via("spec.subscriber") if problem else None)
-    problem = validate_delivery(spec.get("delivery"), namespace, ctx)
-    errs.append(problem.via("spec.delivery") if problem else None)
+    errs.append(within(validate_destination(spec.get("subscriber"), namespace), "spec.subscriber"))
+    errs.append(within(validate_delivery(spec.get("delivery"), namespace, ctx), "spec.delivery"))
     if old is not None and (old.get("spec") or {}).get("broker") != spec.get("broker"):
         before, after = (old.get("spec") or {}).get("broker"), spec.get("broker")
         errs.append(FieldError("Immutable fields changed (-old +new)", ["broker", "spec"],
@@ -227,7 +217,7 @@ def default_channel(obj: dict, old: dict | None, ctx: Context) -> None:
 
 def validate_channel(obj: dict, old: dict | None, ctx: Context) -> FieldError | None:
     spec = obj.get("spec") or {}
-    errs: list[FieldError | None] = [_metadata(obj)]
+    errs: list[FieldError | None] = [validate_metadata_of(obj)]
     template = spec.get("channelTemplate")
     if not template:
         errs.append(missing_field("spec.channelTemplate"))
@@ -239,8 +229,7 @@ def validate_channel(obj: dict, old: dict | None, ctx: Context) -> FieldError | 
     before = (old or {}).get("spec", {}).get("subscribers")
     if spec.get("subscribers") and spec["subscribers"] != before and not ctx.user.startswith("system:"):
         errs.append(disallowed_fields("spec.subscribable.subscribers"))
-    problem = validate_delivery(spec.get("delivery"), _namespace(obj), ctx)
-    errs.append(problem.via("spec.delivery") if problem else None)
+    errs.append(within(validate_delivery(spec.get("delivery"), _namespace(obj), ctx), "spec.delivery"))
     errs.append(_immutable_spec(obj, old, "subscribers", "delivery"))
     return combine(*errs)
 
@@ -252,7 +241,7 @@ def default_in_memory_channel(obj: dict, old: dict | None, ctx: Context) -> None
 
 def validate_in_memory_channel(obj: dict, old: dict | None, ctx: Context) -> FieldError | None:
     spec = obj.get("spec") or {}
-    errs: list[FieldError | None] = [_metadata(obj)]
+    errs: list[FieldError | None] = [validate_metadata_of(obj)]
     for i, sub in enumerate(spec.get("subscribers") or []):
         if not sub.get("subscriberUri") and not sub.get("replyUri"):
             errs.append(FieldError("missing field(s)", [
@@ -262,8 +251,7 @@ def validate_in_memory_channel(obj: dict, old: dict | None, ctx: Context) -> Fie
     if scope is not None and scope not in ("cluster", "namespace"):
         errs.append(FieldError(f"invalid value: {scope}", ["metadata.annotations.[eventing.knative.dev/scope]"],
                                "expected either 'cluster' or 'namespace'"))
-    problem = validate_delivery(spec.get("delivery"), _namespace(obj), ctx)
-    errs.append(problem.via("spec.delivery") if problem else None)
+    errs.append(within(validate_delivery(spec.get("delivery"), _namespace(obj), ctx), "spec.delivery"))
     return combine(*errs)
 
 
@@ -281,9 +269,8 @@ def validate_subscription(obj: dict, old: dict | None, ctx: Context) -> FieldErr
     channel = spec.get("channel") or {}
     if not channel:
         return FieldError("missing field(s)", ["spec.channel"], "the Subscription must reference a channel")
-    errs: list[FieldError | None] = [_metadata(obj)]
-    problem = validate_reference(channel, namespace)
-    errs.append(problem.via("spec.channel") if problem else None)
+    errs: list[FieldError | None] = [validate_metadata_of(obj)]
+    errs.append(within(validate_reference(channel, namespace), "spec.channel"))
     if channel.get("namespace"):
         errs.append(FieldError("must not set the field(s)", ["spec.channel.namespace"],
                                "only name, apiVersion and kind are supported fields"))
@@ -293,9 +280,7 @@ def validate_subscription(obj: dict, old: dict | None, ctx: Context) -> FieldErr
                                "the Subscription must reference at least one of (reply or a subscriber)"))
     for name, dest in (("subscriber", subscriber), ("reply", reply)):
         if dest:
-            problem = validate_destination(dest, namespace)
-            errs.append(problem.via(f"spec.{name}") if problem else None)
-    problem = validate_delivery(spec.get("delivery"), namespace, ctx)
-    errs.append(problem.via("spec.delivery") if problem else None)
+            errs.append(within(validate_destination(dest, namespace), f"spec.{name}"))
+    errs.append(within(validate_delivery(spec.get("delivery"), namespace, ctx), "spec.delivery"))
     errs.append(_immutable_spec(obj, old, "subscriber", "reply", "delivery"))
     return combine(*errs)

@@ -100,6 +100,11 @@ class FieldError:
         return "\n".join(lines)
 
 
+def within(error: FieldError | None, *prefix: str) -> FieldError | None:
+    """`error` with its paths under `prefix`, or None when there is no error."""
+    return error.via(*prefix) if error else None
+
+
 def combine(*errors: FieldError | None) -> FieldError | None:
     """All of `errors` as one, or None when there are none."""
     merged = FieldError().also(*errors)

@@ -79,6 +79,12 @@ def validate_object_metadata(meta: dict) -> FieldError | None:
     return None
 
 
+def validate_metadata_of(obj: dict) -> FieldError | None:
+    """validate_object_metadata with paths from the object's root (`metadata.name`)."""
+    problem = validate_object_metadata(obj["metadata"])
+    return problem.via("metadata") if problem else None
+
+
 def dns1035_value_error(value: str, path: str, prefix: bool = False) -> FieldError | None:
     """`invalid value: not a DNS 1035 label: [...]` as Knative reports a bad tag or revision name."""
     problems = dns1035_problems(value, prefix)

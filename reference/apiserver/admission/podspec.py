@@ -19,6 +19,7 @@ from reference.apiserver.admission.fielderror import (
     missing_one_of,
     multiple_one_of,
     out_of_bounds,
+    within,
 )
 from reference.apiserver.admission.names import is_dns1123_label, is_dns1123_subdomain
 
@@ -282,8 +283,7 @@ def _validate_container(container: dict, volumes: dict[str, dict], flags: dict[s
     if is_user:
         for probe in ("readinessProbe", "livenessProbe"):
             if probe in container:
-                problem = _validate_probe(container[probe], serving_port, probe == "readinessProbe")
-                errs.append(problem.via(probe) if problem else None)
+                errs.append(within(_validate_probe(container[probe], serving_port, probe == "readinessProbe"), probe))
     elif not enabled(flags, "multi-container-probing"):
         for probe in ("readinessProbe", "livenessProbe"):
             if probe in container:

@@ -18,6 +18,7 @@ from reference.apiserver.admission.fielderror import (
     missing_one_of,
     multiple_one_of,
     out_of_bounds,
+    within,
 )
 from reference.apiserver.admission.names import (
     dns1035_value_error,
@@ -244,10 +245,8 @@ def validate_service(obj: dict, old: dict | None, ctx: Context) -> FieldError | 
     if template is None:
         errs.append(missing_field("spec.template"))
     else:
-        problem = validate_template(template, obj, ctx)
-        errs.append(problem.via("spec.template") if problem else None)
-    problem = validate_traffic(spec.get("traffic") or [], in_service=True)
-    errs.append(problem.via("spec") if problem else None)
+        errs.append(within(validate_template(template, obj, ctx), "spec.template"))
+    errs.append(within(validate_traffic(spec.get("traffic") or [], in_service=True), "spec"))
     errs.append(validate_creator(obj, old, GROUP))
     errs.append(_validate_template_name_change(obj, old))
     return combine(*errs)
@@ -261,50 +260,43 @@ def validate_configuration(obj: dict, old: dict | None, ctx: Context) -> FieldEr
     if template is None:
         errs.append(missing_field("spec.template"))
     else:
-        problem = validate_template(template, obj, ctx)
-        errs.append(problem.via("spec.template") if problem else None)
+        errs.append(within(validate_template(template, obj, ctx), "spec.template"))
     if not obj["metadata"].get("ownerReferences"):
         errs.append(validate_creator(obj, old, GROUP))
     errs.append(_validate_template_name_change(obj, old))
     return combine(*errs)
 
 
-def validate_revision(obj: dict, old: dict | None, ctx: Context) -> FieldError | None:
+def _validate_scaled_metadata(obj: dict, ctx: Context) -> FieldError | None:
+    """Revision and PodAutoscaler metadata: names, and autoscaling annotations on the object itself."""
     meta = obj["metadata"]
-    errs: list[FieldError | None] = []
-    problem = validate_object_metadata(meta)
-    errs.append(problem.via("metadata") if problem else None)
-    problem = autoscaling.validate_annotations(meta.get("annotations") or {},
-                                               ctx.serving_config("config-autoscaler"))
-    errs.append(problem.via("metadata.annotations") if problem else None)
+    annotations = autoscaling.validate_annotations(meta.get("annotations") or {},
+                                                   ctx.serving_config("config-autoscaler"))
+    return combine(within(validate_object_metadata(meta), "metadata"), within(annotations, "metadata.annotations"))
+
+
+def validate_revision(obj: dict, old: dict | None, ctx: Context) -> FieldError | None:
+    errs: list[FieldError | None] = [_validate_scaled_metadata(obj, ctx)]
     errs.append(_validate_owner_label(obj, "serving.knative.dev/configuration", "Configuration"))
     if old is not None:
         if obj.get("spec") != old.get("spec"):
             errs.append(FieldError("Immutable fields changed (-old +new)", ["spec"]))
     else:
-        problem = validate_revision_spec(obj.get("spec") or {}, ctx)
-        errs.append(problem.via("spec") if problem else None)
+        errs.append(within(validate_revision_spec(obj.get("spec") or {}, ctx), "spec"))
     return combine(*errs)
 
 
 def validate_route(obj: dict, old: dict | None, ctx: Context) -> FieldError | None:
     errs: list[FieldError | None] = [_validate_parent_metadata(obj),
                                      _validate_owner_label(obj, "serving.knative.dev/service", "Service")]
-    problem = validate_traffic((obj.get("spec") or {}).get("traffic") or [], in_service=False)
-    errs.append(problem.via("spec") if problem else None)
+    errs.append(within(validate_traffic((obj.get("spec") or {}).get("traffic") or [], in_service=False), "spec"))
     if not obj["metadata"].get("ownerReferences"):
         errs.append(validate_creator(obj, old, GROUP))
     return combine(*errs)
 
 
 def validate_pod_autoscaler(obj: dict, old: dict | None, ctx: Context) -> FieldError | None:
-    meta = obj["metadata"]
-    errs: list[FieldError | None] = []
-    problem = validate_object_metadata(meta)
-    errs.append(problem.via("metadata") if problem else None)
-    problem = autoscaling.validate_annotations(meta.get("annotations") or {},
-                                               ctx.serving_config("config-autoscaler"))
-    errs.append(problem.via("metadata.annotations") if problem else None)
+    errs: list[FieldError | None] = [_validate_scaled_metadata(obj, ctx)]
     spec = obj.get("spec")
     if not spec:
         errs.append(missing_field("spec"))

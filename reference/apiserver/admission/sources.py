@@ -23,17 +23,13 @@ from reference.apiserver.admission.fielderror import (
     invalid_value,
     missing_field,
     multiple_one_of,
+    within,
 )
-from reference.apiserver.admission.names import validate_object_metadata
+from reference.apiserver.admission.names import validate_metadata_of
 
 _CRON_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 _CRON_FIELD = re.compile(r"^(\*|\?|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)"
                          r"(/[0-9]+)?)*$")
-
-
-def _metadata(obj: dict) -> FieldError | None:
-    problem = validate_object_metadata(obj["metadata"])
-    return problem.via("metadata") if problem else None
 
 
 def _namespace(obj: dict) -> str:
@@ -58,7 +54,7 @@ def default_container_source(obj: dict, old: dict | None, ctx: Context) -> None:
 
 def validate_container_source(obj: dict, old: dict | None, ctx: Context) -> FieldError | None:
     spec = obj.get("spec") or {}
-    errs: list[FieldError | None] = [_metadata(obj), validate_source_spec(spec, _namespace(obj), ctx)]
+    errs: list[FieldError | None] = [validate_metadata_of(obj), validate_source_spec(spec, _namespace(obj), ctx)]
     containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
     if not containers:
         errs.append(missing_field("spec.containers"))
@@ -99,7 +95,7 @@ def cron_problem(schedule: str) -> str | None:
 
 def validate_ping_source(obj: dict, old: dict | None, ctx: Context) -> FieldError | None:
     spec = obj.get("spec") or {}
-    errs: list[FieldError | None] = [_metadata(obj), validate_source_spec(spec, _namespace(obj), ctx)]
+    errs: list[FieldError | None] = [validate_metadata_of(obj), validate_source_spec(spec, _namespace(obj), ctx)]
     schedule = spec.get("schedule", "")
     timezone = spec.get("timezone")
     if "@every" in schedule:
@@ -149,7 +145,7 @@ def default_kafka_source(obj: dict, old: dict | None, ctx: Context) -> None:
 def validate_kafka_source(obj: dict, old: dict | None, ctx: Context) -> FieldError | None:
     spec = obj.get("spec") or {}
     namespace = _namespace(obj)
-    errs: list[FieldError | None] = [_metadata(obj), validate_source_spec(spec, namespace, ctx,
+    errs: list[FieldError | None] = [validate_metadata_of(obj), validate_source_spec(spec, namespace, ctx,
                                                                           sink_required=True)]
     if not spec.get("topics"):
         errs.append(missing_field("spec.topics"))
@@ -165,8 +161,7 @@ def validate_kafka_source(obj: dict, old: dict | None, ctx: Context) -> FieldErr
     consumers = spec.get("consumers")
     if consumers is not None and consumers < 1:
         errs.append(invalid_value(consumers, "spec.consumers"))
-    problem = validate_delivery(spec.get("delivery"), namespace, ctx)
-    errs.append(problem.via("spec.delivery") if problem else None)
+    errs.append(within(validate_delivery(spec.get("delivery"), namespace, ctx), "spec.delivery"))
     if old is not None and (old.get("spec") or {}).get("consumerGroup") != spec.get("consumerGroup"):
         errs.append(FieldError("Immutable fields changed (-old +new)", ["spec"],
                                f'{{string}}:\n\t-: "{old["spec"].get("consumerGroup")}"\n'
