@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable
 
@@ -40,3 +41,15 @@ def assert_invalid(err: DynamicApiError, field: str) -> None:
     if err.status == 422:
         fields = [c.get("field", "") for c in status.get("details", {}).get("causes", [])]
         assert any(field in f or f in field for f in fields if f), f"{field!r} not in causes {fields}"
+
+
+def eventually(check: Callable[[], object], timeout: float, what: str, interval: float = 0.2) -> object:
+    """Polls `check` until it returns something truthy; fails naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"not {what} within {timeout}s")
+        time.sleep(interval)

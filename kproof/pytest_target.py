@@ -20,6 +20,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--domain", help="the target's domain (default: read from status.url)")
     group.addoption("--capability", action="append", default=[],
                     help="a capability the target has: restart, kill-pod, gpu (repeat)")
+    group.addoption("--app-registry", default="ghcr.io/kproof",
+                    help="where the kproof apps' images are (image = <registry>/<app>); see reference/apps")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -52,6 +54,13 @@ def _required_capabilities(request: pytest.FixtureRequest) -> None:
         for capability in marker.args:
             if not target.has(capability):
                 pytest.skip(f"the target does not declare the {capability!r} capability")
+
+
+@pytest.fixture(scope="session")
+def app_image(request: pytest.FixtureRequest):
+    """The image of a kproof app (helloworld, autoscale, recorder, event-display) on this target."""
+    registry = request.config.getoption("--app-registry").rstrip("/")
+    return lambda app: f"{registry}/{app}"
 
 
 @pytest.fixture

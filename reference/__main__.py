@@ -16,6 +16,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--state-dir", type=Path, default=Path(".kproof"))
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--api-port", type=int, default=0, help="0 picks the last used or a free port")
+    parser.add_argument("--ingress-port", type=int, default=0, help="0 picks the last used or a free port")
+    parser.add_argument("--images", type=Path, action="append", default=[],
+                        help="an extra image catalog (YAML, like fixtures/images.yaml); repeatable")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -24,7 +27,8 @@ def main(argv: list[str] | None = None) -> None:
         uvloop.install()
     except ImportError:  # the standard loop works too, a little slower
         pass
-    asyncio.run(_run(PlatformConfig(args.state_dir.resolve(), args.host, args.api_port)))
+    asyncio.run(_run(PlatformConfig(args.state_dir.resolve(), args.host, args.api_port, args.ingress_port,
+                                     args.images)))
 
 
 async def _run(config: PlatformConfig) -> None:

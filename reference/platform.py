@@ -6,6 +6,11 @@ State directory layout:
   pki/            the CA and the API server's certificate (kubectl sends credentials only over TLS)
   kubeconfig      a kubeconfig for kubectl and the kubernetes client
   endpoints.json  where the running components listen (removed on a clean stop)
+  ports.json      the ports used last time (reused when free)
+  config.yaml     settings given to `kproof up` that later starts keep (extra image catalogs)
+  pods/           per pod: volumes and container logs (kubectl logs)
+  volumes/        persistent volume claims, one directory each
+  reference.log, dataplane.log
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import os
 import secrets
 import socket
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -30,6 +35,14 @@ from reference.apiserver.registry import Registry
 from reference.apiserver.server import ApiServer
 from reference.apiserver.store import Store
 from reference.apiserver.tls import ensure_certificates
+from reference.controller import Controller
+from reference.dataplane.process import DataPlaneProcess
+from reference.runtime.catalog import Catalog
+from reference.runtime.kubelet import Kubelet
+from reference.serving.configuration import ConfigurationReconciler
+from reference.serving.revision import RevisionReconciler
+from reference.serving.route import RouteReconciler
+from reference.serving.service import ServiceReconciler
 
 log = logging.getLogger("kproof.reference")
 
@@ -42,6 +55,18 @@ class PlatformConfig:
     state_dir: Path
     host: str = "127.0.0.1"
     api_port: int = 0
+    ingress_port: int = 0
+    images: list[Path] = field(default_factory=list)  # extra image catalogs (theirs win)
+
+    def saved_images(self) -> list[Path]:
+        """Catalogs given now, else those a previous start was given."""
+        path = self.state_dir / "config.yaml"
+        if self.images:
+            path.write_text(yaml.safe_dump({"images": [str(p.resolve()) for p in self.images]}))
+            return self.images
+        if path.exists():
+            return [Path(p) for p in (yaml.safe_load(path.read_text()) or {}).get("images") or []]
+        return []
 
 
 def read_or_create_token(state_dir: Path) -> str:
@@ -78,6 +103,12 @@ def _bindable(host: str, port: int) -> bool:
     return True
 
 
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
 def _previous_port(state_dir: Path, key: str) -> int:
     """The port a component used last time, so a restarted platform keeps its addresses."""
     try:
@@ -96,6 +127,11 @@ class Platform:
         self.store = Store(self.state_dir / "state.db")
         self.registry = Registry(self.store)
         self.api = ApiServer(self.registry, self.token)
+        self.catalog = Catalog.load(*config.saved_images())
+        self.dataplane: DataPlaneProcess | None = None
+        self.kubelet: Kubelet | None = None
+        self.controllers: list[Controller] = []
+        self._tasks: dict[str, asyncio.Task] = {}
         self._runners: list[web.AppRunner] = []
         self.endpoints: dict[str, str] = {}
 
@@ -113,27 +149,72 @@ class Platform:
         previous = _previous_port(self.state_dir, key)
         return previous if previous and _bindable(self.config.host, previous) else 0
 
+    def _component_check(self, name: str):
+        def check() -> str | None:
+            task = self._tasks.get(name)
+            if task is None or not task.done():
+                return None
+            return f"stopped: {task.exception() if not task.cancelled() else 'cancelled'}"
+        return check
+
+    def _run_task(self, name: str, coroutine) -> None:
+        self._tasks[name] = asyncio.create_task(coroutine, name=name)
+        self.api.add_health_check(name, self._component_check(name))
+
     async def start(self) -> None:
         bootstrap(self.registry)
         hosts = sorted({"127.0.0.1", "localhost", self.config.host} - {"0.0.0.0", "::"})
         certs = ensure_certificates(self.state_dir / "pki", hosts)
+        pods = self.registry.kinds.by_path("", "v1", "pods")
+        self.api.add_subresource(pods, "log", self._logs)
         api_port = await self._serve(self.api.app(), self._choose_port(self.config.api_port, "api"),
                                      certs.server_context())
         client_host = "127.0.0.1" if self.config.host in ("0.0.0.0", "::") else self.config.host
         self.api.address = f"{client_host}:{api_port}"
         api_url = f"https://{client_host}:{api_port}"
-        self.endpoints = {"api": api_url, "ca": str(certs.ca), "pid": str(os.getpid())}
-        (self.state_dir / "ports.json").write_text(json.dumps({"api": api_port}))
+        ingress_port = self._choose_port(self.config.ingress_port, "ingress") or _free_port(self.config.host)
+        admin_port = self._choose_port(0, "dataplane-admin") or _free_port(self.config.host)
         kubeconfig_path = self.state_dir / "kubeconfig"
         config = kubeconfig(api_url, self.token, certs.ca.read_bytes())
         kubeconfig_path.write_text(yaml.safe_dump(config, sort_keys=False))
         kubeconfig_path.chmod(0o600)
+
+        self.dataplane = DataPlaneProcess(self.state_dir, api_url, certs.ca, self.config.host, ingress_port,
+                                          admin_port)
+        await self.dataplane.start()
+        self.api.add_health_check("dataplane", lambda: self.dataplane.problem if self.dataplane else "absent")
+        self.kubelet = Kubelet(self.registry, self.state_dir, self.catalog, self.dataplane.drain)
+        self._run_task("kubelet", self.kubelet.run())
+        self.controllers = [ServiceReconciler(self.registry), ConfigurationReconciler(self.registry),
+                            RevisionReconciler(self.registry), RouteReconciler(self.registry, self.dataplane.serves)]
+        for controller in self.controllers:
+            self._run_task(controller.name, controller.run())
+
+        ingress_url = f"http://{client_host}:{ingress_port}"
+        self.endpoints = {"api": api_url, "ca": str(certs.ca), "ingress": ingress_url,
+                          "dataplane_admin": self.dataplane.admin, "pid": str(os.getpid())}
+        (self.state_dir / "ports.json").write_text(json.dumps({"api": api_port, "ingress": ingress_port,
+                                                               "dataplane-admin": admin_port}))
         (self.state_dir / "endpoints.json").write_text(json.dumps(self.endpoints, indent=2))
-        log.info("API server listening on %s", api_url)
+        log.info("API server on %s, ingress on %s", api_url, ingress_url)
+
+    async def _logs(self, request, kind, namespace, name):
+        assert self.kubelet is not None
+        return await self.kubelet.logs(request, kind, namespace, name)
 
     async def stop(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             (self.state_dir / "endpoints.json").unlink()
+        for name, task in self._tasks.items():
+            if name != "kubelet":
+                task.cancel()
+        if self.kubelet is not None:
+            await self.kubelet.stop()
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        if self.dataplane is not None:
+            await self.dataplane.stop()
         self.store.end_watches()
         for runner in reversed(self._runners):
             await runner.cleanup()

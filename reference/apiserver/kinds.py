@@ -43,6 +43,7 @@ class Kind:
     status_subresource: bool = True
     generation: bool = True  # keeps metadata.generation (bumped when anything but metadata/status changes)
     builtin: bool = False  # a core kind: strategic merge patch, unconditional updates
+    graceful: bool = False  # deletion waits for the kubelet (Pods bound to a node)
     columns: tuple[Column, ...] = ()
     default: Defaulter | None = None
     validate: Validator | None = None
@@ -184,7 +185,7 @@ KINDS: tuple[Kind, ...] = (
     ),
     Kind(
         "", "v1", "Pod", "pods", k8s.POD, short_names=("po",), categories=("all",), generation=False,
-        builtin=True,
+        builtin=True, graceful=True,
         columns=(Column("Ready", core_admission.pod_ready),
                  Column("Status", core_admission.pod_status),
                  Column("Restarts", core_admission.pod_restarts, type="string"),

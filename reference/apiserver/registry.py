@@ -279,7 +279,8 @@ class Registry:
         new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         if _same(new, old):
             return old
-        if old["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
+        if (old["metadata"].get("deletionTimestamp") and old["metadata"].get("finalizers")
+                and not new["metadata"].get("finalizers")):  # the last finalizer is gone: delete now
             if opts.dry_run:
                 return new
             return self._remove(kind, new)
@@ -351,6 +352,14 @@ class Registry:
                                                            else "Background")
         if kind.kind == "Namespace":
             self._empty_namespace(name)
+        grace = _grace_period(kind, obj, options)
+        if grace:
+            # Graceful deletion (a bound Pod): the kubelet stops it, then deletes it with a grace of 0.
+            if not obj["metadata"].get("deletionTimestamp"):
+                obj["metadata"]["deletionTimestamp"] = self._clock()
+                obj["metadata"]["deletionGracePeriodSeconds"] = grace
+                obj = self._rewrite(kind, obj)
+            return obj
         if obj["metadata"].get("finalizers"):
             if not obj["metadata"].get("deletionTimestamp"):
                 obj["metadata"]["deletionTimestamp"] = self._clock()
@@ -409,6 +418,16 @@ class Registry:
                 if err.code != 404:
                     raise
         return deleted
+
+
+def _grace_period(kind: Kind, obj: dict, options: dict) -> int:
+    """Seconds of graceful deletion: only Pods bound to a node have any (0 deletes at once)."""
+    if not kind.graceful or not (obj.get("spec") or {}).get("nodeName"):
+        return 0
+    asked = options.get("gracePeriodSeconds")
+    if asked is not None and asked != "":
+        return max(0, int(asked))
+    return int((obj.get("spec") or {}).get("terminationGracePeriodSeconds", 30) or 0)
 
 
 def _spec_of(obj: dict) -> dict:

@@ -147,3 +147,25 @@ def test_strict_patch_with_unknown_fields_is_422_on_the_patch(registry: Registry
     assert err.value.code == 422
     assert err.value.details["causes"][0]["field"] == "patch"
     assert 'strict decoding error: unknown field "spec.surprise"' in err.value.message
+
+
+def test_bound_pods_are_deleted_gracefully(registry: Registry) -> None:
+    pods = kind(registry, "pods")
+    pod = {"metadata": {"name": "p"}, "spec": {"nodeName": "n", "terminationGracePeriodSeconds": 7,
+                                               "containers": [{"name": "c", "image": "i"}]}}
+    registry.create(pods, "default", pod)
+    pending = registry.delete(pods, "default", "p")
+    assert pending["metadata"]["deletionGracePeriodSeconds"] == 7
+    pending["status"] = {"phase": "Running"}
+    registry.update(pods, "default", "p", pending, subresource="status")
+    assert registry.store.get(pods.resource, "default", "p") is not None, "a status write does not finish it"
+    registry.delete(pods, "default", "p", {"gracePeriodSeconds": 0})
+    assert registry.store.get(pods.resource, "default", "p") is None
+
+
+def test_unbound_pods_are_deleted_at_once(registry: Registry) -> None:
+    pods = kind(registry, "pods")
+    registry.create(pods, "default", {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c",
+                                                                                            "image": "i"}]}})
+    registry.delete(pods, "default", "p")
+    assert registry.store.get(pods.resource, "default", "p") is None

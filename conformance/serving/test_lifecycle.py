@@ -1,0 +1,80 @@
+"""Graceful shutdown: no request fails while replicas go away (scale-in, rollout); deletion leaves
+nothing running; what cannot run says why."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from conformance.helpers import eventually
+from conformance.serving.support import Stream, deploy, service, wait_for_revision
+from kproof.target import REFERENCE, Target
+
+
+def test_no_errors_while_replicas_shut_down(target: Target, namespace: str, app_image) -> None:
+    image = app_image("autoscale")
+    three = {"autoscaling.knative.dev/min-scale": "3", "autoscaling.knative.dev/window": "6s"}
+    deploy(target, service("steady", namespace, image, annotations=three, env={"V": "1"}))
+    with Stream(target, "steady", namespace, path="/?sleep=150", clients=4) as stream:
+        time.sleep(1)
+        # 3 replicas -> 1: a new revision with min-scale 1 takes the traffic; the old three shut down.
+        one = {"autoscaling.knative.dev/min-scale": "1", "autoscaling.knative.dev/window": "6s"}
+        target.apply(service("steady", namespace, image, annotations=one, env={"V": "2"}))
+        wait_for_revision(target, "steady", namespace, "steady-00002")
+        eventually(lambda: not _pods(target, namespace, "steady-00001"), 120, "scaled in to no replicas")
+        time.sleep(1)
+        # And a plain rollout to a third revision.
+        target.apply(service("steady", namespace, image, annotations=one, env={"V": "3"}))
+        wait_for_revision(target, "steady", namespace, "steady-00003")
+        eventually(lambda: not _pods(target, namespace, "steady-00002"), 120, "the old revision shut down")
+        time.sleep(1)
+    assert set(stream.revisions) == {"steady-00001", "steady-00002", "steady-00003"}, stream.revisions
+    assert stream.results.get(200) == stream.total, f"{stream.results}: {stream.failures[:5]}"
+
+
+def _pods(target: Target, namespace: str, revision: str) -> list[dict]:
+    return target.list("v1", "Pod", namespace, label_selector=f"serving.knative.dev/revision={revision}")
+
+
+def test_deleting_the_service_leaves_nothing_running(target: Target, namespace: str, app_image) -> None:
+    deploy(target, service("gone", namespace, app_image("helloworld"),
+                           annotations={"autoscaling.knative.dev/min-scale": "2"}))
+    pods = target.list("v1", "Pod", namespace, label_selector="serving.knative.dev/service=gone")
+    assert len(pods) == 2
+    target.delete("serving.knative.dev/v1", "Service", "gone", namespace)
+    eventually(lambda: not target.list("v1", "Pod", namespace, label_selector="serving.knative.dev/service=gone"),
+               120, "without pods")
+    for kind in ("Configuration", "Route", "Revision"):
+        assert target.list("serving.knative.dev/v1", kind, namespace) == []
+    if target.has(REFERENCE):
+        # The reference runs replicas as local processes: none of them may survive.
+        pids = [int(s["containerID"].split("://")[1]) for p in pods
+                for s in p["status"]["containerStatuses"] if s.get("containerID", "").startswith("process://")]
+        assert pids
+        eventually(lambda: not any(_alive(pid) for pid in pids), 30, "with every replica process gone")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_unknown_image_gives_a_revision_that_is_not_ready(target: Target, namespace: str) -> None:
+    target.apply(service("missing", namespace, "registry.invalid/kproof/no-such-image:1"))
+    revision = target.wait_until(
+        "serving.knative.dev/v1", "Revision", "missing-00001",
+        lambda obj: obj is not None and any(c.get("type") == "Ready" and c.get("status") == "False"
+                                            for c in (obj.get("status") or {}).get("conditions") or []),
+        namespace, timeout=180, what="failed")
+    ready = next(c for c in revision["status"]["conditions"] if c["type"] == "Ready")
+    assert ready.get("reason") in ("ImagePullBackOff", "ErrImagePull", "InvalidImageName"), ready
+    assert ready.get("message")
+    ksvc = target.get("serving.knative.dev/v1", "Service", "missing", namespace)
+    assert any(c["type"] == "Ready" and c["status"] == "False" for c in ksvc["status"]["conditions"])

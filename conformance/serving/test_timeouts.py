@@ -1,0 +1,20 @@
+"""timeoutSeconds bounds the wait for the first byte (504 beyond it); a stream may then run longer.
+
+Knative's conformance uses a 10 s timeout with 2 s and 12 s delays and a 15 s stream; shortened here.
+"""
+
+from __future__ import annotations
+
+from conformance.serving.support import deploy, service
+from kproof.target import Target
+
+
+def test_timeouts(target: Target, namespace: str, app_image) -> None:
+    deploy(target, service("timeout", namespace, app_image("autoscale"), timeoutSeconds=3))
+    fast = target.http("timeout", "/?delay=500", namespace=namespace)
+    assert fast.status_code == 200
+    slow = target.http("timeout", "/?delay=5000", namespace=namespace)
+    assert slow.status_code == 504
+    stream = target.http("timeout", "/?stream=5000", namespace=namespace)
+    assert stream.status_code == 200
+    assert stream.text.startswith("streaming\n") and stream.text.count(".") >= 4

@@ -1,0 +1,148 @@
+"""Receives and records CloudEvents (and plain HTTP requests); can fail, be slow, reply and send.
+
+Any method on any path but the ones below is recorded; the answer follows the current behaviour.
+GET    /events   everything recorded, oldest first (JSON list)
+DELETE /events   forget everything
+POST   /config   change the behaviour: {"fail_rate": 0.3, "fail_status": 503, "fail_first": 3,
+                 "delay_ms": 100, "status": 202, "reply": {"type": "...", "source": "...", "data": {...}}}
+GET    /config   the behaviour now
+POST   /send     {"url": "...", "event": {structured event}, "mode": "binary" | "structured"}: sends it
+GET    /health   readiness
+
+Environment: RECORDER_FAIL_RATE, RECORDER_FAIL_STATUS, RECORDER_FAIL_FIRST, RECORDER_DELAY_MS set the
+initial behaviour, so a manifest can ask for a failing sink without a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import random
+import time
+import uuid
+
+import aiohttp
+from aiohttp import web
+
+from reference.apps.server import log, serve
+from reference.eventing.codec import Event, MalformedEvent, from_http, to_binary, to_structured
+
+NAME = "recorder"
+STATE = web.AppKey("state", dict)
+MAX_RECORDS = 200_000
+
+
+def _initial_config() -> dict:
+    env = os.environ
+    return {
+        "fail_rate": float(env.get("RECORDER_FAIL_RATE", "0")),
+        "fail_status": int(env.get("RECORDER_FAIL_STATUS", "503")),
+        "fail_first": int(env.get("RECORDER_FAIL_FIRST", "0")),
+        "delay_ms": int(env.get("RECORDER_DELAY_MS", "0")),
+        "status": int(env.get("RECORDER_STATUS", "200")),
+        "reply": None,
+    }
+
+
+def _record(request: web.Request, body: bytes, answered: int) -> dict:
+    try:
+        event = from_http(request.headers, body)
+        attributes, data = event.attributes, event.to_dict().get("data", event.to_dict().get("data_base64"))
+    except MalformedEvent:
+        attributes, data = None, None
+    return {
+        "received": time.time(),
+        "method": request.method,
+        "path": request.path_qs,
+        "headers": dict(request.headers),
+        "body": base64.b64encode(body).decode() if body else "",
+        "event": attributes,
+        "data": data,
+        "status": answered,
+        "pod": os.environ.get("HOSTNAME", ""),
+    }
+
+
+async def receive(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    config = state["config"]
+    body = await request.read()
+    state["seen"] += 1
+    failing = state["seen"] <= config["fail_first"] or random.random() < config["fail_rate"]
+    status = config["fail_status"] if failing else config["status"]
+    if len(state["records"]) < MAX_RECORDS:
+        state["records"].append(_record(request, body, status))
+    if config["delay_ms"]:
+        await asyncio.sleep(config["delay_ms"] / 1000)
+    reply = config["reply"]
+    if reply and not failing:
+        event = Event({"specversion": "1.0", "id": str(uuid.uuid4()), "source": reply.get("source", "/recorder"),
+                       "type": reply["type"], "datacontenttype": "application/json"},
+                      json.dumps(reply.get("data", {})).encode())
+        headers, payload = to_binary(event)
+        return web.Response(status=status, body=payload, headers=headers)
+    return web.Response(status=status, text="" if status in (202, 204) else "recorded\n")
+
+
+async def events(request: web.Request) -> web.Response:
+    return web.json_response(request.app[STATE]["records"])
+
+
+async def forget(request: web.Request) -> web.Response:
+    request.app[STATE]["records"].clear()
+    request.app[STATE]["seen"] = 0
+    return web.json_response({"cleared": True})
+
+
+async def get_config(request: web.Request) -> web.Response:
+    return web.json_response(request.app[STATE]["config"])
+
+
+async def set_config(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    change = await request.json()
+    unknown = set(change) - set(state["config"])
+    if unknown:
+        raise web.HTTPBadRequest(text=f"unknown settings: {sorted(unknown)}\n")
+    state["config"].update(change)
+    state["seen"] = 0
+    log(NAME, f"config: {state['config']}")
+    return web.json_response(state["config"])
+
+
+async def send(request: web.Request) -> web.Response:
+    order = await request.json()
+    structured = order.get("event") or {}
+    try:
+        event = from_http({"content-type": "application/cloudevents+json"}, json.dumps(structured).encode())
+    except MalformedEvent as err:
+        raise web.HTTPBadRequest(text=f"{err}\n") from err
+    encode = to_structured if order.get("mode") == "structured" else to_binary
+    out_headers, payload = encode(event)
+    async with aiohttp.ClientSession() as session, session.post(order["url"], data=payload,
+                                                                headers=out_headers) as response:
+        text = await response.text()
+    return web.json_response({"status": response.status, "body": text})
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.Response(text="ok\n")
+
+
+def app() -> web.Application:
+    application = web.Application(client_max_size=16 * 1024 * 1024)
+    application[STATE] = {"records": [], "seen": 0, "config": _initial_config()}
+    application.router.add_get("/events", events)
+    application.router.add_delete("/events", forget)
+    application.router.add_get("/config", get_config)
+    application.router.add_post("/config", set_config)
+    application.router.add_post("/send", send)
+    application.router.add_get("/health", health)
+    application.router.add_route("*", "/{tail:.*}", receive)
+    return application
+
+
+if __name__ == "__main__":
+    serve(app(), NAME)

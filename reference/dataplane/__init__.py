@@ -1,0 +1,5 @@
+"""The data plane: ingress, activator, per-replica breaker, timeouts, metrics and request logs.
+
+It runs in a process of its own (its own core and event loop, as Knative's activator and queue-proxy do)
+and learns Routes, Revisions and Pods by watching the API server.
+"""

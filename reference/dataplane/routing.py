@@ -1,0 +1,173 @@
+"""What the data plane knows: hosts -> traffic targets -> revisions -> endpoints (ready replicas).
+
+Built from Routes (status.traffic, url, address), Revisions (containerConcurrency, timeouts) and
+Pods (address, readiness). Only the informers' handlers change it, on the data plane's event loop.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from reference.dataplane.throttler import Endpoint, Throttler
+
+
+@dataclass
+class RevisionTarget:
+    namespace: str
+    name: str
+    container_concurrency: int = 0
+    timeout: float = 300.0
+    response_start_timeout: float | None = None
+    idle_timeout: float = 0.0
+    service: str = ""
+    configuration: str = ""
+    throttler: Throttler = field(default_factory=Throttler)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.namespace, self.name
+
+    @property
+    def first_byte_timeout(self) -> float:
+        return self.response_start_timeout or self.timeout
+
+
+@dataclass(frozen=True)
+class Split:
+    """One entry of a route's traffic: a revision and its share."""
+
+    revision: tuple[str, str]
+    percent: int
+
+
+@dataclass
+class RouteEntry:
+    namespace: str
+    name: str
+    splits: list[Split]
+    tag_splits: dict[str, Split]
+    hosts: list[str]  # every host this route (and its tags) answer on
+
+
+def _host(url: str | None) -> str:
+    return urlsplit(url).hostname or "" if url else ""
+
+
+class RoutingTable:
+    def __init__(self) -> None:
+        self.routes: dict[tuple[str, str], RouteEntry] = {}
+        self.revisions: dict[tuple[str, str], RevisionTarget] = {}
+        self.hosts: dict[str, list[Split]] = {}
+        # Pods seen before their revision: kept until it arrives.
+        self._pods: dict[tuple[str, str], dict[str, dict]] = {}
+
+    # Routes -------------------------------------------------------------------------------------
+
+    def set_route(self, route: dict | None, key: tuple[str, str]) -> None:
+        old = self.routes.pop(key, None)
+        if old is not None:
+            for host in old.hosts:
+                self.hosts.pop(host, None)
+        status = (route or {}).get("status") or {}
+        traffic = status.get("traffic")
+        if route is None or not traffic:
+            return
+        namespace, name = key
+        splits, tags, hosts = [], {}, []
+        for target in traffic:
+            split = Split((namespace, target.get("revisionName", "")), int(target.get("percent") or 0))
+            if split.percent:
+                splits.append(split)
+            if target.get("tag"):
+                tags[target["tag"]] = Split(split.revision, 100)
+                tag_host = _host(target.get("url"))
+                if tag_host:
+                    self.hosts[tag_host] = [tags[target["tag"]]]
+                    hosts.append(tag_host)
+        for host in {_host(status.get("url")), _host((status.get("address") or {}).get("url")),
+                     f"{name}.{namespace}.svc", f"{name}.{namespace}"} - {""}:
+            self.hosts[host] = splits
+            hosts.append(host)
+        self.routes[key] = RouteEntry(namespace, name, splits, tags, hosts)
+
+    def served_traffic(self, key: tuple[str, str]) -> list[dict] | None:
+        entry = self.routes.get(key)
+        if entry is None:
+            return None
+        return [{"revisionName": s.revision[1], "percent": s.percent} for s in entry.splits]
+
+    def lookup(self, host: str) -> RevisionTarget | None:
+        """The revision a request for `host` goes to (weighted random over the route's split)."""
+        splits = self.hosts.get(host.split(":", 1)[0].lower())
+        if not splits:
+            return None
+        if len(splits) == 1:
+            chosen = splits[0]
+        else:
+            pick = random.uniform(0, sum(s.percent for s in splits))
+            chosen = splits[-1]
+            for split in splits:
+                pick -= split.percent
+                if pick <= 0:
+                    chosen = split
+                    break
+        return self.revisions.get(chosen.revision)
+
+    # Revisions and pods --------------------------------------------------------------------------
+
+    def set_revision(self, revision: dict | None, key: tuple[str, str]) -> None:
+        if revision is None:
+            target = self.revisions.pop(key, None)
+            if target is not None:
+                target.throttler.close()
+            return
+        spec = revision.get("spec") or {}
+        labels = revision["metadata"].get("labels") or {}
+        target = self.revisions.get(key)
+        if target is None:
+            target = RevisionTarget(*key)
+            self.revisions[key] = target
+            for pod in self._pods.pop(key, {}).values():
+                self._apply_pod(target, pod)
+        target.container_concurrency = int(spec.get("containerConcurrency") or 0)
+        target.timeout = float(spec.get("timeoutSeconds") or 300)
+        target.response_start_timeout = float(spec["responseStartTimeoutSeconds"]) if spec.get(
+            "responseStartTimeoutSeconds") else None
+        target.idle_timeout = float(spec.get("idleTimeoutSeconds") or 0)
+        target.service = labels.get("serving.knative.dev/service", "")
+        target.configuration = labels.get("serving.knative.dev/configuration", "")
+        target.throttler.set_concurrency(target.container_concurrency)
+
+    def set_pod(self, pod: dict, deleted: bool) -> None:
+        meta = pod["metadata"]
+        revision = (meta.get("labels") or {}).get("serving.knative.dev/revision")
+        if not revision:
+            return
+        key = (meta.get("namespace", ""), revision)
+        target = self.revisions.get(key)
+        if target is None:
+            waiting = self._pods.setdefault(key, {})
+            if deleted:
+                waiting.pop(meta["name"], None)
+            else:
+                waiting[meta["name"]] = pod
+            return
+        if deleted:
+            target.throttler.remove(meta["name"])
+        else:
+            self._apply_pod(target, pod)
+
+    @staticmethod
+    def _apply_pod(target: RevisionTarget, pod: dict) -> None:
+        meta = pod["metadata"]
+        status = pod.get("status") or {}
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+        ready = ready and not meta.get("deletionTimestamp") and bool(status.get("podIP"))
+        port = next((p.get("containerPort") for c in (pod.get("spec") or {}).get("containers") or []
+                     for p in c.get("ports") or [] if p.get("containerPort")), None)
+        if ready and port:
+            target.throttler.upsert(Endpoint(meta["name"], f"{status['podIP']}:{port}", meta.get("uid", "")))
+        else:
+            target.throttler.remove(meta["name"])

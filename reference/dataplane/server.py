@@ -1,0 +1,156 @@
+"""The data plane process: informers feeding the routing table, the proxy on the ingress port, and an
+admin port for the platform (health, Prometheus metrics, autoscaler stats, ingress probe, drain)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from pathlib import Path
+from typing import IO
+
+import aiohttp
+from aiohttp import web
+from prometheus_client import generate_latest
+
+from reference.dataplane.metrics import Metrics
+from reference.dataplane.proxy import Proxy
+from reference.dataplane.requestlog import RequestRecord, compile_template
+from reference.dataplane.routing import RoutingTable
+from reference.informer import ApiAccess, Informer
+
+REQUEST_LOG_FLAG = "logging.enable-request-log"
+REQUEST_LOG_TEMPLATE = "logging.request-log-template"
+
+
+class DataPlane:
+    def __init__(self, access: ApiAccess, state_dir: Path) -> None:
+        self.access = access
+        self.state_dir = state_dir
+        self.table = RoutingTable()
+        self.metrics = Metrics()
+        self.pod_dirs: dict[tuple[str, str], Path] = {}
+        self._log_render = None
+        self._log_files: dict[Path, IO[str]] = {}
+        self.informers = [
+            Informer(access, "/apis/serving.knative.dev/v1/routes",
+                     lambda kind, obj, old: self.table.set_route(None if kind == "DELETED" else obj,
+                                                                 Informer.key(obj))),
+            Informer(access, "/apis/serving.knative.dev/v1/revisions",
+                     lambda kind, obj, old: self.table.set_revision(None if kind == "DELETED" else obj,
+                                                                    Informer.key(obj))),
+            Informer(access, "/api/v1/pods", self._on_pod, label_selector="serving.knative.dev/revision"),
+            Informer(access, "/api/v1/namespaces/knative-serving/configmaps", self._on_config),
+        ]
+        self.session: aiohttp.ClientSession | None = None
+        self.proxy: Proxy | None = None
+
+    # Informer handlers ---------------------------------------------------------------------------
+
+    def _on_pod(self, kind: str, pod: dict, old: dict | None) -> None:
+        meta = pod["metadata"]
+        key = (meta.get("namespace", ""), meta["name"])
+        if kind == "DELETED":
+            self.pod_dirs.pop(key, None)
+        else:
+            self.pod_dirs[key] = self.state_dir / "pods" / f"{key[0]}_{key[1]}_{meta['uid']}"
+        self.table.set_pod(pod, kind == "DELETED")
+
+    def _on_config(self, kind: str, config: dict, old: dict | None) -> None:
+        if config["metadata"]["name"] != "config-observability":
+            return
+        data = config.get("data") or {} if kind != "DELETED" else {}
+        enabled = data.get(REQUEST_LOG_FLAG, "false").lower() == "true" and data.get(REQUEST_LOG_TEMPLATE)
+        self._log_render = compile_template(data[REQUEST_LOG_TEMPLATE]) if enabled else None
+
+    def request_logger(self):
+        return self._write_request_log if self._log_render is not None else None
+
+    def _write_request_log(self, record: RequestRecord) -> None:
+        directory = self.pod_dirs.get((record.namespace, record.pod_name))
+        if directory is None or self._log_render is None:
+            return
+        path = directory / "queue-proxy.log"
+        handle = self._log_files.get(path)
+        if handle is None:
+            directory.mkdir(parents=True, exist_ok=True)
+            handle = self._log_files[path] = path.open("a")
+        handle.write(self._log_render(record) + "\n")
+        handle.flush()
+
+    # Admin endpoints -------------------------------------------------------------------------------
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        synced = all(i.synced.is_set() for i in self.informers)
+        return web.Response(status=200 if synced else 503, text="ok\n" if synced else "syncing\n")
+
+    async def prometheus(self, request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(self.metrics.registry), content_type="text/plain")
+
+    async def stats(self, request: web.Request) -> web.Response:
+        since = int(request.query.get("since", "0"))
+        ready = {f"{k[0]}/{k[1]}": t.throttler.ready for k, t in self.table.revisions.items()}
+        return web.json_response({"time": time.time(), "revisions": self.metrics.snapshot(since), "ready": ready})
+
+    async def route(self, request: web.Request) -> web.Response:
+        key = (request.match_info["namespace"], request.match_info["name"])
+        traffic = self.table.served_traffic(key)
+        known = traffic is not None and all((key[0], t["revisionName"]) in self.table.revisions for t in traffic)
+        return web.json_response({"traffic": traffic if known else None})
+
+    async def drain(self, request: web.Request) -> web.Response:
+        """Returns once the pod is out of routing and has no request in flight (or the timeout passed)."""
+        namespace, pod = request.match_info["namespace"], request.match_info["pod"]
+        deadline = time.monotonic() + float(request.query.get("timeout", "30"))
+        while time.monotonic() < deadline:
+            busy = any(t.throttler.routed(pod) or t.throttler.inflight_on(pod)
+                       for k, t in self.table.revisions.items() if k[0] == namespace)
+            if not busy:
+                return web.json_response({"drained": True})
+            await asyncio.sleep(0.02)
+        return web.json_response({"drained": False}, status=408)
+
+    def admin_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/metrics", self.prometheus)
+        app.router.add_get("/stats", self.stats)
+        app.router.add_get("/routes/{namespace}/{name}", self.route)
+        app.router.add_post("/drain/{namespace}/{pod}", self.drain)
+        return app
+
+    def ingress_app(self) -> web.Application:
+        assert self.proxy is not None
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self.proxy.handle)
+        return app
+
+    # Running -------------------------------------------------------------------------------------
+
+    async def run(self, host: str, port: int, admin_port: int) -> None:
+        api_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self.access.ssl_context()))
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30), auto_decompress=False,
+            timeout=aiohttp.ClientTimeout(total=None))
+        self.proxy = Proxy(self.table, self.metrics, self.session, self.request_logger)
+        tasks = [asyncio.create_task(i.run(api_session)) for i in self.informers]
+        runners = []
+        for app, app_port in ((self.ingress_app(), port), (self.admin_app(), admin_port)):
+            runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
+            await runner.setup()
+            await web.TCPSite(runner, host, app_port, reuse_address=True, backlog=1024).start()
+            runners.append(runner)
+        print(json.dumps({"ingress": port, "admin": admin_port}), flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            for runner in runners:
+                await runner.cleanup()
+            await api_session.close()
+            await self.session.close()
+            for handle in self._log_files.values():
+                with contextlib.suppress(OSError):
+                    handle.close()

@@ -1,0 +1,1 @@
+"""Eventing: CloudEvents over HTTP, brokers, triggers, channels and delivery."""

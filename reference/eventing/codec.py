@@ -1,0 +1,119 @@
+"""CloudEvents over HTTP (binary and structured mode, spec versions 1.0 and 0.3), kept byte-faithful.
+
+Parsing never invents attributes (the `cloudevents` 2.x parser fills in id, specversion and time): a
+broker must pass events on exactly as they came, and a malformed event must be refused, not repaired.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import quote, unquote
+
+STRUCTURED = "application/cloudevents+json"
+BATCH = "application/cloudevents-batch+json"
+REQUIRED = ("id", "source", "specversion", "type")
+SPEC_VERSIONS = ("1.0", "0.3")
+
+
+class MalformedEvent(ValueError):
+    """The request does not carry a valid CloudEvent; the message says why."""
+
+
+@dataclass
+class Event:
+    attributes: dict[str, str] = field(default_factory=dict)
+    data: bytes | None = None
+
+    @property
+    def id(self) -> str:
+        return self.attributes.get("id", "")
+
+    @property
+    def type(self) -> str:
+        return self.attributes.get("type", "")
+
+    def json(self) -> object:
+        """The data decoded as JSON (None when absent)."""
+        return json.loads(self.data) if self.data else None
+
+    def to_dict(self) -> dict:
+        """The event in structured JSON form (data as JSON when it is JSON, else text or base64)."""
+        out: dict = dict(self.attributes)
+        if self.data is not None:
+            try:
+                out["data"] = json.loads(self.data)
+            except ValueError:
+                try:
+                    out["data"] = self.data.decode()
+                except UnicodeDecodeError:
+                    out["data_base64"] = base64.b64encode(self.data).decode()
+        return out
+
+
+def _validate(attributes: dict[str, str]) -> None:
+    missing = [name for name in REQUIRED if not attributes.get(name)]
+    if missing:
+        raise MalformedEvent(f"missing required attribute(s): {', '.join(missing)}")
+    if attributes["specversion"] not in SPEC_VERSIONS:
+        raise MalformedEvent(f"unsupported specversion {attributes['specversion']!r}")
+
+
+def from_http(headers: Mapping[str, str], body: bytes) -> Event:
+    """The event in an HTTP request; MalformedEvent if there is none or it lacks required attributes."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    content_type = lowered.get("content-type", "")
+    media = content_type.split(";")[0].strip().lower()
+    if media == BATCH:
+        raise MalformedEvent("batched CloudEvents are not supported")
+    if media == STRUCTURED:
+        try:
+            doc = json.loads(body)
+        except ValueError as err:
+            raise MalformedEvent(f"structured event is not JSON: {err}") from err
+        if not isinstance(doc, dict):
+            raise MalformedEvent("structured event must be a JSON object")
+        attributes = {k: _text(v) for k, v in doc.items() if k not in ("data", "data_base64")}
+        data: bytes | None = None
+        if "data_base64" in doc:
+            try:
+                data = base64.b64decode(doc["data_base64"], validate=True)
+            except (ValueError, TypeError) as err:
+                raise MalformedEvent(f"data_base64 is not base64: {err}") from err
+        elif "data" in doc:
+            value = doc["data"]
+            data = value.encode() if isinstance(value, str) and not _is_json(attributes) else \
+                json.dumps(value, separators=(",", ":")).encode()
+        _validate(attributes)
+        return Event(attributes, data)
+    attributes = {k[3:]: unquote(v) for k, v in lowered.items() if k.startswith("ce-")}
+    if not attributes:
+        raise MalformedEvent("no CloudEvent in the request (no ce- headers, not structured)")
+    if content_type:
+        attributes["datacontenttype"] = content_type
+    _validate(attributes)
+    return Event(attributes, body if body else None)
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _is_json(attributes: Mapping[str, str]) -> bool:
+    content_type = attributes.get("datacontenttype", "application/json").split(";")[0].strip()
+    return content_type == "application/json" or content_type.endswith("+json") or content_type.startswith(
+        "text/json")
+
+
+def to_binary(event: Event) -> tuple[dict[str, str], bytes]:
+    headers = {f"ce-{k}": quote(v, safe=" !#$&'()*+,/:;<=>?@[]^_`{|}~-.") for k, v in event.attributes.items()
+               if k != "datacontenttype"}
+    if "datacontenttype" in event.attributes:
+        headers["content-type"] = event.attributes["datacontenttype"]
+    return headers, event.data or b""
+
+
+def to_structured(event: Event) -> tuple[dict[str, str], bytes]:
+    return {"content-type": STRUCTURED}, json.dumps(event.to_dict(), separators=(",", ":")).encode()

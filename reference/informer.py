@@ -1,0 +1,107 @@
+"""A list-and-watch cache of one resource, over the Kubernetes API (the client side of a watch).
+
+Components in other processes (the data plane) keep their view of the cluster with it: list, then
+watch from the list's resourceVersion, re-watch after a disconnect, re-list after 410 Gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+log = logging.getLogger("kproof.informer")
+
+Handler = Callable[[str, dict, "dict | None"], None]  # (event type, object, previous object)
+
+
+@dataclass(frozen=True)
+class ApiAccess:
+    url: str
+    token: str
+    ca: Path
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca))
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
+
+
+class Informer:
+    def __init__(self, access: ApiAccess, path: str, handler: Handler, label_selector: str = "") -> None:
+        self.access = access
+        self.path = path
+        self.handler = handler
+        self.label_selector = label_selector
+        self.cache: dict[tuple[str, str], dict] = {}
+        self.synced = asyncio.Event()
+
+    @staticmethod
+    def key(obj: dict) -> tuple[str, str]:
+        meta = obj["metadata"]
+        return meta.get("namespace", ""), meta["name"]
+
+    async def run(self, session: aiohttp.ClientSession) -> None:
+        while True:
+            try:
+                version = await self._list(session)
+                await self._watch(session, version)
+            except (aiohttp.ClientError, OSError, ValueError, TimeoutError) as err:
+                log.debug("informer %s: %s; retrying", self.path, err)
+                await asyncio.sleep(0.5)
+
+    def _params(self, **extra: str) -> dict[str, str]:
+        params = dict(extra)
+        if self.label_selector:
+            params["labelSelector"] = self.label_selector
+        return params
+
+    async def _list(self, session: aiohttp.ClientSession) -> str:
+        async with session.get(self.access.url + self.path, params=self._params(),
+                               headers=self.access.headers()) as response:
+            response.raise_for_status()
+            body = await response.json()
+        fresh = {self.key(item): item for item in body.get("items") or []}
+        for key, old in list(self.cache.items()):
+            if key not in fresh:
+                del self.cache[key]
+                self.handler("DELETED", old, old)
+        for key, obj in fresh.items():
+            old = self.cache.get(key)
+            self.cache[key] = obj
+            if old != obj:
+                self.handler("ADDED" if old is None else "MODIFIED", obj, old)
+        self.synced.set()
+        return body["metadata"]["resourceVersion"]
+
+    async def _watch(self, session: aiohttp.ClientSession, version: str) -> None:
+        params = self._params(watch="true", resourceVersion=version, timeoutSeconds="600")
+        async with session.get(self.access.url + self.path, params=params, headers=self.access.headers(),
+                               timeout=aiohttp.ClientTimeout(total=None, sock_read=None)) as response:
+            response.raise_for_status()
+            buffer = b""
+            async for chunk in response.content.iter_any():
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    if line.strip():
+                        event = json.loads(line)
+                        if event["type"] == "ERROR":
+                            return  # 410 Gone and friends: list again
+                        self._apply(event["type"], event["object"])
+
+    def _apply(self, kind: str, obj: dict) -> None:
+        key = self.key(obj)
+        old = self.cache.get(key)
+        if kind == "DELETED":
+            self.cache.pop(key, None)
+        else:
+            self.cache[key] = obj
+        self.handler(kind, obj, old)

@@ -1,0 +1,116 @@
+"""The image catalog: which local command runs a container image (fixtures/images.yaml + user files)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+DEFAULT_CATALOG = Path(__file__).resolve().parents[2] / "fixtures" / "images.yaml"
+DOCKER_HUB = "docker.io"
+
+
+class ImageNotFound(LookupError):
+    """No entry for the image: the pod waits with ErrImagePull / ImagePullBackOff."""
+
+
+class ImageUnavailable(LookupError):
+    """The catalog knows the image but cannot run it here."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    host: str
+    path: str
+    tag: str
+
+    @property
+    def repository(self) -> str:
+        return f"{self.host}/{self.path}"
+
+
+def parse_reference(image: str) -> Reference:
+    """`gcr.io/a/b:tag@sha256:...` -> host gcr.io, path a/b, tag tag (Docker Hub rules for short names)."""
+    name = image.split("@", 1)[0]
+    tag = ""
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        name, tag = name.rsplit(":", 1)
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        host, path = first, rest
+    else:
+        host, path = DOCKER_HUB, name
+    if host == DOCKER_HUB and "/" not in path:
+        path = f"library/{path}"
+    return Reference(host, path, tag or "latest")
+
+
+@dataclass(frozen=True)
+class Entry:
+    image: str
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    tag: str = ""
+    passthrough: bool = False
+    unavailable: str = ""
+
+    def matches(self, ref: Reference) -> bool:
+        own = parse_reference(self.image)
+        return own.path == ref.path and (not self.tag or self.tag == ref.tag)
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How to start a container: argv and extra environment."""
+
+    argv: list[str]
+    env: dict[str, str]
+
+
+class Catalog:
+    def __init__(self, entries: Iterable[Entry]) -> None:
+        self.entries = list(entries)
+
+    @classmethod
+    def load(cls, *extra: Path) -> Catalog:
+        """User files first (their entries win), then the built-in catalog."""
+        entries: list[Entry] = []
+        for path in [*extra, DEFAULT_CATALOG]:
+            doc = yaml.safe_load(Path(path).read_text()) or {}
+            for item in doc.get("images") or []:
+                entries.append(Entry(
+                    image=item["image"], command=tuple(item.get("command") or ()),
+                    args=tuple(item.get("args") or ()), env=dict(item.get("env") or {}),
+                    tag=item.get("tag", ""), passthrough=bool(item.get("passthrough")),
+                    unavailable=item.get("unavailable", ""),
+                ))
+        return cls(entries)
+
+    def find(self, image: str) -> Entry:
+        ref = parse_reference(image)
+        for entry in self.entries:
+            if entry.matches(ref):
+                if entry.unavailable:
+                    raise ImageUnavailable(entry.unavailable)
+                return entry
+        raise ImageNotFound(f"image {image!r} is not in the kproof image catalog; add it with "
+                            f"`kproof up --images FILE` (see fixtures/images.yaml)")
+
+    def launch(self, container: dict) -> Launch:
+        """The argv and environment for a pod's container (ImageNotFound / ImageUnavailable if none)."""
+        entry = self.find(container.get("image", ""))
+        command = [c.replace("{python}", sys.executable) for c in entry.command]
+        args = list(container.get("args") or entry.args)
+        if entry.passthrough:
+            argv = list(container.get("command") or []) + list(container.get("args") or [])
+            if not argv:
+                raise ImageNotFound(f"image {container.get('image')!r} runs the container's own command, "
+                                    f"and the container names none")
+        else:
+            argv = command + args
+        return Launch(argv, dict(entry.env))

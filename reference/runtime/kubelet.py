@@ -1,0 +1,449 @@
+"""The node agent: runs every Pod bound to this node as sandboxed processes and reports its status.
+
+Unbound Pods are bound here (there is one node). A Pod's containers get their image's local command
+from the catalog, the container's env (values, config map and secret keys, field refs), and their
+volumes mounted at mountPath. Graceful deletion: the Pod reports not ready, the data plane drains it
+(like Knative's queue-proxy pre-stop hook), then SIGTERM, SIGKILL after the grace period, and the Pod
+object is removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from reference.apiserver.errors import ApiError
+from reference.apiserver.kinds import Kind
+from reference.apiserver.registry import Options, Registry
+from reference.runtime import sandbox, volumes
+from reference.runtime.catalog import Catalog, ImageNotFound, ImageUnavailable
+from reference.runtime.container import Container, ContainerSpec
+from reference.runtime.probes import checker
+
+log = logging.getLogger("kproof.kubelet")
+
+NODE_NAME = "kproof-local"
+HOST_IP = "127.0.0.1"
+USER = "system:node:" + NODE_NAME
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+RETRY_SECONDS = 2.0
+
+# Called before SIGTERM with (namespace, pod name, seconds left): returns once no request is in flight.
+Drain = Callable[[str, str, float], Awaitable[None]]
+
+
+class ContainerConfigError(RuntimeError):
+    """An env source is missing (CreateContainerConfigError)."""
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def pod_directory(state_dir: Path, pod: dict) -> Path:
+    meta = pod["metadata"]
+    return state_dir / "pods" / f"{meta.get('namespace', 'default')}_{meta['name']}_{meta['uid']}"
+
+
+def log_path(state_dir: Path, pod: dict, container: str, previous: bool = False) -> Path:
+    return pod_directory(state_dir, pod) / (f"{container}.previous.log" if previous else f"{container}.log")
+
+
+class PodWorker:
+    """Runs one Pod: prepares its containers, supervises them and writes its status."""
+
+    def __init__(self, kubelet: Kubelet, pod: dict) -> None:
+        self.kubelet = kubelet
+        self.pod = pod
+        self.meta = pod["metadata"]
+        self.containers: list[Container] = []
+        self.waiting: dict[str, dict] = {}  # container -> waiting state while it cannot start
+        self._dirty = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self.terminating = False
+        self.start_time = _now()
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.meta.get("namespace", ""), self.meta["name"]
+
+    # Preparing ---------------------------------------------------------------------------------
+
+    def _lookup(self, namespace: str, kind: str, name: str) -> dict | None:
+        plural = {"ConfigMap": "configmaps", "Secret": "secrets",
+                  "PersistentVolumeClaim": "persistentvolumeclaims"}[kind]
+        return self.kubelet.registry.store.get(f"/{plural}", namespace, name)
+
+    def _field(self, path: str) -> str:
+        values = {"metadata.name": self.meta["name"], "metadata.namespace": self.meta.get("namespace", ""),
+                  "metadata.uid": self.meta["uid"], "spec.nodeName": NODE_NAME, "status.podIP": HOST_IP,
+                  "status.hostIP": HOST_IP, "spec.serviceAccountName": self.pod["spec"].get(
+                      "serviceAccountName", "default")}
+        if path.startswith("metadata.labels['") or path.startswith("metadata.annotations['"):
+            field, _, key = path.partition("['")
+            return (self.meta.get(field.split(".")[1]) or {}).get(key.rstrip("']"), "")
+        return values.get(path, "")
+
+    def _env(self, container: dict, base: dict[str, str]) -> dict[str, str]:
+        namespace = self.meta.get("namespace", "")
+        env = {"PATH": DEFAULT_PATH, "HOSTNAME": self.meta["name"], "HOME": "/root", **base}
+        for source in container.get("envFrom") or []:
+            prefix = source.get("prefix", "")
+            if "configMapRef" in source:
+                ref = source["configMapRef"]
+                found = self._lookup(namespace, "ConfigMap", ref.get("name", ""))
+                if found is None and not ref.get("optional"):
+                    raise ContainerConfigError(f'configmap "{ref.get("name")}" not found')
+                env.update({prefix + k: v for k, v in ((found or {}).get("data") or {}).items()})
+            if "secretRef" in source:
+                ref = source["secretRef"]
+                found = self._lookup(namespace, "Secret", ref.get("name", ""))
+                if found is None and not ref.get("optional"):
+                    raise ContainerConfigError(f'secret "{ref.get("name")}" not found')
+                env.update({prefix + k: base64.b64decode(v).decode(errors="replace")
+                            for k, v in ((found or {}).get("data") or {}).items()})
+        for var in container.get("env") or []:
+            name, source = var["name"], var.get("valueFrom")
+            if source is None:
+                env[name] = str(var.get("value", ""))
+            elif "configMapKeyRef" in source or "secretKeyRef" in source:
+                secret = "secretKeyRef" in source
+                ref = source["secretKeyRef" if secret else "configMapKeyRef"]
+                found = self._lookup(namespace, "Secret" if secret else "ConfigMap", ref.get("name", ""))
+                data = (found or {}).get("data") or {}
+                if ref.get("key") not in data:
+                    if ref.get("optional"):
+                        continue
+                    what = "secret" if secret else "configmap"
+                    raise ContainerConfigError(f'couldn\'t find key {ref.get("key")} in {what} '
+                                               f'{namespace}/{ref.get("name")}' if found else
+                                               f'{what} "{ref.get("name")}" not found')
+                value = data[ref["key"]]
+                env[name] = base64.b64decode(value).decode(errors="replace") if secret else value
+            elif "fieldRef" in source:
+                env[name] = self._field(source["fieldRef"].get("fieldPath", ""))
+        return env
+
+    def _port_of(self, container: dict) -> Callable[[object], int]:
+        ports = container.get("ports") or []
+
+        def resolve(port: object) -> int:
+            if isinstance(port, int) and port:
+                return port
+            if isinstance(port, str):
+                if port.isdigit():
+                    return int(port)
+                for p in ports:
+                    if p.get("name") == port:
+                        return int(p["containerPort"])
+            return int(ports[0]["containerPort"]) if ports else 8080
+
+        return resolve
+
+    def _prepare(self, session: aiohttp.ClientSession) -> list[Container]:
+        """Containers ready to start; raises with the waiting reason when one cannot start."""
+        state_dir = self.kubelet.state_dir
+        spec = self.pod.get("spec") or {}
+        pod_dir = pod_directory(state_dir, self.pod)
+        prepared_volumes = volumes.prepare(self.pod, pod_dir, state_dir, self._lookup)
+        read_only_claims = {v["name"] for v in spec.get("volumes") or []
+                            if (v.get("persistentVolumeClaim") or {}).get("readOnly")}
+        out = []
+        for container in spec.get("containers") or []:
+            launch = self.kubelet.catalog.launch(container)
+            env = self._env(container, launch.env)
+            mounts = volumes.mounts(container, prepared_volumes, read_only_claims)
+            workdir = container.get("workingDir")
+            argv = sandbox.command(launch.argv, mounts, workdir, self.meta["name"])
+            cspec = ContainerSpec(
+                name=container["name"], image=container.get("image", ""), argv=argv, env=env,
+                log_path=log_path(state_dir, self.pod, container["name"]),
+                restart_policy=spec.get("restartPolicy", "Always"),
+                readiness=container.get("readinessProbe"), liveness=container.get("livenessProbe"))
+
+            def exec_argv(command: list[str], mounts: list = mounts, workdir: str | None = workdir) -> list[str]:
+                return sandbox.command(command, mounts, workdir)
+
+            def probe(spec: dict | None, c: dict = container, e: dict = env,
+                      x: Callable = exec_argv) -> Callable | None:
+                return checker(spec, HOST_IP, self._port_of(c), x, e, session) if spec else None
+
+            out.append(Container(cspec, probe(cspec.readiness), probe(cspec.liveness), self.changed))
+        return out
+
+    # Running -----------------------------------------------------------------------------------
+
+    def changed(self) -> None:
+        self._dirty.set()
+
+    async def run(self) -> None:
+        writer = asyncio.create_task(self._write_status())
+        self._tasks.append(writer)
+        session = self.kubelet.session
+        while not self.terminating:
+            try:
+                self.containers = self._prepare(session)
+                self.waiting.clear()
+                break
+            except ImageNotFound as err:
+                self._wait_all("ImagePullBackOff" if self.waiting else "ErrImagePull",
+                               f'Back-off pulling image "{self._image()}": {err}')
+            except ImageUnavailable as err:
+                self._wait_all("ImagePullBackOff", f'image "{self._image()}" cannot run here: {err}')
+            except ContainerConfigError as err:
+                self._wait_all("CreateContainerConfigError", str(err))
+            except volumes.VolumeError as err:
+                self._wait_all("ContainerCreating", f"MountVolume.SetUp failed: {err}")
+            except sandbox.SandboxUnavailable as err:
+                self._wait_all("CreateContainerError", str(err))
+            await asyncio.sleep(RETRY_SECONDS)
+        runners = [asyncio.create_task(c.run()) for c in self.containers]
+        self._tasks += runners
+        self.changed()
+        await asyncio.gather(*runners, return_exceptions=True)
+
+    def _image(self) -> str:
+        return ((self.pod.get("spec") or {}).get("containers") or [{}])[0].get("image", "")
+
+    def _wait_all(self, reason: str, message: str) -> None:
+        for container in (self.pod.get("spec") or {}).get("containers") or []:
+            self.waiting[container["name"]] = {"reason": reason, "message": message}
+        self.changed()
+
+    def status(self) -> dict:
+        spec_containers = (self.pod.get("spec") or {}).get("containers") or []
+        if self.containers:
+            statuses = [c.status() for c in self.containers]
+        else:
+            statuses = [{"name": c["name"], "image": c.get("image", ""), "imageID": "", "ready": False,
+                         "started": False, "restartCount": 0,
+                         "state": {"waiting": self.waiting.get(c["name"], {"reason": "ContainerCreating"})}}
+                        for c in spec_containers]
+        ready = bool(statuses) and all(s["ready"] for s in statuses) and not self.terminating
+        running = any("running" in s["state"] for s in statuses)
+        terminated = statuses and all("terminated" in s["state"] for s in statuses)
+        if terminated and (self.pod.get("spec") or {}).get("restartPolicy") in ("Never", "OnFailure"):
+            failed = any(s["state"]["terminated"]["exitCode"] for s in statuses)
+            phase = "Failed" if failed else "Succeeded"
+        else:
+            phase = "Running" if running or self.containers else "Pending"
+        flag = "True" if ready else "False"
+        conditions = [
+            {"type": "PodScheduled", "status": "True"},
+            {"type": "Initialized", "status": "True"},
+            {"type": "ContainersReady", "status": flag},
+            {"type": "Ready", "status": flag},
+        ]
+        return {"phase": phase, "conditions": conditions, "hostIP": HOST_IP, "podIP": HOST_IP,
+                "podIPs": [{"ip": HOST_IP}], "startTime": self.start_time, "qosClass": "BestEffort",
+                "containerStatuses": statuses}
+
+    async def _write_status(self) -> None:
+        registry = self.kubelet.registry
+        pods = self.kubelet.pods
+        last: dict | None = None
+        while True:
+            await self._dirty.wait()
+            await asyncio.sleep(0.01)  # coalesce bursts of changes into one write
+            self._dirty.clear()
+            status = self.status()
+            if status == last:
+                continue
+            current = registry.store.get(pods.resource, *self.key)
+            if current is None or current["metadata"]["uid"] != self.meta["uid"]:
+                return
+            current["status"] = _with_transition_times(status, current.get("status") or {})
+            try:
+                registry.update(pods, self.key[0], self.key[1], current, Options(user=USER), subresource="status")
+                last = status
+            except ApiError as err:
+                if err.code == 404:
+                    return
+                self._dirty.set()
+
+    async def terminate(self, grace: float, drain: Drain | None) -> None:
+        """Leaves routing, drains, then stops every container within `grace` seconds."""
+        self.terminating = True
+        self.changed()
+        deadline = time.monotonic() + grace
+        if drain is not None and self.containers and grace > 0:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(drain(self.key[0], self.key[1], grace), grace)
+        remaining = max(0.0, deadline - time.monotonic())
+        await asyncio.gather(*(c.stop(remaining) for c in self.containers), return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _with_transition_times(status: dict, previous: dict) -> dict:
+    before = {c["type"]: c for c in previous.get("conditions") or []}
+    for condition in status["conditions"]:
+        old = before.get(condition["type"])
+        condition["lastTransitionTime"] = (old["lastTransitionTime"] if old and old.get("status") ==
+                                           condition["status"] and old.get("lastTransitionTime") else _now())
+    return status
+
+
+class Kubelet:
+    def __init__(self, registry: Registry, state_dir: Path, catalog: Catalog, drain: Drain | None = None) -> None:
+        self.registry = registry
+        self.state_dir = state_dir
+        self.catalog = catalog
+        self.drain = drain
+        self.pods: Kind = registry.kinds.by_path("", "v1", "pods")
+        self.claims: Kind = registry.kinds.by_path("", "v1", "persistentvolumeclaims")
+        self.workers: dict[str, PodWorker] = {}
+        self.session: aiohttp.ClientSession | None = None
+        self._tasks: set[asyncio.Task] = set()
+
+    async def run(self) -> None:
+        self.session = aiohttp.ClientSession()
+        watcher = self.registry.store.watch(self.pods.resource, None, None)
+        claim_watcher = self.registry.store.watch(self.claims.resource, None, None)
+        claims = asyncio.create_task(self._bind_claims(claim_watcher))
+        try:
+            for entry in self.registry.store.entries(self.pods.resource):
+                self._observe("ADDED", entry.obj)
+            for entry in self.registry.store.entries(self.claims.resource):
+                self._bind_claim(entry.obj)
+            async for event in self.registry.store.events(watcher):
+                self._observe(event.type, event.obj)
+        finally:
+            claims.cancel()
+            self.registry.store.unwatch(watcher)
+            self.registry.store.unwatch(claim_watcher)
+
+    def _spawn(self, coroutine: Awaitable) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _observe(self, event: str, pod: dict) -> None:
+        meta = pod["metadata"]
+        uid = meta["uid"]
+        node = (pod.get("spec") or {}).get("nodeName")
+        if event == "DELETED":
+            worker = self.workers.pop(uid, None)
+            if worker is not None:
+                self._spawn(worker.terminate(0, None))
+            return
+        if node and node != NODE_NAME:
+            return
+        if not node:
+            self._bind(pod)
+            return
+        worker = self.workers.get(uid)
+        if worker is None:
+            if meta.get("deletionTimestamp"):
+                self._spawn(self._finish(pod, None))
+                return
+            worker = PodWorker(self, pod)
+            self.workers[uid] = worker
+            self._spawn(worker.run())
+        worker.pod = pod
+        worker.meta = meta
+        if meta.get("deletionTimestamp") and not worker.terminating:
+            worker.terminating = True
+            self._spawn(self._finish(pod, worker))
+
+    def _bind(self, pod: dict) -> None:
+        """The scheduler's part: one node, so every unbound Pod lands here."""
+        meta = pod["metadata"]
+        bound = dict(pod)
+        bound["spec"] = {**(pod.get("spec") or {}), "nodeName": NODE_NAME}
+        try:
+            self.registry.update(self.pods, meta.get("namespace", ""), meta["name"], bound, Options(user=USER))
+        except ApiError as err:
+            log.warning("could not bind pod %s: %s", meta["name"], err.message)
+
+    async def _finish(self, pod: dict, worker: PodWorker | None) -> None:
+        meta = pod["metadata"]
+        grace = float(meta.get("deletionGracePeriodSeconds") or 0)
+        if worker is not None:
+            await worker.terminate(grace, self.drain)
+            self.workers.pop(meta["uid"], None)
+        try:
+            self.registry.delete(self.pods, meta.get("namespace", ""), meta["name"],
+                                 {"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}}, Options(user=USER))
+        except ApiError as err:
+            if err.code not in (404, 409):
+                log.warning("could not remove pod %s: %s", meta["name"], err.message)
+
+    async def _bind_claims(self, watcher) -> None:
+        async for event in self.registry.store.events(watcher):
+            if event.type != "DELETED":
+                self._bind_claim(event.obj)
+
+    def _bind_claim(self, claim: dict) -> None:
+        """The provisioner's part: every claim is Bound to a directory under the state directory."""
+        if (claim.get("status") or {}).get("phase") == "Bound":
+            return
+        meta = claim["metadata"]
+        volumes.claim_directory(self.state_dir, meta.get("namespace", ""), meta["name"]).mkdir(parents=True,
+                                                                                              exist_ok=True)
+        current = dict(claim)
+        current["status"] = {"phase": "Bound", "accessModes": (claim.get("spec") or {}).get("accessModes", []),
+                             "capacity": {"storage": ((claim.get("spec") or {}).get("resources") or {}).get(
+                                 "requests", {}).get("storage", "1Gi")}}
+        with contextlib.suppress(ApiError):
+            self.registry.update(self.claims, meta.get("namespace", ""), meta["name"], current, Options(user=USER),
+                                 subresource="status")
+
+    async def stop(self) -> None:
+        """Stops every replica (the platform is going down; their Pods stay for the next start)."""
+        workers = list(self.workers.values())
+        self.workers.clear()
+        await asyncio.gather(*(w.terminate(5.0, None) for w in workers), return_exceptions=True)
+        for task in list(self._tasks):
+            task.cancel()
+        if self.session:
+            await self.session.close()
+
+    # kubectl logs --------------------------------------------------------------------------------
+
+    async def logs(self, request: web.Request, kind: Kind, namespace: str, name: str) -> web.StreamResponse:
+        pod = self.registry.get(kind, namespace, name)
+        containers = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
+        container = request.query.get("container") or (containers[0] if containers else "")
+        if container not in containers:
+            raise ApiError(400, "BadRequest", f'container {container} is not valid for pod {name}')
+        previous = request.query.get("previous") in ("true", "1")
+        path = log_path(self.state_dir, pod, container, previous)
+        if not path.exists():
+            if previous:
+                raise ApiError(400, "BadRequest", f'previous terminated container "{container}" in pod "{name}" '
+                                                  f"not found")
+            raise ApiError(400, "BadRequest", f'container "{container}" in pod "{name}" is waiting to start')
+        data = path.read_bytes()
+        if request.query.get("tailLines"):
+            lines = data.splitlines(keepends=True)
+            data = b"".join(lines[-int(request.query["tailLines"]):]) if int(request.query["tailLines"]) else b""
+        if request.query.get("limitBytes"):
+            data = data[: int(request.query["limitBytes"])]
+        if request.query.get("follow") not in ("true", "1"):
+            return web.Response(body=data, content_type="text/plain")
+        response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        await response.prepare(request)
+        await response.write(data)
+        offset = path.stat().st_size
+        while pod["metadata"]["uid"] in self.workers:
+            await asyncio.sleep(0.2)
+            with contextlib.suppress(OSError):
+                size = os.path.getsize(path)
+                if size > offset:
+                    with path.open("rb") as f:
+                        f.seek(offset)
+                        await response.write(f.read(size - offset))
+                    offset = size
+        return response

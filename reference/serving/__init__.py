@@ -1,0 +1,1 @@
+"""Serving's controllers: Service -> Configuration + Route; Configuration -> Revisions; Revision -> Pods."""

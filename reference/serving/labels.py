@@ -1,0 +1,27 @@
+"""The labels and annotations Knative's serving controllers put on what they create."""
+
+SERVICE = "serving.knative.dev/service"
+SERVICE_UID = "serving.knative.dev/serviceUID"
+CONFIGURATION = "serving.knative.dev/configuration"
+CONFIGURATION_UID = "serving.knative.dev/configurationUID"
+CONFIGURATION_GENERATION = "serving.knative.dev/configurationGeneration"
+REVISION = "serving.knative.dev/revision"
+REVISION_UID = "serving.knative.dev/revisionUID"
+ROUTE = "serving.knative.dev/route"
+ROUTING_STATE = "serving.knative.dev/routingState"
+ROUTES_ANNOTATION = "serving.knative.dev/routes"
+VISIBILITY = "networking.knative.dev/visibility"
+CLUSTER_LOCAL = "cluster-local"
+
+# Annotations that belong to the object itself and are not handed down to what it creates.
+NOT_PROPAGATED = ("kubectl.kubernetes.io/last-applied-configuration", "serving.knative.dev/creator",
+                  "serving.knative.dev/lastModifier")
+
+
+def owner_reference(obj: dict) -> dict:
+    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": obj["metadata"]["name"],
+            "uid": obj["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
+
+
+def propagated(annotations: dict[str, str] | None) -> dict[str, str]:
+    return {k: v for k, v in (annotations or {}).items() if k not in NOT_PROPAGATED}

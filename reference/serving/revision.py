@@ -1,0 +1,190 @@
+"""Revision -> its Pods (what Knative's Deployment and ReplicaSet do), and the Revision's status.
+
+The number of Pods comes from a scaler (initial / min scale until the autoscaler takes over). Each Pod
+runs the revision's containers with Knative's runtime contract: $PORT (a port of its own here),
+K_SERVICE, K_CONFIGURATION, K_REVISION; probes on the traffic port are pointed at that port.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import secrets
+from collections.abc import Callable
+
+from reference.apiserver.admission.autoscaling import INITIAL_SCALE, MAX_SCALE, MIN_SCALE, lookup
+from reference.apiserver.admission.podspec import user_container_index
+from reference.controller import Controller, Key, Watch, own_key, owner_keys
+from reference.runtime.kubelet import NODE_NAME
+from reference.runtime.ports import claimed_ports, free_port
+from reference.serving import conditions
+from reference.serving.labels import (
+    CONFIGURATION,
+    REVISION,
+    REVISION_UID,
+    ROUTING_STATE,
+    SERVICE,
+    owner_reference,
+)
+
+REVISION_ONLY_FIELDS = ("containerConcurrency", "timeoutSeconds", "responseStartTimeoutSeconds", "idleTimeoutSeconds")
+# Container states that mean the revision cannot get its resources (Knative: ResourcesAvailable=False).
+RESOURCE_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
+                     "CreateContainerError")
+USER_PORT_NAME = "user-port"
+_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+
+Scaler = Callable[[dict, dict[str, str]], int]
+
+
+def static_scale(revision: dict, autoscaler_config: dict[str, str]) -> int:
+    """Until the autoscaler decides: the initial scale, at least min-scale, at most max-scale; none once no
+    route sends the revision traffic any more (Knative's routingState reserve)."""
+    if (revision["metadata"].get("labels") or {}).get(ROUTING_STATE) == "reserve":
+        return 0
+    annotations = revision["metadata"].get("annotations") or {}
+
+    def number(keys: tuple[str, ...], default: str) -> int:
+        found = lookup(annotations, keys)
+        try:
+            return int(found[1] if found else default)
+        except ValueError:
+            return int(default)
+
+    initial = number(INITIAL_SCALE, autoscaler_config.get("initial-scale", "1"))
+    low = number(MIN_SCALE, "0")
+    high = number(MAX_SCALE, autoscaler_config.get("max-scale", "0"))
+    desired = max(initial, low)
+    return min(desired, high) if high else desired
+
+
+def template_hash(revision: dict) -> str:
+    return hashlib.sha256(json.dumps(revision.get("spec"), sort_keys=True).encode()).hexdigest()[:10]
+
+
+def pod_for(revision: dict, port: int) -> dict:
+    """The Pod a revision runs, listening on `port`."""
+    meta = revision["metadata"]
+    labels = dict(meta.get("labels") or {})
+    spec = copy.deepcopy(revision.get("spec") or {})
+    timeout = spec.get("timeoutSeconds", 300)
+    for field in REVISION_ONLY_FIELDS:
+        spec.pop(field, None)
+    containers = spec.get("containers") or []
+    user = containers[user_container_index(containers)] if containers else {}
+    declared = (user.get("ports") or [{}])[0]
+    declared_port, declared_name = declared.get("containerPort") or 8080, declared.get("name")
+    user["ports"] = [{"name": USER_PORT_NAME, "containerPort": port, "protocol": "TCP"}]
+    env = [e for e in user.get("env") or [] if e.get("name") not in ("PORT", "K_REVISION", "K_CONFIGURATION",
+                                                                         "K_SERVICE")]
+    env += [{"name": "PORT", "value": str(port)}, {"name": "K_REVISION", "value": meta["name"]},
+            {"name": "K_CONFIGURATION", "value": labels.get(CONFIGURATION, "")},
+            {"name": "K_SERVICE", "value": labels.get(SERVICE, "")}]
+    user["env"] = env
+    for probe_name in ("readinessProbe", "livenessProbe", "startupProbe"):
+        probe = user.get(probe_name) or {}
+        for action in ("httpGet", "tcpSocket"):
+            if action in probe and probe[action].get("port") in (None, 0, "", declared_port, declared_name, "http"):
+                probe[action]["port"] = port
+    spec.update({"nodeName": NODE_NAME, "restartPolicy": "Always", "terminationGracePeriodSeconds": timeout,
+                 "enableServiceLinks": False})
+    labels.update({REVISION: meta["name"], REVISION_UID: meta["uid"], "app": meta["name"],
+                   "pod-template-hash": template_hash(revision)})
+    suffix = "".join(secrets.choice(_CHARS) for _ in range(5))
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": f"{meta['name']}-deployment-{template_hash(revision)}-{suffix}",
+                     "namespace": meta["namespace"], "labels": labels,
+                     "annotations": dict(meta.get("annotations") or {}),
+                     "ownerReferences": [owner_reference(revision)]},
+        "spec": spec,
+    }
+
+
+def pod_ready(pod: dict) -> bool:
+    return conditions.is_true(pod) and not pod["metadata"].get("deletionTimestamp")
+
+
+def _failure(pods: list[dict]) -> tuple[str, str, str] | None:
+    """(condition, reason, message) for the first container that cannot run, if any."""
+    for pod in pods:
+        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+            waiting = (status.get("state") or {}).get("waiting") or {}
+            if waiting.get("reason") in RESOURCE_FAILURES:
+                return "ResourcesAvailable", waiting["reason"], waiting.get("message", "")
+            terminated = (status.get("lastState") or {}).get("terminated") or (status.get("state") or {}).get(
+                "terminated") or {}
+            if terminated.get("exitCode") and not status.get("ready"):
+                return ("ContainerHealthy", f"ExitCode{terminated['exitCode']}",
+                        f"Container failed with: {terminated.get('message', '')}".rstrip())
+    return None
+
+
+class RevisionReconciler(Controller):
+    name = "revision-controller"
+
+    def __init__(self, registry, scaler: Scaler = static_scale) -> None:
+        super().__init__(registry)
+        self.kind = registry.kinds.by_path("serving.knative.dev", "v1", "revisions")
+        self.pods = registry.kinds.by_path("", "v1", "pods")
+        self.scaler = scaler
+
+    def watches(self) -> list[Watch]:
+        return [Watch(self.kind, own_key), Watch(self.pods, owner_keys("Revision"))]
+
+    def desired_scale(self, revision: dict) -> int:
+        return self.scaler(revision, self.registry.read_config("knative-serving", "config-autoscaler"))
+
+    async def reconcile(self, key: Key) -> float | None:
+        revision = self.get(self.kind, *key)
+        if revision is None or revision["metadata"].get("deletionTimestamp"):
+            return None
+        namespace, uid = revision["metadata"]["namespace"], revision["metadata"]["uid"]
+        pods = [p for p in self.children(self.pods, namespace, uid) if not p["metadata"].get("deletionTimestamp")]
+        desired = self.desired_scale(revision)
+        if len(pods) < desired:
+            taken = claimed_ports([e.obj for e in self.registry.store.entries(self.pods.resource)])
+            for _ in range(desired - len(pods)):
+                port = free_port(taken)
+                taken.add(port)
+                pods.append(self.registry.create(self.pods, namespace, pod_for(revision, port), self.opts))
+        elif len(pods) > desired:
+            # Scale in: pods that are not ready go first, then the newest.
+            victims = sorted(pods, key=lambda p: (pod_ready(p), p["metadata"]["creationTimestamp"]),
+                             reverse=False)[: len(pods) - desired]
+            for pod in victims:
+                self.registry.delete(self.pods, namespace, pod["metadata"]["name"], {}, self.opts)
+            pods = [p for p in pods if p not in victims]
+        self._write_status(revision, pods, desired)
+        return None
+
+    def _write_status(self, revision: dict, pods: list[dict], desired: int) -> None:
+        previous = revision.get("status") or {}
+        ready_pods = sum(1 for p in pods if pod_ready(p))
+        was_available = conditions.is_true(revision, "ResourcesAvailable")
+        failure = _failure(pods)
+        healthy = conditions.condition("ContainerHealthy", True)
+        if ready_pods >= max(desired, 1) or (was_available and failure is None):
+            available = conditions.condition("ResourcesAvailable", True)
+        else:
+            available = conditions.condition("ResourcesAvailable", None, "Deploying")
+        if failure is not None and not was_available:
+            which, reason, message = failure
+            problem = conditions.condition(which, False, reason, message)
+            if which == "ContainerHealthy":
+                healthy = problem
+            else:
+                available = problem
+        status = {
+            **{k: v for k, v in previous.items() if k not in ("conditions",)},
+            "observedGeneration": revision["metadata"]["generation"],
+            "actualReplicas": ready_pods,
+            "desiredReplicas": desired,
+            "containerStatuses": [{"name": c.get("name", ""), "imageDigest": f"kproof://{c.get('image', '')}"}
+                                  for c in (revision.get("spec") or {}).get("containers") or []],
+        }
+        parts = [available, healthy]
+        status["conditions"] = conditions.merge([*parts, conditions.all_of("Ready", parts)],
+                                                previous.get("conditions"))
+        self.write_status(self.kind, revision, status)

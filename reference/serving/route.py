@@ -1,0 +1,161 @@
+"""Route -> resolved traffic (revision and percent per target, tags), hostnames, and ingress readiness.
+
+Targets name a Revision, or a Configuration whose latest ready Revision they follow. The status is
+written in two steps, as Knative does with its ingress prober: first the resolved traffic (the data
+plane serves from it), then Ready once the data plane reports that it serves exactly that traffic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from reference.controller import Controller, Key, Watch, own_key
+from reference.serving import conditions, domain
+from reference.serving.labels import ROUTES_ANNOTATION, ROUTING_STATE
+
+# (route, its status.traffic) -> whether the data plane already serves that traffic
+IngressProbe = Callable[[dict, list[dict]], Awaitable[bool]]
+PROBE_RETRY = 0.05
+
+
+async def always_ready(route: dict, traffic: list[dict]) -> bool:
+    return True
+
+
+class RouteReconciler(Controller):
+    name = "route-controller"
+
+    def __init__(self, registry, ingress_probe: IngressProbe = always_ready) -> None:
+        super().__init__(registry)
+        kinds = registry.kinds
+        self.kind = kinds.by_path("serving.knative.dev", "v1", "routes")
+        self.configurations = kinds.by_path("serving.knative.dev", "v1", "configurations")
+        self.revisions = kinds.by_path("serving.knative.dev", "v1", "revisions")
+        self.configmaps = kinds.by_path("", "v1", "configmaps")
+        self.ingress_probe = ingress_probe
+
+    def watches(self) -> list[Watch]:
+        return [Watch(self.kind, own_key), Watch(self.configurations, self._routes_of_configuration),
+                Watch(self.revisions, self._routes_of_revision), Watch(self.configmaps, self._on_config)]
+
+    def _routes(self, namespace: str, matches: Callable[[dict], bool]) -> list[Key]:
+        return [(namespace, e.obj["metadata"]["name"]) for e in self.registry.store.entries(self.kind.resource,
+                                                                                              namespace)
+                if matches(e.obj)]
+
+    def _routes_of_configuration(self, config: dict) -> list[Key]:
+        name = config["metadata"]["name"]
+        return self._routes(config["metadata"]["namespace"], lambda r: any(
+            t.get("configurationName") == name for t in r["spec"].get("traffic") or []))
+
+    def _routes_of_revision(self, revision: dict) -> list[Key]:
+        name = revision["metadata"]["name"]
+        config = revision["metadata"].get("labels", {}).get("serving.knative.dev/configuration")
+        return self._routes(revision["metadata"]["namespace"], lambda r: any(
+            t.get("revisionName") == name or (config and t.get("configurationName") == config)
+            for t in r["spec"].get("traffic") or []))
+
+    def _on_config(self, config_map: dict) -> list[Key]:
+        meta = config_map["metadata"]
+        if meta.get("namespace") == "knative-serving" and meta["name"] == "config-domain":
+            return [(e.obj["metadata"]["namespace"], e.obj["metadata"]["name"])
+                    for e in self.registry.store.entries(self.kind.resource)]
+        return []
+
+    def resolve(self, route: dict) -> tuple[list[dict] | None, dict]:
+        """The traffic as status.traffic, or None and the AllTrafficAssigned condition saying why."""
+        namespace = route["metadata"]["namespace"]
+        traffic = []
+        for target in route["spec"].get("traffic") or []:
+            entry: dict = {"percent": target.get("percent", 0)}
+            if target.get("configurationName"):
+                config_name = target["configurationName"]
+                config = self.get(self.configurations, namespace, config_name)
+                if config is None:
+                    return None, conditions.condition("AllTrafficAssigned", False, "ConfigurationMissing",
+                                                      f'Configuration "{config_name}" referenced in traffic not '
+                                                      f"found.")
+                latest = (config.get("status") or {}).get("latestReadyRevisionName")
+                if not latest:
+                    failed = conditions.get(config)["status"] == "False"
+                    message = (f'Configuration "{config_name}" does not have any ready Revision.' if failed else
+                               f'Configuration "{config_name}" is waiting for a Revision to become ready.')
+                    return None, conditions.condition("AllTrafficAssigned", False if failed else None,
+                                                      "RevisionMissing", message)
+                entry.update({"revisionName": latest, "latestRevision": True})
+            else:
+                name = target.get("revisionName", "")
+                revision = self.get(self.revisions, namespace, name)
+                if revision is None or not conditions.is_true(revision):
+                    failed = revision is None or conditions.get(revision)["status"] == "False"
+                    message = (f'Revision "{name}" referenced in traffic not found.' if revision is None else
+                               f'Revision "{name}" is not ready.')
+                    return None, conditions.condition("AllTrafficAssigned", False if failed else None,
+                                                      "RevisionMissing", message)
+                entry.update({"revisionName": name, "latestRevision": False})
+            if target.get("tag"):
+                entry["tag"] = target["tag"]
+                entry["url"] = f"http://{self._tag_host(route, target['tag'])}"
+            traffic.append(entry)
+        return traffic, conditions.condition("AllTrafficAssigned", True)
+
+    def _domain_config(self) -> dict[str, str]:
+        return self.registry.read_config("knative-serving", "config-domain")
+
+    def _tag_host(self, route: dict, tag: str) -> str:
+        meta = route["metadata"]
+        return domain.tag_host(tag, meta["name"], meta["namespace"], meta.get("labels") or {}, self._domain_config())
+
+    async def reconcile(self, key: Key) -> float | None:
+        route = self.get(self.kind, *key)
+        if route is None or route["metadata"].get("deletionTimestamp"):
+            return None
+        meta = route["metadata"]
+        previous = route.get("status") or {}
+        host = domain.route_host(meta["name"], meta["namespace"], meta.get("labels") or {}, self._domain_config())
+        status = {**previous, "observedGeneration": meta["generation"], "url": f"http://{host}",
+                  "address": {"url": f"http://{domain.cluster_local_host(meta['name'], meta['namespace'])}"}}
+        traffic, assigned = self.resolve(route)
+        if traffic is not None:
+            status["traffic"] = traffic
+        serving = status.get("traffic")
+        if traffic is None:
+            ingress = conditions.condition("IngressReady", None, "Uninitialized", "Waiting for the traffic to "
+                                                                                  "be assigned.")
+        elif await self.ingress_probe({**route, "status": status}, traffic):
+            ingress = conditions.condition("IngressReady", True)
+        else:
+            ingress = conditions.condition("IngressReady", None, "Uninitialized",
+                                           "Waiting for the data plane to serve the new traffic.")
+        certificate = conditions.condition("CertificateProvisioned", True, "TLSNotEnabled",
+                                           "auto-tls is disabled", severity="Info")
+        parts = [assigned, ingress]
+        status["conditions"] = conditions.merge([*parts, certificate, conditions.all_of("Ready", parts)],
+                                                previous.get("conditions"))
+        if serving is None:
+            status.pop("traffic", None)
+        self.write_status(self.kind, route, status)
+        if traffic is not None and ingress["status"] == "True":
+            # Only once the data plane sends traffic to the new targets do the old ones leave the route.
+            self._label_revisions(route, {t["revisionName"] for t in traffic})
+        return PROBE_RETRY if traffic is not None and ingress["status"] != "True" else None
+
+    def _label_revisions(self, route: dict, referenced: set[str]) -> None:
+        """routingState active for revisions this route sends traffic to, reserve for those no route does."""
+        name, namespace = route["metadata"]["name"], route["metadata"]["namespace"]
+        for entry in self.registry.store.entries(self.revisions.resource, namespace):
+            revision = entry.obj
+            meta = revision["metadata"]
+            routes = {r for r in (meta.get("annotations") or {}).get(ROUTES_ANNOTATION, "").split(",") if r}
+            if meta["name"] not in referenced and name not in routes:
+                continue  # this route never sent it traffic: its state is not ours to change
+            wanted = routes | {name} if meta["name"] in referenced else routes - {name}
+            state = "active" if wanted else "reserve"
+            if wanted == routes and (meta.get("labels") or {}).get(ROUTING_STATE) == state:
+                continue
+            updated = {**revision, "metadata": {**meta, "labels": {**(meta.get("labels") or {}), ROUTING_STATE: state},
+                                                "annotations": {**(meta.get("annotations") or {}),
+                                                                ROUTES_ANNOTATION: ",".join(sorted(wanted))}}}
+            if not wanted:
+                updated["metadata"]["annotations"].pop(ROUTES_ANNOTATION)
+            self.registry.update(self.revisions, namespace, meta["name"], updated, self.opts)
