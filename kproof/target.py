@@ -28,6 +28,8 @@ GPU = "gpu"
 REFERENCE = "reference"  # the target is kproof's reference platform
 
 FIELD_MANAGER = "kproof"
+# Ready=False for these reasons will not recover by waiting.
+FAILURE_REASONS = ("RevisionFailed", "ContainerMissing", "ImagePullBackOff", "ErrImagePull", "NotOwned")
 
 
 class PlatformControl(Protocol):
@@ -205,8 +207,16 @@ class Target:
             last = self.get(api_version, kind, name, namespace)
 
     def wait_for(self, api_version: str, kind: str, name: str, namespace: str | None = None,
-                 condition: str = "Ready", status: str = "True", timeout: float = 60) -> dict:
+                 condition: str = "Ready", status: str = "True", timeout: float = 60,
+                 fail_on: tuple[str, ...] = FAILURE_REASONS) -> dict:
+        """Waits for a condition; gives up at once when the condition turns False for a reason in `fail_on`."""
         def holds(obj: dict | None) -> bool:
+            if obj is not None and _observed(obj) and condition_status(obj, condition) == "False":
+                reason = next((c.get("reason", "") for c in obj.get("status", {}).get("conditions") or []
+                               if c.get("type") == condition), "")
+                if reason in fail_on:
+                    raise TimeoutExpired(f"{kind} {namespace or ''}/{name} failed: {_summary(obj)}: "
+                                         f"{_messages(obj)}")
             return obj is not None and condition_status(obj, condition) == status and _observed(obj)
 
         found = self.wait_until(api_version, kind, name, holds, namespace, timeout,
@@ -262,6 +272,10 @@ def _observed(obj: dict) -> bool:
     generation = obj.get("metadata", {}).get("generation")
     observed = (obj.get("status") or {}).get("observedGeneration")
     return generation is None or observed is None or observed >= generation
+
+
+def _messages(obj: dict) -> str:
+    return "; ".join(c["message"] for c in (obj.get("status") or {}).get("conditions") or [] if c.get("message"))
 
 
 def _summary(obj: dict | None) -> str:

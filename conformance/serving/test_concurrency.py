@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import defaultdict
+
+import requests
 
 from conformance.serving.support import deploy, service
 from kproof.target import Target
@@ -23,8 +26,6 @@ def test_single_concurrency_never_overlaps(target: Target, namespace: str, app_i
     lock = threading.Lock()
 
     def client() -> None:
-        import requests
-
         session = requests.Session()
         deadline = time.monotonic() + SECONDS
         while time.monotonic() < deadline:
@@ -50,5 +51,5 @@ def test_single_concurrency_never_overlaps(target: Target, namespace: str, app_i
         by_pod[pod].append((start, end))
     for pod, intervals in by_pod.items():
         intervals.sort()
-        for (_, end), (start, _) in zip(intervals, intervals[1:], strict=False):
+        for (_, end), (start, _) in itertools.pairwise(intervals):
             assert start >= end, f"requests overlapped on {pod}"

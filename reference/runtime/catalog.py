@@ -57,6 +57,7 @@ class Entry:
     env: dict[str, str] = field(default_factory=dict)
     tag: str = ""
     passthrough: bool = False
+    builtin: bool = False
     unavailable: str = ""
 
     def matches(self, ref: Reference) -> bool:
@@ -66,10 +67,11 @@ class Entry:
 
 @dataclass(frozen=True)
 class Launch:
-    """How to start a container: argv and extra environment."""
+    """How to start a container: argv and extra environment (builtin: the platform plays it)."""
 
     argv: list[str]
     env: dict[str, str]
+    builtin: bool = False
 
 
 class Catalog:
@@ -87,6 +89,7 @@ class Catalog:
                     image=item["image"], command=tuple(item.get("command") or ()),
                     args=tuple(item.get("args") or ()), env=dict(item.get("env") or {}),
                     tag=item.get("tag", ""), passthrough=bool(item.get("passthrough")),
+                    builtin=bool(item.get("builtin")),
                     unavailable=item.get("unavailable", ""),
                 ))
         return cls(entries)
@@ -104,6 +107,8 @@ class Catalog:
     def launch(self, container: dict) -> Launch:
         """The argv and environment for a pod's container (ImageNotFound / ImageUnavailable if none)."""
         entry = self.find(container.get("image", ""))
+        if entry.builtin:
+            return Launch([], dict(entry.env), builtin=True)
         command = [c.replace("{python}", sys.executable) for c in entry.command]
         args = list(container.get("args") or entry.args)
         if entry.passthrough:

@@ -201,3 +201,28 @@ class Container:
         """SIGTERM, then SIGKILL once `grace` seconds have passed."""
         self._stopping = True
         await self._terminate(grace)
+
+
+class BuiltinContainer:
+    """A container the platform itself plays (the queue-proxy): no process, running and ready until
+    stopped. Its log is whatever the platform writes to its log file."""
+
+    def __init__(self, spec: ContainerSpec, on_change: Callable[[], None]) -> None:
+        self.spec = spec
+        self._on_change = on_change
+        self._stopped = asyncio.Event()
+        self.current = ContainerState(state={"running": {"startedAt": now()}}, ready=True, started=True)
+
+    def status(self) -> dict:
+        return {"name": self.spec.name, "image": self.spec.image, "imageID": f"kproof://{self.spec.image}",
+                "ready": self.current.ready, "started": True, "restartCount": 0, "state": self.current.state}
+
+    async def run(self) -> None:
+        self.spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.spec.log_path.touch()
+        self._on_change()
+        await self._stopped.wait()
+
+    async def stop(self, grace: float) -> None:
+        self.current.ready = False
+        self._stopped.set()

@@ -27,7 +27,7 @@ from reference.apiserver.kinds import Kind
 from reference.apiserver.registry import Options, Registry
 from reference.runtime import sandbox, volumes
 from reference.runtime.catalog import Catalog, ImageNotFound, ImageUnavailable
-from reference.runtime.container import Container, ContainerSpec
+from reference.runtime.container import BuiltinContainer, Container, ContainerSpec
 from reference.runtime.probes import checker
 
 log = logging.getLogger("kproof.kubelet")
@@ -66,7 +66,7 @@ class PodWorker:
         self.kubelet = kubelet
         self.pod = pod
         self.meta = pod["metadata"]
-        self.containers: list[Container] = []
+        self.containers: list[Container | BuiltinContainer] = []
         self.waiting: dict[str, dict] = {}  # container -> waiting state while it cannot start
         self._dirty = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
@@ -161,6 +161,11 @@ class PodWorker:
         out = []
         for container in spec.get("containers") or []:
             launch = self.kubelet.catalog.launch(container)
+            if launch.builtin:
+                out.append(BuiltinContainer(ContainerSpec(
+                    name=container["name"], image=container.get("image", ""), argv=[], env={},
+                    log_path=log_path(state_dir, self.pod, container["name"])), self.changed))
+                continue
             env = self._env(container, launch.env)
             mounts = volumes.mounts(container, prepared_volumes, read_only_claims)
             workdir = container.get("workingDir")

@@ -59,9 +59,10 @@ def command(argv: list[str], mounts: list[Mount], working_dir: str | None, hostn
     out = [bwrap, "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
     if hostname:
         out += ["--hostname", hostname[:63]]
+    targets = [m.target for m in mounts]
     for directory in _SYSTEM_DIRS:
         if os.path.isdir(directory):
-            out += ["--ro-bind", directory, directory]
+            out += _bind_tree(directory, targets)
     for link in _LINK_DIRS:
         if os.path.islink(link):
             out += ["--symlink", os.readlink(link), link]
@@ -78,6 +79,24 @@ def command(argv: list[str], mounts: list[Mount], working_dir: str | None, hostn
     if working_dir:
         out += ["--chdir", working_dir]
     return [*out, "--", *argv]
+
+
+def _bind_tree(directory: str, targets: list[str]) -> list[str]:
+    """Read-only binds of `directory`; where a mount target lies inside it, the directories on the way
+    become tmpfs with their entries bound one by one, so bubblewrap can create the mount point."""
+    inside = [t for t in targets if t.startswith(directory.rstrip("/") + "/")]
+    if not inside:
+        return ["--ro-bind", directory, directory]
+    out = ["--tmpfs", directory]
+    for entry in sorted(os.listdir(directory)):
+        path = os.path.join(directory, entry)
+        if os.path.islink(path):
+            out += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            out += _bind_tree(path, inside)
+        elif path not in inside:
+            out += ["--ro-bind", path, path]
+    return out
 
 
 def _children(pid: int) -> list[int]:

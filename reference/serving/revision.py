@@ -33,6 +33,7 @@ REVISION_ONLY_FIELDS = ("containerConcurrency", "timeoutSeconds", "responseStart
 RESOURCE_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
                      "CreateContainerError")
 USER_PORT_NAME = "user-port"
+QUEUE_PROXY = {"name": "queue-proxy", "image": "ghcr.io/kproof/queue-proxy", "resources": {}}
 _CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 Scaler = Callable[[dict, dict[str, str]], int]
@@ -87,6 +88,7 @@ def pod_for(revision: dict, port: int) -> dict:
         for action in ("httpGet", "tcpSocket"):
             if action in probe and probe[action].get("port") in (None, 0, "", declared_port, declared_name, "http"):
                 probe[action]["port"] = port
+    spec["containers"] = [*containers, copy.deepcopy(QUEUE_PROXY)]
     spec.update({"nodeName": NODE_NAME, "restartPolicy": "Always", "terminationGracePeriodSeconds": timeout,
                  "enableServiceLinks": False})
     labels.update({REVISION: meta["name"], REVISION_UID: meta["uid"], "app": meta["name"],

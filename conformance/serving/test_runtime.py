@@ -1,0 +1,105 @@
+"""What a replica gets: env from values, config maps and secrets; volumes at their mountPath; a new
+replica when one is deleted; request logs when config-observability asks for them."""
+
+from __future__ import annotations
+
+import json
+
+from conformance.api.test_kubectl import kubectl
+from conformance.helpers import eventually
+from conformance.serving.support import deploy, service
+from kproof.target import Target
+
+
+def test_env_and_volumes_from_config_maps_and_secrets(target: Target, namespace: str, app_image) -> None:
+    target.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": namespace},
+                   "data": {"mode": "fast", "model.json": '{"layers": 3}'}})
+    target.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "keys", "namespace": namespace},
+                   "stringData": {"token": "s3cret"}})
+    manifest = service("mounts", namespace, app_image("autoscale"))
+    container = manifest["spec"]["template"]["spec"]["containers"][0]
+    container["env"] = [
+        {"name": "PLAIN", "value": "value"},
+        {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "mode"}}},
+        {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "keys", "key": "token"}}},
+    ]
+    container["volumeMounts"] = [{"name": "config", "mountPath": "/etc/model"},
+                                 {"name": "secret", "mountPath": "/var/run/keys"},
+                                 {"name": "scratch", "mountPath": "/scratch"}]
+    manifest["spec"]["template"]["spec"]["volumes"] = [
+        {"name": "config", "configMap": {"name": "settings"}},
+        {"name": "secret", "secret": {"secretName": "keys"}},
+        {"name": "scratch", "emptyDir": {}},
+    ]
+    deploy(target, manifest)
+    seen = target.http("mounts", "/runtime?file=/etc/model/model.json&file=/var/run/keys/token",
+                       namespace=namespace).json()
+    assert (seen["env"]["PLAIN"], seen["env"]["MODE"], seen["env"]["TOKEN"]) == ("value", "fast", "s3cret")
+    assert json.loads(seen["files"]["/etc/model/model.json"]) == {"layers": 3}
+    assert seen["files"]["/var/run/keys/token"] == "s3cret"
+    assert {"/etc/model", "/var/run/keys", "/scratch"} <= set(seen["mounts"])
+
+
+def test_a_deleted_replica_is_replaced(target: Target, namespace: str, app_image) -> None:
+    deploy(target, service("phoenix", namespace, app_image("helloworld")))
+    selector = "serving.knative.dev/service=phoenix"
+    first = target.list("v1", "Pod", namespace, label_selector=selector)[0]["metadata"]["name"]
+    target.delete("v1", "Pod", first, namespace, timeout=120)
+
+    def replaced() -> bool:
+        pods = target.list("v1", "Pod", namespace, label_selector=selector)
+        return any(p["metadata"]["name"] != first and any(c["type"] == "Ready" and c["status"] == "True"
+                                                          for c in (p.get("status") or {}).get("conditions") or [])
+                   for p in pods)
+
+    eventually(replaced, 120, "replaced by a new ready replica")
+    assert target.http("phoenix", "/", namespace=namespace).status_code == 200
+
+
+def test_request_logs_follow_config_observability(target: Target, namespace: str, app_image) -> None:
+    original = target.get("v1", "ConfigMap", "config-observability", "knative-serving")
+    template = ('{"method": "{{.Request.Method}}", "uri": "{{js .Request.RequestURI}}", "status": {{.Response.Code}}, '
+                '"revision": "{{.Revision.Name}}", "trace": "{{index .Request.Header "X-Kproof-Trace"}}"}')
+    target.patch("v1", "ConfigMap", "config-observability", {"data": {
+        "logging.enable-request-log": "true", "logging.request-log-template": template}}, "knative-serving")
+    try:
+        deploy(target, service("logged", namespace, app_image("helloworld")))
+        pod = target.list("v1", "Pod", namespace, label_selector="serving.knative.dev/service=logged")[0]
+        name = pod["metadata"]["name"]
+
+        def logged() -> dict | None:
+            target.http("logged", "/some/path?x=1", namespace=namespace, headers={"X-Kproof-Trace": "t-42"})
+            lines = kubectl(target, "logs", "-n", namespace, name, "-c", "queue-proxy", check=False).stdout
+            records = [json.loads(line) for line in lines.splitlines() if line.startswith("{")]
+            return next((r for r in records if r["uri"] == "/some/path?x=1"), None)
+
+        record = eventually(logged, 60, "logged by the request log")
+        assert record == {"method": "GET", "uri": "/some/path?x=1", "status": 200, "revision": "logged-00001",
+                          "trace": "[t-42]"}
+    finally:
+        current = target.get("v1", "ConfigMap", "config-observability", "knative-serving")
+        target.replace({**original, "metadata": {**original["metadata"],
+                                                 "resourceVersion": current["metadata"]["resourceVersion"]}})
+
+
+def test_config_domain_changes_reroute(target: Target, namespace: str, app_image) -> None:
+    deploy(target, service("domains", namespace, app_image("helloworld"),
+                           annotations={"autoscaling.knative.dev/min-scale": "1"}))
+    original = target.get("v1", "ConfigMap", "config-domain", "knative-serving")
+    selector = f"selector:\n  kproof.dev/domain-test: {namespace}\n"
+    target.patch("v1", "ConfigMap", "config-domain", {"data": {"kproof-test.example": selector}}, "knative-serving")
+    try:
+        target.patch("serving.knative.dev/v1", "Service", "domains",
+                     {"metadata": {"labels": {"kproof.dev/domain-test": namespace}}}, namespace)
+        host = f"domains.{namespace}.kproof-test.example"
+
+        def moved(obj: dict | None) -> bool:
+            return ((obj or {}).get("status") or {}).get("url") == f"http://{host}"
+
+        target.wait_until("serving.knative.dev/v1", "Service", "domains", moved, namespace, 120, what="re-routed")
+        eventually(lambda: target.http("domains", "/", namespace=namespace, host=host).status_code == 200, 60,
+                   "answering on the new domain")
+    finally:
+        current = target.get("v1", "ConfigMap", "config-domain", "knative-serving")
+        target.replace({**original, "metadata": {**original["metadata"],
+                                                 "resourceVersion": current["metadata"]["resourceVersion"]}})
