@@ -113,7 +113,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             console.print(f"{key + ':':12} {status[key] or '-'}")
         for name, health in status["components"].items():
             color = "green" if health == "ok" else "red"
-            console.print(f"  {name:20} [{color}]{health}[/{color}]")
+            console.print(f"  {name:26} [{color}]{health}[/{color}]")
     healthy = all(h == "ok" for h in status["components"].values())
     return 0 if status["running"] and healthy else 1
 

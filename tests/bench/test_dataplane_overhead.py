@@ -1,0 +1,83 @@
+"""What the data plane adds: the autoscale app called directly and through the ingress, at a fixed
+concurrency, in one run. Prints added p50/p95 latency and the throughput ratio (Knative's
+dataplane-probe allows about +10 ms p95 through queue-proxy or the activator)."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+
+import aiohttp
+
+from kproof.target import Target
+
+CONCURRENCY = 8
+REQUESTS = 800
+APP_SLEEP_MS = 0
+
+
+def _ready_pod_address(target: Target, namespace: str, service: str) -> str:
+    pods = target.list("v1", "Pod", namespace, label_selector=f"serving.knative.dev/service={service}")
+    pod = next(p for p in pods
+               if any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"]["conditions"]))
+    port = next(p["containerPort"] for c in pod["spec"]["containers"] for p in c.get("ports") or [])
+    return f"http://{pod['status']['podIP']}:{port}"
+
+
+async def _drive(url: str, host: str | None, requests: int, concurrency: int) -> tuple[list[float], float]:
+    latencies: list[float] = []
+    headers = {"Host": host} if host else {}
+    queue = iter(range(requests))
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        for _ in queue:
+            began = time.perf_counter()
+            async with session.get(url, headers=headers) as response:
+                await response.read()
+                assert response.status == 200
+            latencies.append(time.perf_counter() - began)
+
+    async with aiohttp.ClientSession() as session:
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))  # warm the connections
+        queue = iter(range(requests))
+        started = time.perf_counter()
+        latencies.clear()
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+        return latencies, time.perf_counter() - started
+
+
+def _pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[int(q) - 1] * 1000
+
+
+def test_ingress_overhead(benchmark, reference_target: Target) -> None:
+    target = reference_target
+    name, namespace = "bench", "default"
+    target.apply({"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+                  "metadata": {"name": name, "namespace": namespace},
+                  "spec": {"template": {"metadata": {"annotations": {"autoscaling.knative.dev/min-scale": "1"}},
+                                        "spec": {"containers": [{"image": "ghcr.io/kproof/autoscale"}]}}}})
+    target.wait_for("serving.knative.dev/v1", "Service", name, namespace, timeout=120)
+    direct_url = _ready_pod_address(target, namespace, name) + f"/?sleep={APP_SLEEP_MS}"
+    ingress_url = f"{target.ingress}/?sleep={APP_SLEEP_MS}"
+    host = target.service_host(name, namespace)
+
+    def both() -> tuple:
+        direct = asyncio.run(_drive(direct_url, None, REQUESTS, CONCURRENCY))
+        through = asyncio.run(_drive(ingress_url, host, REQUESTS, CONCURRENCY))
+        return direct, through
+
+    (direct, direct_seconds), (through, through_seconds) = benchmark.pedantic(both, rounds=1, iterations=1)
+    added_p50 = _pct(through, 50) - _pct(direct, 50)
+    added_p95 = _pct(through, 95) - _pct(direct, 95)
+    ratio = (REQUESTS / through_seconds) / (REQUESTS / direct_seconds)
+    benchmark.extra_info.update(direct_rps=REQUESTS / direct_seconds, ingress_rps=REQUESTS / through_seconds,
+                                added_p50_ms=added_p50, added_p95_ms=added_p95)
+    print(f"\ndirect: {REQUESTS / direct_seconds:.0f} rps, p50 {_pct(direct, 50):.2f} ms, "
+          f"p95 {_pct(direct, 95):.2f} ms")
+    print(f"ingress: {REQUESTS / through_seconds:.0f} rps, p50 {_pct(through, 50):.2f} ms, "
+          f"p95 {_pct(through, 95):.2f} ms")
+    print(f"added by the data plane: p50 {added_p50:+.2f} ms, p95 {added_p95:+.2f} ms; "
+          f"throughput ratio ingress/direct {ratio:.2f}")
+    assert len(through) == REQUESTS
