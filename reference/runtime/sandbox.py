@@ -68,12 +68,13 @@ def command(argv: list[str], mounts: list[Mount], working_dir: str | None, hostn
             out += ["--symlink", os.readlink(link), link]
         elif os.path.isdir(link):
             out += ["--ro-bind", link, link]
+    # The private /tmp first: Python or the project may live below /tmp and are bound over it.
+    out += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run"]
     bound: set[str] = set()
     for directory in [*_python_dirs(), str(PROJECT_ROOT)]:
         if not any(directory == b or directory.startswith(b + "/") for b in bound):
             out += ["--ro-bind", directory, directory]
             bound.add(directory)
-    out += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run"]
     for mount in mounts:
         out += ["--ro-bind" if mount.read_only else "--bind", str(mount.source), mount.target]
     if working_dir:
