@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import requests
 
-from kproof.target import KILL_POD, REFERENCE, RESTART, Target
+from kproof.target import KILL_POD, REFERENCE, RESTART, VOLUMES, Target
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
@@ -136,9 +137,15 @@ class ReferenceProcess:
         return Target(
             kubeconfig=self.state_dir / "kubeconfig",
             ingress=endpoints.ingress,
-            capabilities=frozenset({REFERENCE, RESTART, KILL_POD}),
+            capabilities=frozenset({REFERENCE, RESTART, KILL_POD} | ({VOLUMES} if _sandboxed() else set())),
             platform=self,
         )
+
+
+def _sandboxed() -> bool:
+    """Whether the reference will run replicas in bubblewrap (and so can mount volumes)."""
+    return shutil.which("bwrap") is not None and os.environ.get("KPROOF_SANDBOX", "").lower() not in (
+        "none", "off", "0")
 
 
 def _ready(endpoints: Endpoints) -> bool:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kproof.embedded import ReferenceProcess
-from kproof.target import Target
+from kproof.target import CLUSTER_CAPABILITIES, Target
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -34,7 +34,7 @@ def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     if kubeconfig:
         yield Target(kubeconfig=Path(kubeconfig), ingress=request.config.getoption("--ingress"),
                      domain=request.config.getoption("--domain"),
-                     capabilities=frozenset(request.config.getoption("--capability")))
+                     capabilities=CLUSTER_CAPABILITIES | frozenset(request.config.getoption("--capability")))
         return
     reference = ReferenceProcess(tmp_path_factory.mktemp("reference"))
     reference.start()

@@ -26,6 +26,8 @@ RESTART = "restart"  # the suite may restart the platform (it started it)
 KILL_POD = "kill-pod"  # deleting a pod really stops its process
 GPU = "gpu"
 REFERENCE = "reference"  # the target is kproof's reference platform
+VOLUMES = "volumes"  # containers can mount volumes (every cluster; the reference with bubblewrap)
+CLUSTER_CAPABILITIES = frozenset({VOLUMES})
 
 FIELD_MANAGER = "kproof"
 # Ready=False for these reasons will not recover by waiting.

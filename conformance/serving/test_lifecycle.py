@@ -78,3 +78,18 @@ def test_unknown_image_gives_a_revision_that_is_not_ready(target: Target, namesp
     assert ready.get("message")
     ksvc = target.get("serving.knative.dev/v1", "Service", "missing", namespace)
     assert any(c["type"] == "Ready" and c["status"] == "False" for c in ksvc["status"]["conditions"])
+
+
+def test_a_crashing_container_gives_a_revision_that_is_not_ready(target: Target, namespace: str) -> None:
+    manifest = service("crash", namespace, "busybox")
+    manifest["spec"]["template"]["spec"]["containers"][0].update(
+        {"command": ["sh", "-c"], "args": ["echo boom-before-exit; exit 3"]})
+    target.apply(manifest)
+    revision = target.wait_until(
+        "serving.knative.dev/v1", "Revision", "crash-00001",
+        lambda obj: obj is not None and any(c.get("type") == "Ready" and c.get("status") == "False"
+                                            for c in (obj.get("status") or {}).get("conditions") or []),
+        namespace, timeout=180, what="failed")
+    ready = next(c for c in revision["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["reason"] == "ExitCode3", ready
+    assert "boom-before-exit" in ready.get("message", "")

@@ -5,27 +5,41 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conformance.api.test_kubectl import kubectl
 from conformance.helpers import eventually
 from conformance.serving.support import deploy, service
-from kproof.target import Target
+from kproof.target import VOLUMES, Target
 
 
-def test_env_and_volumes_from_config_maps_and_secrets(target: Target, namespace: str, app_image) -> None:
+def _settings(target: Target, namespace: str) -> None:
     target.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": namespace},
                    "data": {"mode": "fast", "model.json": '{"layers": 3}'}})
     target.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "keys", "namespace": namespace},
                    "stringData": {"token": "s3cret"}})
-    manifest = service("mounts", namespace, app_image("autoscale"))
-    container = manifest["spec"]["template"]["spec"]["containers"][0]
-    container["env"] = [
+
+
+def test_env_from_values_config_maps_and_secrets(target: Target, namespace: str, app_image) -> None:
+    _settings(target, namespace)
+    manifest = service("envs", namespace, app_image("autoscale"))
+    manifest["spec"]["template"]["spec"]["containers"][0]["env"] = [
         {"name": "PLAIN", "value": "value"},
         {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "mode"}}},
         {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "keys", "key": "token"}}},
     ]
-    container["volumeMounts"] = [{"name": "config", "mountPath": "/etc/model"},
-                                 {"name": "secret", "mountPath": "/var/run/keys"},
-                                 {"name": "scratch", "mountPath": "/scratch"}]
+    deploy(target, manifest)
+    env = target.http("envs", "/runtime", namespace=namespace).json()["env"]
+    assert (env["PLAIN"], env["MODE"], env["TOKEN"]) == ("value", "fast", "s3cret")
+
+
+@pytest.mark.requires(VOLUMES)
+def test_volumes_from_config_maps_secrets_and_empty_dirs(target: Target, namespace: str, app_image) -> None:
+    _settings(target, namespace)
+    manifest = service("mounts", namespace, app_image("autoscale"))
+    manifest["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [
+        {"name": "config", "mountPath": "/etc/model"}, {"name": "secret", "mountPath": "/var/run/keys"},
+        {"name": "scratch", "mountPath": "/scratch"}]
     manifest["spec"]["template"]["spec"]["volumes"] = [
         {"name": "config", "configMap": {"name": "settings"}},
         {"name": "secret", "secret": {"secretName": "keys"}},
@@ -34,7 +48,6 @@ def test_env_and_volumes_from_config_maps_and_secrets(target: Target, namespace:
     deploy(target, manifest)
     seen = target.http("mounts", "/runtime?file=/etc/model/model.json&file=/var/run/keys/token",
                        namespace=namespace).json()
-    assert (seen["env"]["PLAIN"], seen["env"]["MODE"], seen["env"]["TOKEN"]) == ("value", "fast", "s3cret")
     assert json.loads(seen["files"]["/etc/model/model.json"]) == {"layers": 3}
     assert seen["files"]["/var/run/keys/token"] == "s3cret"
     assert {"/etc/model", "/var/run/keys", "/scratch"} <= set(seen["mounts"])

@@ -112,3 +112,13 @@ def test_pods_follow_the_runtime_contract() -> None:
 ])
 def test_static_scale(annotations: dict, labels: dict, config: dict, replicas: int) -> None:
     assert static_scale(_revision(annotations, **labels), config) == replicas
+
+
+def test_user_catalogs_come_first(tmp_path: Path) -> None:
+    mine = tmp_path / "images.yaml"
+    mine.write_text("images:\n  - image: gcr.io/knative-samples/helloworld-go\n    command: [my-own-server]\n"
+                    "  - image: example.com/team/model\n    command: [serve, --model]\n")
+    catalog = Catalog.load(mine)
+    assert catalog.launch({"image": "gcr.io/knative-samples/helloworld-go"}).argv == ["my-own-server"]
+    assert catalog.launch({"image": "example.com/team/model:v3"}).argv == ["serve", "--model"]
+    assert catalog.find("ghcr.io/kproof/recorder")
