@@ -40,12 +40,13 @@ def read_endpoints(state_dir: Path) -> Endpoints | None:
     except (OSError, ValueError):
         return None
     pid = int(data.get("pid", 0))
-    if not pid or not _alive(pid):
+    if not pid or not process_alive(pid):
         return None
     return Endpoints(api=data["api"], pid=pid, ca=data.get("ca"), ingress=data.get("ingress"))
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie does not count)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -162,7 +163,7 @@ def stop_pid(pid: int, timeout: float = STOP_TIMEOUT) -> None:
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not process_alive(pid):
             return
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -3,11 +3,11 @@ nothing running; what cannot run says why."""
 
 from __future__ import annotations
 
-import os
 import time
 
 from conformance.helpers import eventually
 from conformance.serving.support import Stream, deploy, service, wait_for_revision
+from kproof.embedded import process_alive
 from kproof.target import REFERENCE, Target
 
 
@@ -51,29 +51,12 @@ def test_deleting_the_service_leaves_nothing_running(target: Target, namespace: 
         pids = [int(s["containerID"].split("://")[1]) for p in pods
                 for s in p["status"]["containerStatuses"] if s.get("containerID", "").startswith("process://")]
         assert pids
-        eventually(lambda: not any(_alive(pid) for pid in pids), 30, "with every replica process gone")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
+        eventually(lambda: not any(process_alive(pid) for pid in pids), 30, "with every replica process gone")
 
 
 def test_unknown_image_gives_a_revision_that_is_not_ready(target: Target, namespace: str) -> None:
     target.apply(service("missing", namespace, "registry.invalid/kproof/no-such-image:1"))
-    revision = target.wait_until(
-        "serving.knative.dev/v1", "Revision", "missing-00001",
-        lambda obj: obj is not None and any(c.get("type") == "Ready" and c.get("status") == "False"
-                                            for c in (obj.get("status") or {}).get("conditions") or []),
-        namespace, timeout=180, what="failed")
-    ready = next(c for c in revision["status"]["conditions"] if c["type"] == "Ready")
+    ready = _failure(target, "missing-00001", namespace)
     assert ready.get("reason") in ("ImagePullBackOff", "ErrImagePull", "InvalidImageName"), ready
     assert ready.get("message")
     ksvc = target.get("serving.knative.dev/v1", "Service", "missing", namespace)
@@ -85,11 +68,17 @@ def test_a_crashing_container_gives_a_revision_that_is_not_ready(target: Target,
     manifest["spec"]["template"]["spec"]["containers"][0].update(
         {"command": ["sh", "-c"], "args": ["echo boom-before-exit; exit 3"]})
     target.apply(manifest)
-    revision = target.wait_until(
-        "serving.knative.dev/v1", "Revision", "crash-00001",
-        lambda obj: obj is not None and any(c.get("type") == "Ready" and c.get("status") == "False"
-                                            for c in (obj.get("status") or {}).get("conditions") or []),
-        namespace, timeout=180, what="failed")
-    ready = next(c for c in revision["status"]["conditions"] if c["type"] == "Ready")
+    ready = _failure(target, "crash-00001", namespace)
     assert ready["reason"] == "ExitCode3", ready
     assert "boom-before-exit" in ready.get("message", "")
+
+
+def _failure(target: Target, revision: str, namespace: str) -> dict:
+    """The Ready condition of a revision, once it is False."""
+    def failed(obj: dict | None) -> bool:
+        return obj is not None and any(c.get("type") == "Ready" and c.get("status") == "False"
+                                       for c in (obj.get("status") or {}).get("conditions") or [])
+
+    found = target.wait_until("serving.knative.dev/v1", "Revision", revision, failed, namespace, timeout=180,
+                              what="failed")
+    return next(c for c in found["status"]["conditions"] if c["type"] == "Ready")

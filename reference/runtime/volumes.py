@@ -39,6 +39,23 @@ def _write_items(target: Path, data: dict[str, bytes], items: list[dict] | None,
             file.chmod(item_mode if item_mode is not None else mode)
 
 
+def _key_data(volume: dict, namespace: str, lookup: Lookup) -> dict[str, bytes] | None:
+    """The files of a configMap or secret volume (None when it is optional and absent)."""
+    is_secret = "secret" in volume
+    source = volume["secret"] if is_secret else volume["configMap"]
+    name = source.get("secretName" if is_secret else "name", "")
+    found = lookup(namespace, "Secret" if is_secret else "ConfigMap", name)
+    if found is None:
+        if source.get("optional"):
+            return None
+        raise VolumeError(f'{"secret" if is_secret else "configmap"} "{name}" not found')
+    if is_secret:
+        return {k: base64.b64decode(v) for k, v in (found.get("data") or {}).items()}
+    data = {k: v.encode() for k, v in (found.get("data") or {}).items()}
+    data.update({k: base64.b64decode(v) for k, v in (found.get("binaryData") or {}).items()})
+    return data
+
+
 def prepare(pod: dict, pod_dir: Path, state_dir: Path, lookup: Lookup) -> dict[str, Path]:
     """Materialises every volume of `pod`; returns volume name -> host directory."""
     namespace = pod["metadata"].get("namespace", "default")
@@ -46,29 +63,13 @@ def prepare(pod: dict, pod_dir: Path, state_dir: Path, lookup: Lookup) -> dict[s
     for volume in pod.get("spec", {}).get("volumes") or []:
         name = volume["name"]
         target = pod_dir / "volumes" / name
-        if "configMap" in volume:
-            source = volume["configMap"]
-            config_map = lookup(namespace, "ConfigMap", source.get("name", ""))
-            if config_map is None:
-                if source.get("optional"):
-                    target.mkdir(parents=True, exist_ok=True)
-                    out[name] = target
-                    continue
-                raise VolumeError(f'configmap "{source.get("name")}" not found')
-            data = {k: v.encode() for k, v in (config_map.get("data") or {}).items()}
-            data.update({k: base64.b64decode(v) for k, v in (config_map.get("binaryData") or {}).items()})
-            shutil.rmtree(target, ignore_errors=True)
-            _write_items(target, data, source.get("items"), source.get("defaultMode"))
-        elif "secret" in volume:
-            source = volume["secret"]
-            secret = lookup(namespace, "Secret", source.get("secretName", ""))
-            if secret is None:
-                if source.get("optional"):
-                    target.mkdir(parents=True, exist_ok=True)
-                    out[name] = target
-                    continue
-                raise VolumeError(f'secret "{source.get("secretName")}" not found')
-            data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
+        if "configMap" in volume or "secret" in volume:
+            data = _key_data(volume, namespace, lookup)
+            if data is None:  # optional and absent: an empty directory
+                target.mkdir(parents=True, exist_ok=True)
+                out[name] = target
+                continue
+            source = volume.get("configMap") or volume["secret"]
             shutil.rmtree(target, ignore_errors=True)
             _write_items(target, data, source.get("items"), source.get("defaultMode"))
         elif "emptyDir" in volume:
