@@ -40,6 +40,7 @@ from reference.dataplane.process import DataPlaneProcess
 from reference.runtime.catalog import Catalog
 from reference.runtime.kubelet import Kubelet
 from reference.serving.configuration import ConfigurationReconciler
+from reference.serving.podautoscaler import PodAutoscalerReconciler
 from reference.serving.revision import RevisionReconciler
 from reference.serving.route import RouteReconciler
 from reference.serving.service import ServiceReconciler
@@ -186,7 +187,8 @@ class Platform:
         self.kubelet = Kubelet(self.registry, self.state_dir, self.catalog, self.dataplane.drain)
         self._run_task("kubelet", self.kubelet.run())
         self.controllers = [ServiceReconciler(self.registry), ConfigurationReconciler(self.registry),
-                            RevisionReconciler(self.registry), RouteReconciler(self.registry, self.dataplane.serves)]
+                            RevisionReconciler(self.registry), RouteReconciler(self.registry, self.dataplane.serves),
+                            PodAutoscalerReconciler(self.registry, self.dataplane.stats, self.dataplane.activations)]
         for controller in self.controllers:
             self._run_task(controller.name, controller.run())
 

@@ -21,12 +21,13 @@ def test_no_errors_while_replicas_shut_down(target: Target, namespace: str, app_
         one = {"autoscaling.knative.dev/min-scale": "1", "autoscaling.knative.dev/window": "6s"}
         target.apply(service("steady", namespace, image, annotations=one, env={"V": "2"}))
         wait_for_revision(target, "steady", namespace, "steady-00002")
-        eventually(lambda: not _pods(target, namespace, "steady-00001"), 120, "scaled in to no replicas")
         time.sleep(1)
-        # And a plain rollout to a third revision.
+        # And a plain rollout to a third revision, while the first one is still winding down.
         target.apply(service("steady", namespace, image, annotations=one, env={"V": "3"}))
         wait_for_revision(target, "steady", namespace, "steady-00003")
-        eventually(lambda: not _pods(target, namespace, "steady-00002"), 120, "the old revision shut down")
+        eventually(lambda: not _pods(target, namespace, "steady-00001") and not _pods(target, namespace,
+                                                                                      "steady-00002"),
+                   180, "with the old revisions shut down")
         time.sleep(1)
     assert set(stream.revisions) == {"steady-00001", "steady-00002", "steady-00003"}, stream.revisions
     assert stream.results.get(200) == stream.total, f"{stream.results}: {stream.failures[:5]}"

@@ -124,3 +124,11 @@ class DataPlaneProcess:
         async with self.session.get(f"{self.admin}/stats", params={"since": str(since)},
                                     timeout=aiohttp.ClientTimeout(total=2)) as r:
             return await r.json()
+
+    async def activations(self, since: int) -> tuple[int, list[str]]:
+        """Long-polls the revisions whose requests the activator holds (at zero replicas)."""
+        assert self.session is not None
+        async with self.session.get(f"{self.admin}/activations", params={"since": str(since)},
+                                    timeout=aiohttp.ClientTimeout(total=60)) as r:
+            body = await r.json()
+        return body["next"], body["revisions"]

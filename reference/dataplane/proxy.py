@@ -26,11 +26,13 @@ RequestLogger = Callable[[RequestRecord], None]
 
 class Proxy:
     def __init__(self, table: RoutingTable, metrics: Metrics, session: aiohttp.ClientSession,
-                 request_log: Callable[[], RequestLogger | None]) -> None:
+                 request_log: Callable[[], RequestLogger | None],
+                 on_cold: Callable[[tuple[str, str]], None] = lambda key: None) -> None:
         self.table = table
         self.metrics = metrics
         self.session = session
         self.request_log = request_log
+        self.on_cold = on_cold  # a request came for a revision with no ready replica: wake it
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         target = self.table.lookup(request.host)
@@ -63,6 +65,8 @@ class Proxy:
         body = await request.read() if request.can_read_body else None
         stats = self.metrics.stats(target.key)
         for attempt in range(CONNECT_ATTEMPTS):
+            if not target.throttler.ready:
+                self.on_cold(target.key)
             stats.queued += 1
             try:
                 endpoint = await asyncio.wait_for(target.throttler.acquire(), max(0.0, deadline - time.monotonic()))

@@ -45,6 +45,9 @@ class DataPlane:
         ]
         self.session: aiohttp.ClientSession | None = None
         self.proxy: Proxy | None = None
+        self._activations: list[str] = []  # revisions asked for at zero replicas, in order
+        self._dropped = 0
+        self._activated = asyncio.Event()
 
     # Informer handlers ---------------------------------------------------------------------------
 
@@ -79,7 +82,29 @@ class DataPlane:
         handle.write(self._log_render(record) + "\n")
         handle.flush()
 
+    def wake(self, key: tuple[str, str]) -> None:
+        """The activator holds a request for a revision without ready replicas: tell the autoscaler."""
+        self._activations.append(f"{key[0]}/{key[1]}")
+        if len(self._activations) > 10_000:
+            del self._activations[:5_000]
+            self._dropped += 5_000
+        self._activated.set()
+
     # Admin endpoints -------------------------------------------------------------------------------
+
+    async def activations(self, request: web.Request) -> web.Response:
+        """Long poll: the revisions woken since sequence number `since` (blocks up to 25 s for one)."""
+        since = int(request.query.get("since", "0"))
+        if since >= self._sequence():
+            self._activated.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._activated.wait(), 25)
+        end = self._sequence()
+        start = max(0, len(self._activations) - (end - since))
+        return web.json_response({"next": end, "revisions": sorted(set(self._activations[start:]))})
+
+    def _sequence(self) -> int:
+        return self._dropped + len(self._activations)
 
     async def healthz(self, request: web.Request) -> web.Response:
         synced = all(i.synced.is_set() for i in self.informers)
@@ -118,6 +143,7 @@ class DataPlane:
         app.router.add_get("/stats", self.stats)
         app.router.add_get("/routes/{namespace}/{name}", self.route)
         app.router.add_post("/drain/{namespace}/{pod}", self.drain)
+        app.router.add_get("/activations", self.activations)
         return app
 
     def ingress_app(self) -> web.Application:
@@ -133,7 +159,7 @@ class DataPlane:
         self.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30), auto_decompress=False,
             timeout=aiohttp.ClientTimeout(total=None))
-        self.proxy = Proxy(self.table, self.metrics, self.session, self.request_logger)
+        self.proxy = Proxy(self.table, self.metrics, self.session, self.request_logger, self.wake)
         tasks = [asyncio.create_task(i.run(api_session)) for i in self.informers]
         runners = []
         for app, app_port in ((self.ingress_app(), port), (self.admin_app(), admin_port)):
@@ -145,6 +171,7 @@ class DataPlane:
         try:
             await asyncio.Event().wait()
         finally:
+            self._activated.set()  # let long polls answer, so shutdown need not wait for them
             for task in tasks:
                 task.cancel()
             for runner in runners:

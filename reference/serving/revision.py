@@ -40,10 +40,7 @@ Scaler = Callable[[dict, dict[str, str]], int]
 
 
 def static_scale(revision: dict, autoscaler_config: dict[str, str]) -> int:
-    """Until the autoscaler decides: the initial scale, at least min-scale, at most max-scale; none once no
-    route sends the revision traffic any more (Knative's routingState reserve)."""
-    if (revision["metadata"].get("labels") or {}).get(ROUTING_STATE) == "reserve":
-        return 0
+    """Before (or without) the autoscaler: the initial scale, at least min-scale, at most max-scale."""
     annotations = revision["metadata"].get("annotations") or {}
 
     def number(keys: tuple[str, ...], default: str) -> int:
@@ -123,6 +120,28 @@ def _failure(pods: list[dict]) -> tuple[str, str, str] | None:
     return None
 
 
+def reachability(revision: dict) -> str:
+    """The PodAutoscaler's reachability from the revision's routing state."""
+    state = (revision["metadata"].get("labels") or {}).get(ROUTING_STATE)
+    return {"active": "Reachable", "reserve": "Unreachable"}.get(state or "", "")
+
+
+def pod_autoscaler_for(revision: dict) -> dict:
+    meta = revision["metadata"]
+    spec = revision.get("spec") or {}
+    return {
+        "apiVersion": "autoscaling.internal.knative.dev/v1alpha1", "kind": "PodAutoscaler",
+        "metadata": {"name": meta["name"], "namespace": meta["namespace"],
+                     "labels": {**(meta.get("labels") or {}), REVISION: meta["name"], REVISION_UID: meta["uid"]},
+                     "annotations": dict(meta.get("annotations") or {}),
+                     "ownerReferences": [owner_reference(revision)]},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                                    "name": f"{meta['name']}-deployment"},
+                 "containerConcurrency": int(spec.get("containerConcurrency") or 0),
+                 "protocolType": "http1", "reachability": reachability(revision)},
+    }
+
+
 class RevisionReconciler(Controller):
     name = "revision-controller"
 
@@ -130,12 +149,34 @@ class RevisionReconciler(Controller):
         super().__init__(registry)
         self.kind = registry.kinds.by_path("serving.knative.dev", "v1", "revisions")
         self.pods = registry.kinds.by_path("", "v1", "pods")
+        self.autoscalers = registry.kinds.by_path("autoscaling.internal.knative.dev", "v1alpha1", "podautoscalers")
         self.scaler = scaler
 
     def watches(self) -> list[Watch]:
-        return [Watch(self.kind, own_key), Watch(self.pods, owner_keys("Revision"))]
+        return [Watch(self.kind, own_key), Watch(self.pods, owner_keys("Revision")),
+                Watch(self.autoscalers, owner_keys("Revision"))]
 
-    def desired_scale(self, revision: dict) -> int:
+    def _ensure_autoscaler(self, revision: dict) -> dict:
+        desired = pod_autoscaler_for(revision)
+        meta = revision["metadata"]
+        current = self.get(self.autoscalers, meta["namespace"], meta["name"])
+        if current is None:
+            return self.registry.create(self.autoscalers, meta["namespace"], desired, self.opts)
+        wanted = desired["metadata"]
+        if (current["spec"] != desired["spec"] or current["metadata"].get("labels") != wanted["labels"]
+                or current["metadata"].get("annotations", {}) != wanted["annotations"]):
+            updated = {**current, "spec": desired["spec"],
+                       "metadata": {**current["metadata"], "labels": wanted["labels"],
+                                    "annotations": wanted["annotations"]}}
+            current = self.registry.update(self.autoscalers, meta["namespace"], meta["name"], updated, self.opts)
+        return current
+
+    def desired_scale(self, revision: dict, autoscaler: dict | None) -> int:
+        """The replicas the PodAutoscaler set, else (before it decides, or for a class it cannot run)
+        the initial scale."""
+        replicas = ((autoscaler or {}).get("status") or {}).get("scaleTargetReplicas")
+        if isinstance(replicas, int) and replicas >= 0:
+            return replicas
         return self.scaler(revision, self.registry.read_config("knative-serving", "config-autoscaler"))
 
     async def reconcile(self, key: Key) -> float | None:
@@ -144,7 +185,8 @@ class RevisionReconciler(Controller):
             return None
         namespace, uid = revision["metadata"]["namespace"], revision["metadata"]["uid"]
         pods = [p for p in self.children(self.pods, namespace, uid) if not p["metadata"].get("deletionTimestamp")]
-        desired = self.desired_scale(revision)
+        autoscaler = self._ensure_autoscaler(revision)
+        desired = self.desired_scale(revision, autoscaler)
         if len(pods) < desired:
             taken = claimed_ports([e.obj for e in self.registry.store.entries(self.pods.resource)])
             for _ in range(desired - len(pods)):
@@ -158,10 +200,10 @@ class RevisionReconciler(Controller):
             for pod in victims:
                 self.registry.delete(self.pods, namespace, pod["metadata"]["name"], {}, self.opts)
             pods = [p for p in pods if p not in victims]
-        self._write_status(revision, pods, desired)
+        self._write_status(revision, pods, desired, autoscaler)
         return None
 
-    def _write_status(self, revision: dict, pods: list[dict], desired: int) -> None:
+    def _write_status(self, revision: dict, pods: list[dict], desired: int, autoscaler: dict | None) -> None:
         previous = revision.get("status") or {}
         ready_pods = sum(1 for p in pods if pod_ready(p))
         was_available = conditions.is_true(revision, "ResourcesAvailable")
@@ -186,7 +228,15 @@ class RevisionReconciler(Controller):
             "containerStatuses": [{"name": c.get("name", ""), "imageDigest": f"kproof://{c.get('image', '')}"}
                                   for c in (revision.get("spec") or {}).get("containers") or []],
         }
+        if desired == 0 and ready_pods == 0 and failure is None and conditions.get(autoscaler, "Active").get(
+                "reason") == "NoTraffic":
+            available = conditions.condition("ResourcesAvailable", True)  # scaled to zero, or initial scale 0
         parts = [available, healthy]
-        status["conditions"] = conditions.merge([*parts, conditions.all_of("Ready", parts)],
+        extra = []
+        if autoscaler is not None and conditions.get(autoscaler, "Active").get("status") in ("True", "False"):
+            active = conditions.get(autoscaler, "Active")
+            extra.append(conditions.condition("Active", active["status"], active.get("reason", ""),
+                                              active.get("message", ""), severity="Info"))
+        status["conditions"] = conditions.merge([*parts, *extra, conditions.all_of("Ready", parts)],
                                                 previous.get("conditions"))
         self.write_status(self.kind, revision, status)

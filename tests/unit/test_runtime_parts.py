@@ -108,7 +108,6 @@ def test_pods_follow_the_runtime_contract() -> None:
     ({"autoscaling.knative.dev/initial-scale": "5"}, {}, {}, 5),
     ({"autoscaling.knative.dev/min-scale": "3"}, {}, {"initial-scale": "1"}, 3),
     ({"autoscaling.knative.dev/min-scale": "3", "autoscaling.knative.dev/max-scale": "2"}, {}, {}, 2),
-    ({"autoscaling.knative.dev/min-scale": "3"}, {"serving.knative.dev/routingState": "reserve"}, {}, 0),
 ])
 def test_static_scale(annotations: dict, labels: dict, config: dict, replicas: int) -> None:
     assert static_scale(_revision(annotations, **labels), config) == replicas
