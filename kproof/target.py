@@ -262,6 +262,11 @@ class Target:
                                 **kwargs)
 
 
+def pod_is_ready(pod: dict) -> bool:
+    """A Pod that serves: Ready and not on its way out."""
+    return not pod["metadata"].get("deletionTimestamp") and condition_status(pod) == "True"
+
+
 def condition_status(obj: dict, condition: str = "Ready") -> str | None:
     for cond in (obj.get("status") or {}).get("conditions") or []:
         if cond.get("type") == condition:

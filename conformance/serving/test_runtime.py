@@ -10,7 +10,7 @@ import pytest
 from conformance.api.test_kubectl import kubectl
 from conformance.helpers import eventually
 from conformance.serving.support import deploy, service
-from kproof.target import VOLUMES, Target
+from kproof.target import VOLUMES, Target, pod_is_ready
 
 
 def _settings(target: Target, namespace: str) -> None:
@@ -61,9 +61,7 @@ def test_a_deleted_replica_is_replaced(target: Target, namespace: str, app_image
 
     def replaced() -> bool:
         pods = target.list("v1", "Pod", namespace, label_selector=selector)
-        return any(p["metadata"]["name"] != first and any(c["type"] == "Ready" and c["status"] == "True"
-                                                          for c in (p.get("status") or {}).get("conditions") or [])
-                   for p in pods)
+        return any(p["metadata"]["name"] != first and pod_is_ready(p) for p in pods)
 
     eventually(replaced, 120, "replaced by a new ready replica")
     assert target.http("phoenix", "/", namespace=namespace).status_code == 200

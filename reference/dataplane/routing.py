@@ -23,6 +23,7 @@ class RevisionTarget:
     idle_timeout: float = 0.0
     service: str = ""
     configuration: str = ""
+    burst_capacity_annotation: str | None = None
     throttler: Throttler = field(default_factory=Throttler)
 
     @property
@@ -57,6 +58,7 @@ def _host(url: str | None) -> str:
 
 class RoutingTable:
     def __init__(self) -> None:
+        self._autoscaler: dict[str, str] = {}
         self.routes: dict[tuple[str, str], RouteEntry] = {}
         self.revisions: dict[tuple[str, str], RevisionTarget] = {}
         self.hosts: dict[str, list[Split]] = {}
@@ -117,6 +119,22 @@ class RoutingTable:
 
     # Revisions and pods --------------------------------------------------------------------------
 
+    def set_autoscaler_config(self, data: dict[str, str]) -> None:
+        """config-autoscaler's defaults for the target burst capacity and a replica's capacity."""
+        self._autoscaler = data
+        for target in self.revisions.values():
+            self._apply_burst(target)
+
+    def _apply_burst(self, target: RevisionTarget) -> None:
+        config = self._autoscaler
+        try:
+            burst = float(target.burst_capacity_annotation or config.get("target-burst-capacity", "211"))
+            default_total = float(config.get("container-concurrency-target-default", "100"))
+        except ValueError:
+            burst, default_total = 211.0, 100.0
+        target.throttler.burst_capacity = burst
+        target.throttler.per_pod_total = float(target.container_concurrency) or default_total
+
     def set_revision(self, revision: dict | None, key: tuple[str, str]) -> None:
         if revision is None:
             target = self.revisions.pop(key, None)
@@ -138,7 +156,12 @@ class RoutingTable:
         target.idle_timeout = float(spec.get("idleTimeoutSeconds") or 0)
         target.service = labels.get("serving.knative.dev/service", "")
         target.configuration = labels.get("serving.knative.dev/configuration", "")
+        annotations = revision["metadata"].get("annotations") or {}
+        target.burst_capacity_annotation = next(
+            (annotations[k] for k in ("autoscaling.knative.dev/target-burst-capacity",
+                                      "autoscaling.knative.dev/targetBurstCapacity") if k in annotations), None)
         target.throttler.set_concurrency(target.container_concurrency)
+        self._apply_burst(target)
 
     def set_pod(self, pod: dict, deleted: bool) -> None:
         meta = pod["metadata"]

@@ -61,6 +61,9 @@ class DataPlane:
         self.table.set_pod(pod, kind == "DELETED")
 
     def _on_config(self, kind: str, config: dict, old: dict | None) -> None:
+        if config["metadata"]["name"] == "config-autoscaler":
+            self.table.set_autoscaler_config((config.get("data") or {}) if kind != "DELETED" else {})
+            return
         if config["metadata"]["name"] != "config-observability":
             return
         data = config.get("data") or {} if kind != "DELETED" else {}

@@ -1,8 +1,9 @@
 """Per-revision admission: the breaker (containerConcurrency per replica), the queue, load balancing.
 
-As in Knative: containerConcurrency > 0 is a hard limit per replica; requests beyond it wait in a
-queue of 10 x containerConcurrency per replica, and are refused with 503 when that is full. With no
-ready replica the activator holds up to 10,000 requests until one is ready. Load balancing follows
+As in Knative: containerConcurrency > 0 is a hard limit per replica. While the activator is in the path
+(no ready replica, or too little spare capacity for the target burst capacity) it holds up to 10,000
+requests per revision; otherwise requests wait in the replicas' queue-proxy queues, 10 x
+containerConcurrency per replica, and are refused with 503 when those are full. Load balancing follows
 Knative's activator: unlimited concurrency -> the less busy of two random replicas; containerConcurrency
 up to 3 -> the first replica with a free slot; otherwise round robin over replicas with a free slot.
 """
@@ -39,6 +40,8 @@ class Throttler:
         self.endpoints: dict[str, Endpoint] = {}
         self.leaving: dict[str, Endpoint] = {}  # removed from routing, requests still in flight
         self.concurrency = 0
+        self.burst_capacity = 211.0  # target-burst-capacity (-1: the activator always stays in the path)
+        self.per_pod_total = 100.0  # what one replica can take (containerConcurrency, else the default)
         self._waiters: deque[asyncio.Future[Endpoint]] = deque()
         self._next = 0
 
@@ -78,12 +81,23 @@ class Throttler:
         return len(self.endpoints)
 
     @property
+    def inflight(self) -> int:
+        return sum(e.inflight for e in self.endpoints.values())
+
+    def activator_in_path(self) -> bool:
+        """Knative keeps the activator in the path while the excess burst capacity is negative."""
+        if not self.endpoints or self.burst_capacity == -1:
+            return True
+        if self.burst_capacity == 0:
+            return False  # only scale from zero goes through the activator
+        spare = len(self.endpoints) * self.per_pod_total - self.burst_capacity - self.inflight - self.queued
+        return spare < 0
+
+    @property
     def max_queue(self) -> int:
-        if not self.endpoints:
+        if self.activator_in_path() or not self.concurrency:
             return ACTIVATOR_QUEUE
-        if self.concurrency:
-            return QUEUE_PER_SLOT * self.concurrency * len(self.endpoints)
-        return ACTIVATOR_QUEUE
+        return QUEUE_PER_SLOT * self.concurrency * len(self.endpoints)
 
     # Admission ------------------------------------------------------------------------------------
 

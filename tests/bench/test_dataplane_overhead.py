@@ -10,7 +10,7 @@ import time
 
 import aiohttp
 
-from kproof.target import Target
+from kproof.target import Target, pod_is_ready
 
 CONCURRENCY = 8
 REQUESTS = 800
@@ -19,8 +19,7 @@ APP_SLEEP_MS = 0
 
 def _ready_pod_address(target: Target, namespace: str, service: str) -> str:
     pods = target.list("v1", "Pod", namespace, label_selector=f"serving.knative.dev/service={service}")
-    pod = next(p for p in pods
-               if any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"]["conditions"]))
+    pod = next(p for p in pods if pod_is_ready(p))
     port = next(p["containerPort"] for c in pod["spec"]["containers"] for p in c.get("ports") or [])
     return f"http://{pod['status']['podIP']}:{port}"
 

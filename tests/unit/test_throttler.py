@@ -25,10 +25,11 @@ def test_container_concurrency_is_a_hard_limit_per_replica() -> None:
     run(scenario())
 
 
-def test_queue_depth_is_ten_per_slot() -> None:
+def test_queue_depth_is_ten_per_slot_once_the_activator_leaves_the_path() -> None:
     async def scenario() -> None:
         throttler = Throttler()
         throttler.set_concurrency(2)
+        throttler.burst_capacity = 0  # no burst capacity asked for: traffic goes straight to the replicas
         throttler.upsert(Endpoint("a", "x"))
         await throttler.acquire()
         await throttler.acquire()
@@ -110,3 +111,17 @@ def test_waiters_fail_when_the_revision_goes_away() -> None:
             await waiter
 
     run(scenario())
+
+
+def test_the_activator_queue_holds_bursts_while_capacity_is_short() -> None:
+    throttler = Throttler()
+    throttler.set_concurrency(1)
+    throttler.upsert(Endpoint("a", "x"))
+    assert throttler.activator_in_path() and throttler.max_queue == ACTIVATOR_QUEUE  # 1 < 211 burst capacity
+    throttler.per_pod_total = 100
+    for name in "bcd":
+        throttler.upsert(Endpoint(name, name))
+    assert not throttler.activator_in_path()  # 4 x 100 - 211 - 0 >= 0
+    assert throttler.max_queue == 40
+    throttler.burst_capacity = -1
+    assert throttler.activator_in_path()

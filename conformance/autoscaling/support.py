@@ -1,0 +1,88 @@
+"""Driving load at a Service and watching its replicas, for the autoscaling tests."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from kproof.target import Target, pod_is_ready
+
+FAST_WINDOW = {"autoscaling.knative.dev/window": "6s"}
+
+
+def ready_pods(target: Target, namespace: str, service: str) -> int:
+    pods = target.list("v1", "Pod", namespace, label_selector=f"serving.knative.dev/service={service}")
+    return sum(1 for p in pods if pod_is_ready(p))
+
+
+def autoscaler(target: Target, namespace: str, revision: str) -> dict:
+    return target.get("autoscaling.internal.knative.dev/v1alpha1", "PodAutoscaler", revision, namespace) or {}
+
+
+@dataclass
+class Load:
+    """Requests from a background thread: `clients` concurrent loops, or `rate` requests a second."""
+
+    target: Target
+    service: str
+    namespace: str
+    path: str = "/"
+    clients: int = 0
+    rate: float = 0.0
+    codes: dict[int | str, int] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> Load:
+        host = self.target.service_host(self.service, self.namespace)
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run(host)), daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(120)
+
+    def _count(self, code: int | str) -> None:
+        self.codes[code] = self.codes.get(code, 0) + 1
+
+    async def _one(self, session: aiohttp.ClientSession, host: str) -> None:
+        try:
+            async with session.get(self.target.ingress.rstrip("/") + self.path, headers={"Host": host}) as response:
+                await response.read()
+                self._count(response.status)
+        except (aiohttp.ClientError, TimeoutError) as err:
+            self._count(type(err).__name__)
+
+    async def _run(self, host: str) -> None:
+        deadline = time.monotonic() + 600  # a bound, should a test forget to stop the load
+        timeout = aiohttp.ClientTimeout(total=120)
+        async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0)) as session:
+            if self.clients:
+                async def loop() -> None:
+                    while not self._stop.is_set() and time.monotonic() < deadline:
+                        await self._one(session, host)
+
+                await asyncio.gather(*(loop() for _ in range(self.clients)))
+                return
+            pending: set[asyncio.Task] = set()
+            started = time.monotonic()
+            sent = 0
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                due = int((time.monotonic() - started) * self.rate)
+                while sent < due:
+                    task = asyncio.create_task(self._one(session, host))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+                    sent += 1
+                await asyncio.sleep(0.005)
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    @property
+    def failures(self) -> dict:
+        return {k: v for k, v in self.codes.items() if k != 200}
