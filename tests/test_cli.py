@@ -12,13 +12,15 @@ import pytest
 
 from kproof.target import Target
 
+ROOT = Path(__file__).resolve().parents[1]
 SERVICE = {"apiVersion": "serving.knative.dev/v1", "kind": "Service",
            "metadata": {"name": "kept", "namespace": "default"},
            "spec": {"template": {"spec": {"containers": [{"image": "gcr.io/knative-samples/helloworld-go"}]}}}}
 
 
 def kproof(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "kproof", *args], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-m", "kproof", *args], capture_output=True, text=True, timeout=120,
+                            cwd=ROOT)
     if check:
         assert result.returncode == 0, result.stdout + result.stderr
     return result
@@ -75,3 +77,13 @@ def test_run_fails_when_the_target_fails(tmp_path: Path) -> None:
     result = kproof("run", "--reports", str(tmp_path / "reports"), "--kubeconfig", str(kubeconfig),
                     "--ingress", "http://127.0.0.1:9", "-k", "test_short_names", check=False)
     assert result.returncode != 0
+
+
+def test_simulate_charts_the_seed_001_burst(tmp_path: Path) -> None:
+    out = tmp_path / "burst.png"
+    result = kproof("simulate", "fixtures/traces/seed-001-burst.csv", "--service",
+                    "fixtures/manifests/seed-001/test-ai-process.yaml", "--startup", "3", "--out", str(out))
+    assert "peak ready replicas 8" in result.stdout
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = out.with_suffix(".csv").read_text().splitlines()
+    assert rows[0] == "second,offered,desired,replicas,ready,queued,panicking" and len(rows) > 100

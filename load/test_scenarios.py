@@ -1,0 +1,61 @@
+"""Locust scenarios against a Service with a fast autoscaler (6 s window): scale-out, latency once scaled,
+and no failed request while replicas come and go. Numbers are small so CI stays short; reports land in
+reports/load/<scenario>/ (Locust's CSVs, the replica timeline and a chart)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conformance.serving.support import deploy, service
+from kproof.target import Target
+from load.runner import LoadResult, run_scenario
+
+APP_MS = 300
+FAST = {"autoscaling.knative.dev/window": "6s"}
+REPORTS = Path("reports")
+
+
+@pytest.fixture
+def autoscaled(target: Target, namespace: str, app_image) -> str:
+    deploy(target, service("load", namespace, app_image("autoscale"), containerConcurrency=1, annotations=FAST))
+    return "load"
+
+
+def _steady_state_p50(result: LoadResult, last: int = 5) -> float:
+    values = [float(h["50%"]) for h in result.history[-last:] if h.get("50%") not in (None, "", "N/A")]
+    return max(values) if values else 0.0
+
+
+def test_steady_load_scales_out_and_latency_settles(target: Target, namespace: str, autoscaled: str) -> None:
+    result = run_scenario(target, "steady", autoscaled, namespace, users=5, run_time="20s",
+                          path=f"/?sleep={APP_MS}", reports=REPORTS)
+    assert result.requests > 50 and result.failures == 0
+    assert result.max_ready >= 5, "containerConcurrency 1 and 5 users: at least 5 replicas"
+    # Once scaled out, a request waits for nobody: the median is close to the app's own time.
+    assert _steady_state_p50(result) <= 2 * APP_MS, result.history[-5:]
+
+
+def test_a_step_in_load_is_followed_by_replicas(target: Target, namespace: str, autoscaled: str) -> None:
+    result = run_scenario(target, "step", autoscaled, namespace, path=f"/?sleep={APP_MS}", reports=REPORTS,
+                          env={"KPROOF_LOW": "2", "KPROOF_HIGH": "6", "KPROOF_STEP_SECONDS": "15"})
+    assert result.failures == 0
+    ready_for_high = result.first_time_ready(6)
+    assert ready_for_high is not None, [(s.seconds, s.ready) for s in result.replicas]
+    print(f"6 replicas ready {ready_for_high - 15:.1f}s after the step")
+
+
+def test_a_burst_is_absorbed_without_failures(target: Target, namespace: str, autoscaled: str) -> None:
+    result = run_scenario(target, "burst", autoscaled, namespace, path=f"/?sleep={APP_MS}", reports=REPORTS,
+                          env={"KPROOF_BURST": "12", "KPROOF_BURST_SECONDS": "20", "KPROOF_QUIET_SECONDS": "5"})
+    assert result.failures == 0
+    assert result.max_ready >= 10
+
+
+def test_a_ramp_scales_up_then_down_without_failures(target: Target, namespace: str, autoscaled: str) -> None:
+    result = run_scenario(target, "ramp", autoscaled, namespace, path=f"/?sleep={APP_MS}", reports=REPORTS,
+                          env={"KPROOF_PEAK": "6", "KPROOF_RAMP_SECONDS": "12", "KPROOF_HOLD_SECONDS": "8"})
+    assert result.failures == 0, "replicas shut down gracefully while the load fell"
+    assert result.max_ready >= 5
+    assert result.ready_at_end() < result.max_ready, "the service scaled back in as the load left"
