@@ -126,7 +126,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     options = RunOptions(reports=args.reports, kubeconfig=args.kubeconfig, ingress=args.ingress,
                          domain=args.domain, capabilities=args.capability or [], select=args.select,
-                         areas=args.area or [])
+                         areas=args.area or [], load=args.load)
     return run(options, console)
 
 
@@ -136,6 +136,46 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 1
     results = report.write_report(args.reports, console)
     return 1 if any(r.failed for r in results) else 0
+
+
+def _target_of(args: argparse.Namespace):
+    from kproof.target import Target
+
+    if args.kubeconfig:
+        return Target(kubeconfig=args.kubeconfig, ingress=args.ingress)
+    endpoints = read_endpoints(args.state_dir.resolve())
+    if endpoints is None:
+        return None
+    return Target(kubeconfig=args.state_dir.resolve() / "kubeconfig", ingress=endpoints.ingress)
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from load.runner import LOCUSTFILES, run_scenario
+
+    target = _target_of(args)
+    if target is None or not target.ingress:
+        console.print("[red]no target: start one with `kproof up --detach`, or give --kubeconfig and --ingress[/red]")
+        return 2
+    if not (LOCUSTFILES / f"{args.scenario}.py").exists():
+        console.print(f"[red]no scenario {args.scenario!r} in {LOCUSTFILES}[/red]")
+        return 2
+    host = target.service_host(args.service, args.namespace)
+    if args.web:
+        console.print(f"Locust's web UI on http://127.0.0.1:{args.web_port} (Ctrl-C stops it); "
+                      f"requests go to {target.ingress} with Host {host}")
+        return subprocess.call([sys.executable, "-m", "locust", "-f", str(LOCUSTFILES / f"{args.scenario}.py"),
+                                "--web-host", "127.0.0.1", "--web-port", str(args.web_port), "--host",
+                                target.ingress, "--service-host", host, "--path", args.path])
+    with console.status(f"running {args.scenario} against {host}"):
+        result = run_scenario(target, args.scenario, args.service, args.namespace, users=args.users,
+                              run_time=args.run_time if args.scenario == "steady" else "", path=args.path,
+                              reports=args.reports)
+    console.print(f"{result.requests} requests, {result.failures} failed, {result.rps:.1f}/s, "
+                  f"p50 {result.median_ms:.0f} ms, p95 {result.p95_ms:.0f} ms, up to {result.max_ready} ready replicas")
+    console.print(f"report: {result.directory}/ (chart.png, replicas.csv, Locust's CSVs)")
+    return 1 if result.failures else 0
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -211,7 +251,22 @@ def parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--area", action="append", help="only this conformance area (repeat)")
     run_cmd.add_argument("-k", dest="select", help="only tests matching this pytest -k expression")
     run_cmd.add_argument("--reports", type=Path, default=Path("reports"))
+    run_cmd.add_argument("--no-load", dest="load", action="store_false", help="skip the short load scenario")
     run_cmd.set_defaults(func=cmd_run)
+
+    load_cmd = with_state(sub.add_parser("load", help="run a Locust scenario against a Service"))
+    load_cmd.add_argument("scenario", choices=["steady", "step", "burst", "ramp"])
+    load_cmd.add_argument("--service", required=True, help="the Knative Service to load")
+    load_cmd.add_argument("--namespace", default="default")
+    load_cmd.add_argument("--kubeconfig", type=Path, help="a cluster's kubeconfig (default: the running reference)")
+    load_cmd.add_argument("--ingress", help="the cluster's ingress URL")
+    load_cmd.add_argument("--users", type=int, default=5, help="steady: how many users (default 5)")
+    load_cmd.add_argument("--run-time", default="30s", help="steady: for how long (default 30s)")
+    load_cmd.add_argument("--path", default="/", help="what each request asks for, e.g. /?sleep=200")
+    load_cmd.add_argument("--web", action="store_true", help="open Locust's web UI instead of running headless")
+    load_cmd.add_argument("--web-port", type=int, default=8089)
+    load_cmd.add_argument("--reports", type=Path, default=Path("reports"))
+    load_cmd.set_defaults(func=cmd_load)
 
     sim = sub.add_parser("simulate", help="replay a traffic trace through the KPA and chart the replicas")
     sim.add_argument("trace", type=Path, help="CSV with `second` and `concurrency` or `rps`")

@@ -20,6 +20,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--domain", help="the target's domain (default: read from status.url)")
     group.addoption("--capability", action="append", default=[],
                     help="a capability the target has: restart, kill-pod, gpu (repeat)")
+    group.addoption("--reports", default="reports", help="where load scenarios write their reports")
     group.addoption("--app-registry", default="ghcr.io/kproof",
                     help="where the kproof apps' images are (image = <registry>/<app>); see reference/apps")
 
@@ -61,6 +62,11 @@ def app_image(request: pytest.FixtureRequest):
     """The image of a kproof app (helloworld, autoscale, recorder, event-display) on this target."""
     registry = request.config.getoption("--app-registry").rstrip("/")
     return lambda app: f"{registry}/{app}"
+
+
+@pytest.fixture(scope="session")
+def reports(request: pytest.FixtureRequest) -> Path:
+    return Path(request.config.getoption("--reports"))
 
 
 @pytest.fixture

@@ -18,6 +18,9 @@ from kproof import report
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SUITE = PROJECT_ROOT / "conformance"
+# The short load scenario of the main job: steady users against an autoscaled Service.
+LOAD_SCENARIO = PROJECT_ROOT / "load" / "test_scenarios.py"
+LOAD_TEST = "test_steady_load_scales_out_and_latency_settles"
 
 
 @dataclass
@@ -29,12 +32,15 @@ class RunOptions:
     capabilities: list[str] = field(default_factory=list)
     select: str | None = None  # pytest -k expression
     areas: list[str] = field(default_factory=list)  # conformance sub-folders; all when empty
+    load: bool = True  # also the short load scenario
 
 
 def pytest_command(options: RunOptions) -> list[str]:
     reports = options.reports.resolve()
     paths = [str(SUITE / area) for area in options.areas] or [str(SUITE)]
-    command = [sys.executable, "-m", "pytest", *paths, "-p", "kproof.pytest_progress",
+    if options.load and not options.areas:
+        paths.append(f"{LOAD_SCENARIO}::{LOAD_TEST}")
+    command = [sys.executable, "-m", "pytest", *paths, "-p", "kproof.pytest_progress", f"--reports={reports}",
                f"--junitxml={reports / 'junit.xml'}", f"--alluredir={reports / 'allure-results'}",
                "--clean-alluredir", "-o", "junit_family=xunit2", "-rfE"]
     if options.kubeconfig:
@@ -60,7 +66,8 @@ def run(options: RunOptions, console: Console | None = None) -> int:
     reports.mkdir(parents=True, exist_ok=True)
     target = f"{options.kubeconfig} (ingress {options.ingress})" if options.kubeconfig else \
         "the embedded reference"
-    console.print(f"kproof run: conformance suite against {target}")
+    console.print(f"kproof run: conformance suite{' and a short load scenario' if options.load else ''} "
+                  f"against {target}")
     log_path = reports / "pytest.log"
     with tempfile.TemporaryDirectory() as scratch:
         progress_file = Path(scratch) / "progress"
@@ -76,7 +83,7 @@ def run(options: RunOptions, console: Console | None = None) -> int:
         return status or 1
     results = report.write_report(reports, console)
     console.print(f"reports: {reports}/junit.xml, {reports}/allure-results/, {reports}/badges/, "
-                  f"{reports}/summary.md")
+                  f"{reports}/summary.md" + (f", {reports}/load/" if options.load else ""))
     failed = sum(r.failed for r in results)
     if status == 0 and failed == 0:
         console.print("[green]all conformance tests passed[/green]")
