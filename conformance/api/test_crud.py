@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
+from kubernetes.dynamic.exceptions import ConflictError
 
 from conformance.api.manifests import KIND_CASES, KindCase
 from conformance.helpers import refused, status_of, unique
@@ -40,13 +43,25 @@ def test_crud(target: Target, namespace: str, case: KindCase) -> None:
     err = refused(lambda: target.replace(stale, ns))
     assert err.status == 409
 
-    current = target.get(case.api_version, case.kind, name, ns)
-    current["metadata"]["labels"]["replaced"] = "yes"
-    replaced = target.replace(current, ns)
+    replaced = _replace_retrying(target, case, name, ns, lambda obj: obj["metadata"]["labels"].update(replaced="yes"))
     assert replaced["metadata"]["labels"]["replaced"] == "yes"
 
     target.delete(case.api_version, case.kind, name, ns, timeout=60)
     assert target.get(case.api_version, case.kind, name, ns) is None
+
+
+def _replace_retrying(target: Target, case: KindCase, name: str, namespace: str | None,
+                      change: Callable[[dict], None], attempts: int = 10) -> dict:
+    """Read, change, write back: again on 409, since controllers write status in between (as any client
+    of a live object must)."""
+    for _ in range(attempts):
+        current = target.get(case.api_version, case.kind, name, namespace)
+        change(current)
+        try:
+            return target.replace(current, namespace)
+        except ConflictError:
+            continue
+    raise AssertionError(f"still conflicting after {attempts} attempts")
 
 
 def test_create_twice_is_a_conflict(target: Target, namespace: str) -> None:

@@ -118,3 +118,16 @@ def test_idle_scales_to_zero_and_the_next_request_wakes_it(target: Target, names
     assert response.status_code == 200, response.text
     print(f"answered from zero in {time.monotonic() - started:.2f}s")
     assert ready_pods(target, namespace, "sleepy") >= 1
+
+
+def test_config_autoscaler_changes_apply_without_a_restart(target: Target, namespace: str, app_image) -> None:
+    _deploy(target, namespace, app_image, "global")
+    eventually(lambda: ready_pods(target, namespace, "global") == 1, 60, "at one replica")
+    original = target.get("v1", "ConfigMap", "config-autoscaler", "knative-serving")
+    try:
+        target.patch("v1", "ConfigMap", "config-autoscaler", {"data": {"min-scale": "2"}}, "knative-serving")
+        eventually(lambda: ready_pods(target, namespace, "global") == 2, 90, "at the cluster-wide min-scale of 2")
+    finally:
+        current = target.get("v1", "ConfigMap", "config-autoscaler", "knative-serving")
+        target.replace({**original, "metadata": {**original["metadata"],
+                                                 "resourceVersion": current["metadata"]["resourceVersion"]}})
