@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from kubernetes.dynamic.exceptions import DynamicApiError
+
+from kproof.target import Target
 
 
 def unique(prefix: str) -> str:
@@ -53,3 +56,17 @@ def eventually(check: Callable[[], object], timeout: float, what: str, interval:
         if time.monotonic() > deadline:
             pytest.fail(f"not {what} within {timeout}s")
         time.sleep(interval)
+
+
+@contextlib.contextmanager
+def restoring_config(target: Target, namespace: str, name: str) -> Iterator[dict]:
+    """A platform ConfigMap the test may change; afterwards it is put back as it was (a shared cluster
+    must not notice the test)."""
+    original = target.get("v1", "ConfigMap", name, namespace)
+    assert original is not None, f"{namespace}/{name} exists from the start"
+    try:
+        yield original
+    finally:
+        current = target.get("v1", "ConfigMap", name, namespace)
+        target.replace({**original, "metadata": {**original["metadata"],
+                                                 "resourceVersion": current["metadata"]["resourceVersion"]}})

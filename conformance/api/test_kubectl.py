@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conformance.helpers import restoring_config
 from kproof.target import Target
 
 SEED_004 = Path(__file__).resolve().parents[2] / "fixtures" / "manifests" / "seed-004"
@@ -82,18 +83,10 @@ def test_every_seed_service_is_accepted(target: Target, namespace: str, manifest
 def test_seed_config_maps_apply_unchanged(target: Target, manifest: str) -> None:
     doc = yaml.safe_load((SEED_004 / manifest).read_text())
     name, namespace = doc["metadata"]["name"], doc["metadata"]["namespace"]
-    original = target.get("v1", "ConfigMap", name, namespace)
-    assert original is not None, f"{namespace}/{name} exists from the start"
-    try:
+    with restoring_config(target, namespace, name):
         kubectl(target, "apply", "-f", str(SEED_004 / manifest))
         live = target.get("v1", "ConfigMap", name, namespace)
         assert {k: live["data"].get(k) for k in doc["data"]} == doc["data"]
-    finally:
-        # Put the platform's settings back as they were (a shared cluster must not notice the test).
-        current = target.get("v1", "ConfigMap", name, namespace)
-        restored = {**original, "metadata": {**original["metadata"],
-                                             "resourceVersion": current["metadata"]["resourceVersion"]}}
-        target.replace(restored)
 
 
 def test_min_scale_over_max_scale_is_refused(target: Target, namespace: str) -> None:

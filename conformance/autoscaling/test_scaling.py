@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from conformance.autoscaling.support import FAST_WINDOW, Load, autoscaler, ready_pods
-from conformance.helpers import eventually
+from conformance.helpers import eventually, restoring_config
 from conformance.serving.support import deploy, service
 from kproof.target import Target
 
@@ -123,11 +123,6 @@ def test_idle_scales_to_zero_and_the_next_request_wakes_it(target: Target, names
 def test_config_autoscaler_changes_apply_without_a_restart(target: Target, namespace: str, app_image) -> None:
     _deploy(target, namespace, app_image, "global")
     eventually(lambda: ready_pods(target, namespace, "global") == 1, 60, "at one replica")
-    original = target.get("v1", "ConfigMap", "config-autoscaler", "knative-serving")
-    try:
+    with restoring_config(target, "knative-serving", "config-autoscaler"):
         target.patch("v1", "ConfigMap", "config-autoscaler", {"data": {"min-scale": "2"}}, "knative-serving")
         eventually(lambda: ready_pods(target, namespace, "global") == 2, 90, "at the cluster-wide min-scale of 2")
-    finally:
-        current = target.get("v1", "ConfigMap", "config-autoscaler", "knative-serving")
-        target.replace({**original, "metadata": {**original["metadata"],
-                                                 "resourceVersion": current["metadata"]["resourceVersion"]}})

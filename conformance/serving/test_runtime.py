@@ -8,7 +8,7 @@ import json
 import pytest
 
 from conformance.api.test_kubectl import kubectl
-from conformance.helpers import eventually
+from conformance.helpers import eventually, restoring_config
 from conformance.serving.support import deploy, service
 from kproof.target import VOLUMES, Target, pod_is_ready
 
@@ -68,12 +68,11 @@ def test_a_deleted_replica_is_replaced(target: Target, namespace: str, app_image
 
 
 def test_request_logs_follow_config_observability(target: Target, namespace: str, app_image) -> None:
-    original = target.get("v1", "ConfigMap", "config-observability", "knative-serving")
     template = ('{"method": "{{.Request.Method}}", "uri": "{{js .Request.RequestURI}}", "status": {{.Response.Code}}, '
                 '"revision": "{{.Revision.Name}}", "trace": "{{index .Request.Header "X-Kproof-Trace"}}"}')
-    target.patch("v1", "ConfigMap", "config-observability", {"data": {
-        "logging.enable-request-log": "true", "logging.request-log-template": template}}, "knative-serving")
-    try:
+    with restoring_config(target, "knative-serving", "config-observability"):
+        target.patch("v1", "ConfigMap", "config-observability", {"data": {
+            "logging.enable-request-log": "true", "logging.request-log-template": template}}, "knative-serving")
         deploy(target, service("logged", namespace, app_image("helloworld")))
         pod = target.list("v1", "Pod", namespace, label_selector="serving.knative.dev/service=logged")[0]
         name = pod["metadata"]["name"]
@@ -87,19 +86,15 @@ def test_request_logs_follow_config_observability(target: Target, namespace: str
         record = eventually(logged, 60, "logged by the request log")
         assert record == {"method": "GET", "uri": "/some/path?x=1", "status": 200, "revision": "logged-00001",
                           "trace": "[t-42]"}
-    finally:
-        current = target.get("v1", "ConfigMap", "config-observability", "knative-serving")
-        target.replace({**original, "metadata": {**original["metadata"],
-                                                 "resourceVersion": current["metadata"]["resourceVersion"]}})
 
 
 def test_config_domain_changes_reroute(target: Target, namespace: str, app_image) -> None:
     deploy(target, service("domains", namespace, app_image("helloworld"),
                            annotations={"autoscaling.knative.dev/min-scale": "1"}))
-    original = target.get("v1", "ConfigMap", "config-domain", "knative-serving")
     selector = f"selector:\n  kproof.dev/domain-test: {namespace}\n"
-    target.patch("v1", "ConfigMap", "config-domain", {"data": {"kproof-test.example": selector}}, "knative-serving")
-    try:
+    with restoring_config(target, "knative-serving", "config-domain"):
+        target.patch("v1", "ConfigMap", "config-domain", {"data": {"kproof-test.example": selector}},
+                     "knative-serving")
         target.patch("serving.knative.dev/v1", "Service", "domains",
                      {"metadata": {"labels": {"kproof.dev/domain-test": namespace}}}, namespace)
         host = f"domains.{namespace}.kproof-test.example"
@@ -110,7 +105,3 @@ def test_config_domain_changes_reroute(target: Target, namespace: str, app_image
         target.wait_until("serving.knative.dev/v1", "Service", "domains", moved, namespace, 120, what="re-routed")
         eventually(lambda: target.http("domains", "/", namespace=namespace, host=host).status_code == 200, 60,
                    "answering on the new domain")
-    finally:
-        current = target.get("v1", "ConfigMap", "config-domain", "knative-serving")
-        target.replace({**original, "metadata": {**original["metadata"],
-                                                 "resourceVersion": current["metadata"]["resourceVersion"]}})
