@@ -104,6 +104,9 @@ def status_of(state_dir: Path) -> dict:
 
 def cmd_status(args: argparse.Namespace) -> int:
     status = status_of(args.state_dir.resolve())
+    if args.field:
+        print(status.get(args.field) or "")
+        return 0 if status["running"] else 1
     if args.json:
         print(json.dumps(status, indent=2))
     elif not status["running"]:
@@ -241,6 +244,8 @@ def parser() -> argparse.ArgumentParser:
 
     status = with_state(sub.add_parser("status", help="show the reference platform's endpoints and health"))
     status.add_argument("--json", action="store_true")
+    status.add_argument("--field", choices=("api", "ingress", "kubeconfig"),
+                        help="print only this endpoint (for scripts: INGRESS=$(kproof status --field ingress))")
     status.set_defaults(func=cmd_status)
 
     run_cmd = sub.add_parser("run", help="run the conformance suite and write reports/")

@@ -37,6 +37,12 @@ from reference.apiserver.store import Store
 from reference.apiserver.tls import ensure_certificates
 from reference.controller import Controller
 from reference.dataplane.process import DataPlaneProcess
+from reference.eventing.controllers.broker import BrokerReconciler, TriggerReconciler
+from reference.eventing.controllers.channel import (
+    ChannelReconciler,
+    InMemoryChannelReconciler,
+    SubscriptionReconciler,
+)
 from reference.runtime.catalog import Catalog
 from reference.runtime.kubelet import Kubelet
 from reference.serving.configuration import ConfigurationReconciler
@@ -92,6 +98,13 @@ def kubeconfig(server: str, token: str, ca_pem: bytes) -> dict:
         "current-context": CLUSTER_NAME,
         "preferences": {},
     }
+
+
+def cluster_network_env(ingress_url: str) -> dict[str, str]:
+    """Replicas share the host's network, where cluster-local names do not resolve: they reach Services,
+    brokers and channels through the ingress as their HTTP proxy (loopback stays direct)."""
+    no_proxy = "127.0.0.1,localhost,::1"
+    return {"HTTP_PROXY": ingress_url, "http_proxy": ingress_url, "NO_PROXY": no_proxy, "no_proxy": no_proxy}
 
 
 def _bindable(host: str, port: int) -> bool:
@@ -184,15 +197,21 @@ class Platform:
                                           admin_port)
         await self.dataplane.start()
         self.api.add_health_check("dataplane", lambda: self.dataplane.problem if self.dataplane else "absent")
-        self.kubelet = Kubelet(self.registry, self.state_dir, self.catalog, self.dataplane.drain)
+        ingress_url = f"http://{client_host}:{ingress_port}"
+        self.kubelet = Kubelet(self.registry, self.state_dir, self.catalog, self.dataplane.drain,
+                               cluster_network_env(ingress_url))
         self._run_task("kubelet", self.kubelet.run())
         self.controllers = [ServiceReconciler(self.registry), ConfigurationReconciler(self.registry),
                             RevisionReconciler(self.registry), RouteReconciler(self.registry, self.dataplane.serves),
-                            PodAutoscalerReconciler(self.registry, self.dataplane.stats, self.dataplane.activations)]
+                            PodAutoscalerReconciler(self.registry, self.dataplane.stats, self.dataplane.activations),
+                            BrokerReconciler(self.registry, self.dataplane.serves_eventing),
+                            TriggerReconciler(self.registry, self.dataplane.serves_eventing),
+                            InMemoryChannelReconciler(self.registry, self.dataplane.serves_eventing),
+                            ChannelReconciler(self.registry),
+                            SubscriptionReconciler(self.registry, self.dataplane.serves_eventing)]
         for controller in self.controllers:
             self._run_task(controller.name, controller.run())
 
-        ingress_url = f"http://{client_host}:{ingress_port}"
         self.endpoints = {"api": api_url, "ca": str(certs.ca), "ingress": ingress_url,
                           "dataplane_admin": self.dataplane.admin, "pid": str(os.getpid())}
         (self.state_dir / "ports.json").write_text(json.dumps({"api": api_port, "ingress": ingress_port,

@@ -41,6 +41,8 @@ def test_up_status_down_up_keeps_objects(state_dir: Path) -> None:
     assert status["kubeconfig"] == str(state_dir.resolve() / "kubeconfig")
     assert status["components"]["apiserver"] == "ok"
     assert {"api", "ingress", "kubeconfig", "components"} <= set(status)
+    ingress = kproof("status", "--field", "ingress", "--state-dir", str(state_dir)).stdout.strip()
+    assert ingress == status["ingress"] and ingress.startswith("http://127.0.0.1:")
 
     target = Target(kubeconfig=state_dir / "kubeconfig")
     uid = target.create(SERVICE)["metadata"]["uid"]

@@ -2,11 +2,14 @@
 
 Any method on any path but the ones below is recorded; the answer follows the current behaviour.
 GET    /events   everything recorded, oldest first (JSON list)
+GET    /count    how many requests it has recorded ({"count": n}), cheap to poll
 DELETE /events   forget everything
 POST   /config   change the behaviour: {"fail_rate": 0.3, "fail_status": 503, "fail_first": 3,
                  "delay_ms": 100, "status": 202, "reply": {"type": "...", "source": "...", "data": {...}}}
 GET    /config   the behaviour now
 POST   /send     {"url": "...", "event": {structured event}, "mode": "binary" | "structured"}: sends it
+POST   /forward  {"url": "...", "method": "POST", "headers": {...}, "body": "text", "size": n}: sends that
+                 request as it is (a body of n bytes when `size` is given), to test how a sink refuses input
 GET    /health   readiness
 
 Environment: RECORDER_FAIL_RATE, RECORDER_FAIL_STATUS, RECORDER_FAIL_FIRST, RECORDER_DELAY_MS set the
@@ -90,6 +93,10 @@ async def events(request: web.Request) -> web.Response:
     return web.json_response(request.app[STATE]["records"])
 
 
+async def count(request: web.Request) -> web.Response:
+    return web.json_response({"count": len(request.app[STATE]["records"])})
+
+
 async def forget(request: web.Request) -> web.Response:
     request.app[STATE]["records"].clear()
     request.app[STATE]["seen"] = 0
@@ -121,10 +128,21 @@ async def send(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text=f"{err}\n") from err
     encode = to_structured if order.get("mode") == "structured" else to_binary
     out_headers, payload = encode(event)
-    async with aiohttp.ClientSession() as session, session.post(order["url"], data=payload,
-                                                                headers=out_headers) as response:
-        text = await response.text()
-    return web.json_response({"status": response.status, "body": text})
+    return web.json_response(await _request("POST", order["url"], out_headers, payload))
+
+
+async def forward(request: web.Request) -> web.Response:
+    order = await request.json()
+    body = b"x" * int(order["size"]) if "size" in order else str(order.get("body", "")).encode()
+    return web.json_response(await _request(order.get("method", "POST"), order["url"], order.get("headers") or {},
+                                            body))
+
+
+async def _request(method: str, url: str, headers: dict[str, str], body: bytes) -> dict:
+    # trust_env: on the reference platform cluster-local names are reached through the ingress as proxy.
+    async with aiohttp.ClientSession(trust_env=True) as session, session.request(
+            method, url, data=body, headers=headers) as response:
+        return {"status": response.status, "headers": dict(response.headers), "body": await response.text()}
 
 
 async def health(request: web.Request) -> web.Response:
@@ -136,9 +154,11 @@ def app() -> web.Application:
     application[STATE] = {"records": [], "seen": 0, "config": _initial_config()}
     application.router.add_get("/events", events)
     application.router.add_delete("/events", forget)
+    application.router.add_get("/count", count)
     application.router.add_get("/config", get_config)
     application.router.add_post("/config", set_config)
     application.router.add_post("/send", send)
+    application.router.add_post("/forward", forward)
     application.router.add_get("/health", health)
     application.router.add_route("*", "/{tail:.*}", receive)
     return application

@@ -111,6 +111,16 @@ class DataPlaneProcess:
         wanted = sorted((t["revisionName"], t["percent"]) for t in traffic if t.get("percent"))
         return served is not None and sorted((t["revisionName"], t["percent"]) for t in served) == wanted
 
+    async def serves_eventing(self, kind: str, namespace: str, name: str, **expect: str) -> bool:
+        """The broker / trigger / channel probe: does the data plane deliver for it (as `expect` says) yet?"""
+        try:
+            assert self.session is not None
+            async with self.session.get(f"{self.admin}/eventing/{kind}/{namespace}/{name}", params=expect,
+                                        timeout=aiohttp.ClientTimeout(total=2)) as r:
+                return r.status == 200
+        except (aiohttp.ClientError, OSError, TimeoutError, AssertionError):
+            return False
+
     async def drain(self, namespace: str, pod: str, timeout: float) -> None:
         """Knative's pre-stop hook: wait until the pod is out of routing with nothing in flight."""
         with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError, AssertionError):

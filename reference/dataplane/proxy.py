@@ -87,6 +87,55 @@ class Proxy:
                 target.throttler.release(endpoint)
         raise AssertionError("unreachable")
 
+    async def exchange(self, host: str, path: str, headers: dict[str, str], body: bytes
+                       ) -> tuple[int, dict[str, str], bytes] | None:
+        """A request from inside the data plane (the eventing dispatcher) to a routed host, without a
+        loopback hop through the ingress port: the same breaker, activator, retries and metrics, the
+        answer read whole. None when no route serves `host`."""
+        target = self.table.lookup(host)
+        if target is None:
+            return None
+        stats = self.metrics.stats(target.key)
+        started = time.monotonic()
+        deadline = started + target.first_byte_timeout
+        stats.started()
+        code = 502
+        try:
+            for attempt in range(CONNECT_ATTEMPTS):
+                if not target.throttler.ready:
+                    self.on_cold(target.key)
+                stats.queued += 1
+                try:
+                    endpoint = await asyncio.wait_for(target.throttler.acquire(),
+                                                      max(0.0, deadline - time.monotonic()))
+                except TimeoutError:
+                    code = 504
+                    return code, {}, b"request timeout: no replica became available\n"
+                except (Overloaded, NoCapacity):
+                    code = 503
+                    return code, {}, b"the revision cannot take the request\n"
+                finally:
+                    stats.queued -= 1
+                try:
+                    async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                        async with self.session.post(f"http://{endpoint.address}{path}", headers=headers, data=body,
+                                                     allow_redirects=False) as upstream:
+                            payload = await upstream.read()
+                            code = upstream.status
+                            return code, dict(upstream.headers), payload
+                except TimeoutError:
+                    code = 504
+                    return code, {}, b"request timeout\n"
+                except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError):
+                    if attempt == CONNECT_ATTEMPTS - 1:
+                        return code, {}, b"the replica refused the connection\n"
+                finally:
+                    target.throttler.release(endpoint)
+            raise AssertionError("unreachable")
+        finally:
+            stats.finished()
+            self.metrics.observe(target.key, code, time.monotonic() - started)
+
     def _headers(self, request: web.Request) -> dict[str, str]:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         client = request.remote or ""
@@ -100,7 +149,7 @@ class Proxy:
 
     async def _forward(self, request: web.Request, target: RevisionTarget, endpoint: Endpoint, body: bytes | None,
                        deadline: float) -> web.StreamResponse:
-        url = f"http://{endpoint.address}{request.raw_path}"
+        url = f"http://{endpoint.address}{request.rel_url.raw_path_qs}"  # origin-form, also for proxy requests
         upstream = None
         try:
             async with asyncio.timeout(max(0.0, deadline - time.monotonic())):

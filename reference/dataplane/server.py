@@ -9,6 +9,7 @@ import json
 import time
 from pathlib import Path
 from typing import IO
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -18,6 +19,10 @@ from reference.dataplane.metrics import Metrics
 from reference.dataplane.proxy import Proxy
 from reference.dataplane.requestlog import RequestRecord, compile_template
 from reference.dataplane.routing import RoutingTable
+from reference.eventing.addresses import BROKER_INGRESS_HOST, CLUSTER_DOMAIN, parse_channel_host
+from reference.eventing.broker import BrokerPlane
+from reference.eventing.channel import ChannelPlane
+from reference.eventing.delivery import Dispatcher
 from reference.informer import ApiAccess, Informer
 
 REQUEST_LOG_FLAG = "logging.enable-request-log"
@@ -45,6 +50,9 @@ class DataPlane:
         ]
         self.session: aiohttp.ClientSession | None = None
         self.proxy: Proxy | None = None
+        self.ingress_address = ""  # host:port of the ingress, for the dispatcher's cluster-local sends
+        self.brokers: BrokerPlane | None = None
+        self.channels: ChannelPlane | None = None
         self._activations: list[str] = []  # revisions asked for at zero replicas, in order
         self._dropped = 0
         self._activated = asyncio.Event()
@@ -69,6 +77,52 @@ class DataPlane:
         data = config.get("data") or {} if kind != "DELETED" else {}
         enabled = data.get(REQUEST_LOG_FLAG, "false").lower() == "true" and data.get(REQUEST_LOG_TEMPLATE)
         self._log_render = compile_template(data[REQUEST_LOG_TEMPLATE]) if enabled else None
+
+    def _on_eventing_config(self, kind: str, config: dict, old: dict | None) -> None:
+        if config["metadata"]["name"] == "config-features" and self.brokers is not None:
+            self.brokers.set_features((config.get("data") or {}) if kind != "DELETED" else {})
+
+    def _eventing_informers(self) -> list[Informer]:
+        assert self.brokers is not None and self.channels is not None
+        access = self.access
+        return [
+            Informer(access, "/apis/eventing.knative.dev/v1/brokers", self.brokers.set_broker),
+            Informer(access, "/apis/eventing.knative.dev/v1/triggers", self.brokers.set_trigger),
+            Informer(access, "/apis/messaging.knative.dev/v1/inmemorychannels", self.channels.set_channel),
+            Informer(access, "/api/v1/namespaces/knative-eventing/configmaps", self._on_eventing_config),
+        ]
+
+    def cluster_route(self, url: str) -> tuple[str, str | None]:
+        """Where the dispatcher sends an event: cluster-local and routed hosts through this ingress."""
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        local = (host == BROKER_INGRESS_HOST or host.endswith("." + CLUSTER_DOMAIN) or host.endswith(".svc")
+                 or host in self.table.hosts)
+        if not local:
+            return url, None
+        path = parts.path or "/"
+        return f"http://{self.ingress_address}{path}{'?' + parts.query if parts.query else ''}", host
+
+    async def local_exchange(self, url: str, headers: dict[str, str], body: bytes
+                             ) -> tuple[int, dict[str, str], bytes] | None:
+        """Deliveries to Knative Services skip the loopback hop through the ingress port."""
+        assert self.proxy is not None
+        parts = urlsplit(url)
+        if (parts.hostname or "").lower() not in self.table.hosts:
+            return None
+        return await self.proxy.exchange(parts.hostname or "", (parts.path or "/") + (
+            f"?{parts.query}" if parts.query else ""), headers, body)
+
+    async def serve(self, request: web.Request) -> web.StreamResponse:
+        """The ingress port: the broker ingress, channels, and otherwise Knative Services."""
+        assert self.proxy is not None and self.brokers is not None and self.channels is not None
+        host = request.host.split(":", 1)[0].lower()
+        if host == BROKER_INGRESS_HOST:
+            return await self.brokers.handle(request)
+        channel = parse_channel_host(host)
+        if channel is not None:
+            return await self.channels.handle(request, *channel)
+        return await self.proxy.handle(request)
 
     def request_logger(self):
         return self._write_request_log if self._log_render is not None else None
@@ -139,6 +193,22 @@ class DataPlane:
             await asyncio.sleep(0.02)
         return web.json_response({"drained": False}, status=408)
 
+    async def eventing_probe(self, request: web.Request) -> web.Response:
+        """Does the data plane serve this broker, trigger or channel yet (the controllers' readiness probes)?"""
+        assert self.brokers is not None and self.channels is not None
+        kind, namespace, name = (request.match_info[k] for k in ("kind", "namespace", "name"))
+        query = request.query
+        if kind == "brokers":
+            serving = self.brokers.serves(namespace, name)
+        elif kind == "triggers":
+            serving = self.brokers.serves_trigger(namespace, name, query.get("uid", ""),
+                                                  int(query.get("generation", "0")), query.get("subscriber", ""))
+        elif kind == "inmemorychannels":
+            serving = self.channels.serves(namespace, name, query.get("subscriber"))
+        else:
+            serving = False
+        return web.json_response({"serving": serving}, status=200 if serving else 404)
+
     def admin_app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/healthz", self.healthz)
@@ -147,12 +217,20 @@ class DataPlane:
         app.router.add_get("/routes/{namespace}/{name}", self.route)
         app.router.add_post("/drain/{namespace}/{pod}", self.drain)
         app.router.add_get("/activations", self.activations)
+        app.router.add_get("/eventing/{kind}/{namespace}/{name}", self.eventing_probe)
         return app
 
     def ingress_app(self) -> web.Application:
         assert self.proxy is not None
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self.proxy.handle)
+
+        @web.middleware
+        async def everything(request: web.Request, handler: object) -> web.StreamResponse:
+            # Every request is ours, also those the router cannot match (an HTTP proxy client may send
+            # `POST http://host HTTP/1.1`, with no path at all).
+            return await self.serve(request)
+
+        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[everything])
+        app.router.add_route("*", "/{tail:.*}", self.serve)
         return app
 
     # Running -------------------------------------------------------------------------------------
@@ -163,6 +241,11 @@ class DataPlane:
             connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30), auto_decompress=False,
             timeout=aiohttp.ClientTimeout(total=None))
         self.proxy = Proxy(self.table, self.metrics, self.session, self.request_logger, self.wake)
+        self.ingress_address = f"{host}:{port}"
+        dispatcher = Dispatcher(self.session, self.cluster_route, local=self.local_exchange)
+        self.brokers = BrokerPlane(dispatcher, self.metrics.registry)
+        self.channels = ChannelPlane(dispatcher, self.metrics.registry)
+        self.informers += self._eventing_informers()
         tasks = [asyncio.create_task(i.run(api_session)) for i in self.informers]
         runners = []
         for app, app_port in ((self.ingress_app(), port), (self.admin_app(), admin_port)):
@@ -177,6 +260,8 @@ class DataPlane:
             self._activated.set()  # let long polls answer, so shutdown need not wait for them
             for task in tasks:
                 task.cancel()
+            await self.brokers.close()
+            await self.channels.close()
             for runner in runners:
                 await runner.cleanup()
             await api_session.close()

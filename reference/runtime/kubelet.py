@@ -96,7 +96,7 @@ class PodWorker:
 
     def _env(self, container: dict, base: dict[str, str]) -> dict[str, str]:
         namespace = self.meta.get("namespace", "")
-        env = {"PATH": DEFAULT_PATH, "HOSTNAME": self.meta["name"], "HOME": "/root", **base}
+        env = {"PATH": DEFAULT_PATH, "HOSTNAME": self.meta["name"], "HOME": "/root", **self.kubelet.node_env, **base}
         for source in container.get("envFrom") or []:
             prefix = source.get("prefix", "")
             if "configMapRef" in source:
@@ -301,8 +301,10 @@ def _with_transition_times(status: dict, previous: dict) -> dict:
 
 
 class Kubelet:
-    def __init__(self, registry: Registry, state_dir: Path, catalog: Catalog, drain: Drain | None = None) -> None:
+    def __init__(self, registry: Registry, state_dir: Path, catalog: Catalog, drain: Drain | None = None,
+                 node_env: dict[str, str] | None = None) -> None:
         self.registry = registry
+        self.node_env = node_env or {}  # what every container on this node sees (the cluster-DNS stand-in)
         self.state_dir = state_dir
         self.catalog = catalog
         self.drain = drain

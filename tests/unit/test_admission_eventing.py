@@ -69,17 +69,20 @@ def test_valid_filters() -> None:
                  "deadLetterSink": {"uri": "http://dls.example.com"}})) is None
 
 
-def test_cesql_hook_refuses_what_the_parser_refuses() -> None:
-    def parser(text: str) -> None:
-        if "(" in text:
-            raise ValueError("unbalanced parenthesis")
+def test_a_cesql_parse_error_refuses_the_trigger() -> None:
+    message = check(trigger(filters=[{"cesql": "LENGTH(type"}]))
+    assert message is not None and message.startswith("invalid value: LENGTH(type: spec.filters[0].cesql\n")
 
-    eventing.set_cesql_parser(parser)
-    try:
-        assert check(trigger(filters=[{"cesql": "LENGTH(type"}])) == (
-            "invalid value: LENGTH(type: spec.filters[0].cesql\nunbalanced parenthesis")
-    finally:
-        eventing.set_cesql_parser(None)
+
+def test_a_cel_parse_error_refuses_the_trigger() -> None:
+    message = check(trigger(filters=[{"all": [{"cel": "type == "}]}]))
+    assert message is not None and message.startswith("invalid value: type == : spec.filters[0].all[0].cel\n")
+    assert check(trigger(filters=[{"cel": "type == 'a' && data.score > 0.5"}])) is None
+
+
+def test_one_dialect_per_filter() -> None:
+    message = check(trigger(filters=[{"exact": {"type": "a"}, "cel": "true"}]))
+    assert message is not None and message.startswith("multiple dialects found")
 
 
 def test_broker_is_immutable_after_create() -> None:

@@ -26,22 +26,15 @@ from reference.apiserver.admission.fielderror import (
     within,
 )
 from reference.apiserver.admission.names import set_user_info, validate_metadata_of
+from reference.eventing import cesql
+from reference.eventing.filters import validate_cel
 
 BROKER_CLASS = "eventing.knative.dev/broker.class"
 DEFAULT_BROKER_CLASS = "MTChannelBasedBroker"
 ATTRIBUTE_NAME = re.compile(r"^[a-z][a-z0-9]*$")
 ATTRIBUTE_DETAILS = "Attribute name must start with a letter and can only contain lowercase alphanumeric"
-DIALECTS = ("exact", "prefix", "suffix", "all", "any", "not", "cesql")
-
-# Where CESQL plugs in: a function that raises ValueError with the parser's message for a bad
-# expression. The eventing data plane installs its parser; until then expressions are accepted as is.
-CesqlParser = Callable[[str], object]
-_cesql_parser: CesqlParser | None = None
-
-
-def set_cesql_parser(parser: CesqlParser | None) -> None:
-    global _cesql_parser
-    _cesql_parser = parser
+# `cel` is kproof's extension (seed 000 names CEL filters); Knative's dialects come first.
+DIALECTS = ("exact", "prefix", "suffix", "all", "any", "not", "cesql", "cel")
 
 
 def _namespace(obj: dict) -> str:
@@ -158,17 +151,20 @@ def validate_filter(expression: dict) -> FieldError | None:
     if "not" in expression:
         errs.append(within(validate_filter(expression["not"]), "not"))
     if "cesql" in expression:
-        errs.append(validate_cesql(expression["cesql"], "cesql"))
+        errs.append(_validate_expression(expression["cesql"], "cesql", cesql.parse))
+    if "cel" in expression:
+        errs.append(_validate_expression(expression["cel"], "cel", validate_cel))
     return combine(*errs)
 
 
-def validate_cesql(text: object, path: str) -> FieldError | None:
+def _validate_expression(text: object, path: str, parse: Callable[[str], object]) -> FieldError | None:
+    """Parses a filter expression as the data plane will; a parse error refuses the Trigger."""
     if not isinstance(text, str):
         return invalid_value(text, path)
-    if _cesql_parser is None or not text.strip():
+    if not text.strip():
         return None
     try:
-        _cesql_parser(text)
+        parse(text)
     except ValueError as err:
         return FieldError(f"invalid value: {text}", [path], str(err))
     return None

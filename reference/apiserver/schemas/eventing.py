@@ -15,6 +15,7 @@ FILTER = obj(
     any=arr(ANY),
     **{"not": ANY},
     cesql=STR,
+    cel=STR,  # kproof's extension dialect
 )
 
 TRIGGER = obj(

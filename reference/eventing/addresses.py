@@ -1,0 +1,28 @@
+"""Where eventing objects answer, as Knative names them (cluster-local hostnames)."""
+
+from __future__ import annotations
+
+BROKER_INGRESS_HOST = "broker-ingress.knative-eventing.svc.cluster.local"
+CHANNEL_SUFFIX = "-kn-channel"
+CLUSTER_DOMAIN = "svc.cluster.local"
+
+
+def broker_url(namespace: str, name: str) -> str:
+    return f"http://{BROKER_INGRESS_HOST}/{namespace}/{name}"
+
+
+def channel_host(namespace: str, name: str) -> str:
+    return f"{name}{CHANNEL_SUFFIX}.{namespace}.{CLUSTER_DOMAIN}"
+
+
+def channel_url(namespace: str, name: str) -> str:
+    return f"http://{channel_host(namespace, name)}"
+
+
+def parse_channel_host(host: str) -> tuple[str, str] | None:
+    """(namespace, channel) for `<name>-kn-channel.<ns>.svc.cluster.local`, else None."""
+    name, _, rest = host.partition(".")
+    namespace, _, domain = rest.partition(".")
+    if name.endswith(CHANNEL_SUFFIX) and domain == CLUSTER_DOMAIN:
+        return namespace, name[: -len(CHANNEL_SUFFIX)]
+    return None

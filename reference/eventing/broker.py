@@ -1,0 +1,202 @@
+"""The broker data plane: the ingress at `/<namespace>/<broker>` and the fan-out to the broker's Ready
+Triggers (filter, deliver with the Trigger's or else the Broker's delivery spec, send replies back in).
+
+The hop limit: an event arriving without `knativebrokerttl` gets 255; one with a TTL <= 0 (or not a
+number) is refused with 400. Subscribers get the event without the TTL; a reply re-enters the broker with
+the TTL less one, and is dropped when that reaches 0, so a loop of replies ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter
+
+from reference.apiserver.admission.eventing import BROKER_CLASS
+from reference.eventing.codec import Event
+from reference.eventing.delivery import DeliverySpec, Dispatcher, Outcome
+from reference.eventing.filters import Predicate, compile_trigger
+from reference.eventing.receiver import receive
+
+log = logging.getLogger("kproof.eventing")
+
+TTL = "knativebrokerttl"
+ARRIVAL = "knativearrivaltime"
+DEFAULT_TTL = 255
+BROKER_CLASSES = ("MTChannelBasedBroker",)
+MAX_PENDING = 100_000  # deliveries waiting or in flight; beyond this the ingress answers 503 (retry later)
+MAX_CONCURRENT = 1_000  # deliveries in flight at once
+
+
+@dataclass
+class TriggerRoute:
+    uid: str
+    name: str
+    broker: str
+    generation: int
+    ready: bool
+    subscriber: str | None
+    predicate: Predicate
+    trigger: dict
+
+
+def dispatchable(trigger: dict) -> bool:
+    """Its broker is Ready and its subscriber resolved. (Ready itself waits for the data plane to have the
+    trigger, so a client that sees Ready can rely on delivery.)"""
+    true = {c.get("type") for c in (trigger.get("status") or {}).get("conditions") or [] if c.get("status") == "True"}
+    return {"BrokerReady", "SubscriberResolved"} <= true
+
+
+def ttl_of(event: Event) -> int | None:
+    """The event's hop budget; ValueError when the extension is not an integer."""
+    value = event.attributes.get(TTL)
+    return None if value is None else int(value)
+
+
+def arrival_time() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class BrokerPlane:
+    def __init__(self, dispatcher: Dispatcher, registry: CollectorRegistry | None = None) -> None:
+        self.dispatcher = dispatcher
+        self.brokers: dict[tuple[str, str], dict] = {}
+        self.triggers: dict[tuple[str, str], dict[str, TriggerRoute]] = {}  # (ns, broker) -> uid -> route
+        self.features: dict[str, str] = {}
+        self.pending = 0
+        self._slots = asyncio.Semaphore(MAX_CONCURRENT)
+        self._tasks: set[asyncio.Task] = set()
+        self.received = Counter("kproof_broker_events", "Events the broker ingress answered, by code",
+                                ["namespace", "broker", "code"], registry=registry)
+        self.dispatched = Counter("kproof_trigger_deliveries", "Deliveries to trigger subscribers, by result",
+                                  ["namespace", "trigger", "result"], registry=registry)
+
+    # Informer handlers -------------------------------------------------------------------------------
+
+    def set_broker(self, kind: str, broker: dict, old: dict | None) -> None:
+        meta = broker["metadata"]
+        key = (meta.get("namespace", ""), meta["name"])
+        klass = (meta.get("annotations") or {}).get(BROKER_CLASS, "")
+        if kind == "DELETED" or klass not in BROKER_CLASSES:
+            self.brokers.pop(key, None)
+        else:
+            self.brokers[key] = broker
+
+    def set_trigger(self, kind: str, trigger: dict, old: dict | None) -> None:
+        meta = trigger["metadata"]
+        spec = trigger.get("spec") or {}
+        namespace, uid = meta.get("namespace", ""), meta["uid"]
+        routes = self.triggers.setdefault((namespace, spec.get("broker", "")), {})
+        known = routes.pop(uid, None)
+        if kind == "DELETED":
+            return
+        generation = int(meta.get("generation") or 0)
+        # Filters compile once per generation: status updates reuse the compiled predicate.
+        predicate = known.predicate if known and known.generation == generation else compile_trigger(spec)
+        routes[uid] = TriggerRoute(uid, meta["name"], spec.get("broker", ""), generation, dispatchable(trigger),
+                                   (trigger.get("status") or {}).get("subscriberUri"), predicate, trigger)
+
+    def set_features(self, data: dict[str, str]) -> None:
+        self.features = data
+
+    def serves(self, namespace: str, name: str) -> bool:
+        return (namespace, name) in self.brokers
+
+    def serves_trigger(self, namespace: str, name: str, uid: str, generation: int, subscriber: str) -> bool:
+        """Whether events reach this trigger's generation and subscriber now (the trigger's readiness probe)."""
+        route = next((r for (ns, _), routes in self.triggers.items() if ns == namespace
+                      for r in routes.values() if r.uid == uid), None)
+        return (route is not None and route.name == name and route.generation == generation and route.ready
+                and route.subscriber == subscriber)
+
+    # Ingress -----------------------------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.Response:
+        parts = request.path.strip("/").split("/")
+        if len(parts) != 2 or (parts[0], parts[1]) not in self.brokers:
+            return web.Response(status=404, text=f"no broker at {request.path}\n")
+        namespace, name = parts
+        event = await receive(request)
+        if isinstance(event, web.Response):
+            if event.status >= 400:
+                self.received.labels(namespace, name, str(event.status)).inc()
+            return event
+        status, message = self.ingest(namespace, name, event)
+        self.received.labels(namespace, name, str(status)).inc()
+        return web.Response(status=status, text=message)
+
+    def ingest(self, namespace: str, name: str, event: Event) -> tuple[int, str]:
+        """Accepts an event into a broker: (HTTP status, message)."""
+        if (namespace, name) not in self.brokers:
+            return 404, f"broker {namespace}/{name} does not exist\n"
+        try:
+            ttl = ttl_of(event)
+        except ValueError:
+            return 400, f"{TTL} must be an integer, not {event.attributes[TTL]!r}\n"
+        if ttl is not None and ttl <= 0:
+            return 400, f"the event's {TTL} is spent ({ttl})\n"
+        if self.pending >= MAX_PENDING:
+            return 503, "the broker has too many deliveries pending; retry later\n"
+        attributes = dict(event.attributes)
+        attributes.setdefault(TTL, str(DEFAULT_TTL))
+        attributes[ARRIVAL] = arrival_time()
+        event = replace(event, attributes=attributes)
+        for route in list(self.triggers.get((namespace, name), {}).values()):
+            if route.ready and route.subscriber and route.predicate(event):
+                self._spawn(self._deliver(namespace, name, route, event))
+        return 202, ""
+
+    def _spawn(self, work) -> None:
+        self.pending += 1
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task) -> None:
+        self.pending -= 1
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("event delivery crashed", exc_info=task.exception())
+
+    def delivery_of(self, route: TriggerRoute, broker: dict) -> DeliverySpec:
+        delivery = (route.trigger.get("spec") or {}).get("delivery") or (broker.get("spec") or {}).get("delivery")
+        dls = ((route.trigger.get("status") or {}).get("deliveryStatus") or {}).get("deadLetterSinkUri")
+        return DeliverySpec.parse(delivery, dls,
+                                  honour_retry_after=self.features.get("delivery-retryafter") == "enabled")
+
+    async def _deliver(self, namespace: str, broker_name: str, route: TriggerRoute, event: Event) -> None:
+        broker = self.brokers.get((namespace, broker_name))
+        if broker is None or not route.subscriber:
+            return
+        ttl = int(event.attributes[TTL])
+        outgoing = replace(event, attributes={k: v for k, v in event.attributes.items() if k != TTL})
+        async with self._slots:
+            outcome = await self.dispatcher.deliver(outgoing, route.subscriber, self.delivery_of(route, broker))
+        self.dispatched.labels(namespace, route.name, _result(outcome)).inc()
+        if outcome.reply is not None:
+            self._reply(namespace, broker_name, route, outcome.reply, ttl - 1)
+
+    def _reply(self, namespace: str, broker: str, route: TriggerRoute, reply: Event, ttl: int) -> None:
+        if ttl <= 0:
+            log.info("dropping the reply of trigger %s/%s: its %s is spent", namespace, route.name, TTL)
+            return
+        status, message = self.ingest(namespace, broker, replace(reply, attributes={**reply.attributes,
+                                                                                   TTL: str(ttl)}))
+        if status != 202:
+            log.warning("the reply of trigger %s/%s was refused: %s %s", namespace, route.name, status,
+                        message.strip())
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _result(outcome: Outcome) -> str:
+    if outcome.delivered:
+        return "delivered"
+    return "dead_lettered" if outcome.dead_lettered else "failed"

@@ -1,0 +1,1 @@
+"""Eventing's control plane: Brokers, Triggers, Channels and Subscriptions get addresses and statuses."""

@@ -1,0 +1,150 @@
+"""Broker: an address on the broker ingress, Ready once the data plane serves it; Trigger: Ready once its
+Broker is Ready and its subscriber (and dead-letter sink) resolve to URIs."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from reference.apiserver.admission.eventing import BROKER_CLASS
+from reference.controller import Controller, Key, Watch, own_key
+from reference.eventing.addresses import broker_url
+from reference.eventing.controllers.resolver import Unresolvable, resolve
+from reference.serving import conditions
+
+# (kind, namespace, name, **what to expect) -> whether the data plane serves it so already
+Probe = Callable[..., Awaitable[bool]]
+PROBE_RETRY = 0.05
+SUPPORTED_CLASSES = ("MTChannelBasedBroker",)
+
+
+async def always_serving(kind: str, namespace: str, name: str, **expect: str) -> bool:
+    return True
+
+
+class BrokerReconciler(Controller):
+    name = "broker-controller"
+
+    def __init__(self, registry, probe: Probe = always_serving, classes: tuple[str, ...] = SUPPORTED_CLASSES) -> None:
+        super().__init__(registry)
+        self.kind = registry.kinds.by_path("eventing.knative.dev", "v1", "brokers")
+        self.probe = probe
+        self.classes = classes
+
+    async def reconcile(self, key: Key) -> float | None:
+        broker = self.get(self.kind, *key)
+        if broker is None or broker["metadata"].get("deletionTimestamp"):
+            return None
+        previous = broker.get("status") or {}
+        status = {k: v for k, v in previous.items() if k != "conditions"}
+        status["observedGeneration"] = broker["metadata"]["generation"]
+        klass = (broker["metadata"].get("annotations") or {}).get(BROKER_CLASS, "")
+        if klass not in self.classes:
+            parts = [conditions.condition("Ready", False, "BrokerClassNotSupported",
+                                          f"the reference platform runs brokers of class "
+                                          f"{', '.join(self.classes)}, not {klass!r}")]
+            status["conditions"] = conditions.merge(parts, previous.get("conditions"))
+            self.write_status(self.kind, broker, status)
+            return None
+        url = broker_url(*key)
+        status["address"] = {"name": "http", "url": url}
+        status["addresses"] = [{"name": "http", "url": url}]
+        again = None
+        dls = ((broker.get("spec") or {}).get("delivery") or {}).get("deadLetterSink")
+        parts = [conditions.condition("Addressable", True), conditions.condition("FilterReady", True),
+                 conditions.condition("TriggerChannelReady", True)]
+        if dls:
+            try:
+                status["deliveryStatus"] = {"deadLetterSinkUri": resolve(dls, key[0], self.registry.store,
+                                                                         self.registry.kinds)}
+                parts.append(conditions.condition("DeadLetterSinkResolved", True))
+            except Unresolvable as err:
+                parts.append(conditions.condition("DeadLetterSinkResolved", False, "Unresolved", str(err)))
+                again = 1.0
+        if await self.probe("brokers", *key):
+            parts.append(conditions.condition("IngressReady", True))
+        else:
+            parts.append(conditions.condition("IngressReady", None, "Probing",
+                                              "Waiting for the broker ingress to serve the broker."))
+            again = PROBE_RETRY
+        status["conditions"] = conditions.merge([*parts, conditions.all_of("Ready", parts)],
+                                                previous.get("conditions"))
+        self.write_status(self.kind, broker, status)
+        return again
+
+
+class TriggerReconciler(Controller):
+    name = "trigger-controller"
+
+    def __init__(self, registry, probe: Probe = always_serving) -> None:
+        super().__init__(registry)
+        kinds = registry.kinds
+        self.probe = probe
+        self.kind = kinds.by_path("eventing.knative.dev", "v1", "triggers")
+        self.brokers = kinds.by_path("eventing.knative.dev", "v1", "brokers")
+        # Any addressable a trigger may point at changes its resolution: follow them all.
+        self.addressables = [self.brokers, kinds.by_path("serving.knative.dev", "v1", "services"),
+                             kinds.by_path("messaging.knative.dev", "v1", "channels"),
+                             kinds.by_path("messaging.knative.dev", "v1", "inmemorychannels")]
+
+    def watches(self) -> list[Watch]:
+        return [Watch(self.kind, own_key), *(Watch(kind, self._triggers_in) for kind in self.addressables)]
+
+    def _triggers_in(self, obj: dict) -> list[Key]:
+        namespace = obj["metadata"].get("namespace", "")
+        return [(namespace, e.obj["metadata"]["name"]) for e in self.registry.store.entries(self.kind.resource,
+                                                                                              namespace)]
+
+    async def reconcile(self, key: Key) -> float | None:
+        trigger = self.get(self.kind, *key)
+        if trigger is None or trigger["metadata"].get("deletionTimestamp"):
+            return None
+        spec = trigger.get("spec") or {}
+        previous = trigger.get("status") or {}
+        status = {k: v for k, v in previous.items() if k not in ("conditions", "subscriberUri")}
+        status["observedGeneration"] = trigger["metadata"]["generation"]
+        broker = self.get(self.brokers, key[0], spec.get("broker", ""))
+        parts = []
+        if broker is None:
+            parts.append(conditions.condition("BrokerReady", False, "BrokerDoesNotExist",
+                                              f'Broker "{spec.get("broker")}" does not exist'))
+        else:
+            ready = conditions.get(broker)
+            parts.append(conditions.condition("BrokerReady", ready["status"], ready.get("reason", ""),
+                                              ready.get("message", "")))
+        try:
+            status["subscriberUri"] = resolve(spec.get("subscriber"), key[0], self.registry.store,
+                                              self.registry.kinds)
+            parts.append(conditions.condition("SubscriberResolved", True))
+        except Unresolvable as err:
+            parts.append(conditions.condition("SubscriberResolved", False, "Unable to get the Subscriber's URI",
+                                              str(err)))
+        delivery = spec.get("delivery") or ((broker or {}).get("spec") or {}).get("delivery") or {}
+        if delivery.get("deadLetterSink"):
+            try:
+                status["deliveryStatus"] = {"deadLetterSinkUri": resolve(delivery["deadLetterSink"], key[0],
+                                                                         self.registry.store, self.registry.kinds)}
+                parts.append(conditions.condition("DeadLetterSinkResolved", True))
+            except Unresolvable as err:
+                parts.append(conditions.condition("DeadLetterSinkResolved", False, "Unresolved", str(err)))
+        else:
+            status.pop("deliveryStatus", None)
+            parts.append(conditions.condition("DeadLetterSinkResolved", True, "DeadLetterSinkNotConfigured",
+                                              "No dead letter sink is configured."))
+        parts.append(conditions.condition("DependencyReady", True))
+        again = None
+        if all(p["status"] == "True" for p in parts):
+            # Ready only once the data plane delivers to this generation's subscriber.
+            if await self.probe("triggers", *key, uid=trigger["metadata"]["uid"],
+                                generation=str(trigger["metadata"]["generation"]), subscriber=status["subscriberUri"]):
+                parts.append(conditions.condition("SubscriptionReady", True))
+            else:
+                parts.append(conditions.condition("SubscriptionReady", None, "Probing",
+                                                  "Waiting for the broker's data plane to deliver to the trigger."))
+                again = PROBE_RETRY
+        else:
+            parts.append(conditions.condition("SubscriptionReady", None, "NotReady",
+                                              "Waiting for the broker and the subscriber."))
+        status["conditions"] = conditions.merge([*parts, conditions.all_of("Ready", parts)],
+                                                previous.get("conditions"))
+        self.write_status(self.kind, trigger, status)
+        return again

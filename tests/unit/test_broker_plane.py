@@ -1,0 +1,196 @@
+"""The broker and channel data planes in process: ingress answers, fan-out to Ready triggers, the TTL,
+replies, and channel fan-out; sinks are recorder apps on real sockets."""
+
+import asyncio
+import contextlib
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from reference.apps import recorder
+from reference.eventing.broker import ARRIVAL, TTL, BrokerPlane
+from reference.eventing.channel import ChannelPlane
+from reference.eventing.delivery import Dispatcher
+
+CE = {"ce-specversion": "1.0", "ce-id": "1", "ce-source": "/unit", "ce-type": "t.created",
+      "content-type": "application/json"}
+READY = {"conditions": [{"type": "BrokerReady", "status": "True"}, {"type": "SubscriberResolved", "status": "True"}]}
+
+
+def broker(name: str = "default", delivery: dict | None = None) -> dict:
+    return {"metadata": {"namespace": "ns", "name": name,
+                         "annotations": {"eventing.knative.dev/broker.class": "MTChannelBasedBroker"}},
+            "spec": {"delivery": delivery} if delivery else {}}
+
+
+def trigger(name: str, subscriber: str, filters: list | None = None, ready: bool = True,
+            generation: int = 1) -> dict:
+    return {"metadata": {"namespace": "ns", "name": name, "uid": f"uid-{name}", "generation": generation},
+            "spec": {"broker": "default", **({"filters": filters} if filters else {})},
+            "status": {**(READY if ready else {}), "subscriberUri": subscriber}}
+
+
+class Bench:
+    """A broker plane on an in-process ingress, with recorder sinks."""
+
+    def __init__(self, sinks: int = 1) -> None:
+        self.count = sinks
+
+    async def __aenter__(self) -> "Bench":
+        self.session = aiohttp.ClientSession()
+        self.sinks = [TestServer(recorder.app()) for _ in range(self.count)]
+        for sink in self.sinks:
+            await sink.start_server()
+        self.plane = BrokerPlane(Dispatcher(self.session))
+        self.channels = ChannelPlane(Dispatcher(self.session))
+        async def channel(request: web.Request) -> web.Response:
+            return await self.channels.handle(request, "ns", "chan")
+
+        app = web.Application()
+        app.router.add_route("*", "/channel/{tail:.*}", channel)
+        app.router.add_route("*", "/{tail:.*}", self.plane.handle)
+        self.ingress = TestServer(app)
+        await self.ingress.start_server()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.plane.close()
+        await self.channels.close()
+        for server in (*self.sinks, self.ingress):
+            await server.close()
+        await self.session.close()
+
+    def url(self, i: int, path: str = "/") -> str:
+        return str(self.sinks[i].make_url(path))
+
+    async def post(self, path: str, headers: dict | None = None, data: bytes = b"{}", method: str = "POST"):
+        async with self.session.request(method, self.ingress.make_url(path), data=data,
+                                        headers=CE if headers is None else headers) as response:
+            return response.status, dict(response.headers), await response.text()
+
+    async def records(self, i: int, at_least: int = 0, timeout: float = 5.0) -> list[dict]:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            async with self.session.get(self.sinks[i].make_url("/events")) as response:
+                records = await response.json()
+            if len(records) >= at_least or asyncio.get_running_loop().time() > deadline:
+                return records
+            await asyncio.sleep(0.02)
+
+    async def settle(self) -> None:
+        """Waits for the deliveries in flight."""
+        for _ in range(500):
+            if not self.plane.pending and not self.channels._tasks:
+                return
+            await asyncio.sleep(0.01)
+
+
+def test_ingress_answers_like_knative() -> None:
+    async def main() -> None:
+        async with Bench() as bench:
+            bench.plane.set_broker("ADDED", broker(), None)
+            assert (await bench.post("/ns/default"))[0] == 202
+            assert (await bench.post("/ns/other"))[0] == 404
+            assert (await bench.post("/ns/default/extra"))[0] == 404
+            status, headers, _ = await bench.post("/ns/default", method="GET")
+            assert status == 405 and headers["Allow"] == "POST, OPTIONS"
+            status, headers, _ = await bench.post("/ns/default", method="OPTIONS")
+            assert status == 200 and headers["WebHook-Allowed-Origin"] == "*"
+            missing_id = {k: v for k, v in CE.items() if k != "ce-id"}
+            status, _, text = await bench.post("/ns/default", headers=missing_id)
+            assert status == 400 and "id" in text
+            assert (await bench.post("/ns/default", headers={"content-type": "application/json"}))[0] == 400
+            assert (await bench.post("/ns/default", headers={**CE, "ce-specversion": "2.0"}))[0] == 400
+            assert (await bench.post("/ns/default", data=b"x" * (4 * 1024 * 1024 + 1)))[0] == 413
+            assert (await bench.post("/ns/default", headers={**CE, f"ce-{TTL}": "0"}))[0] == 400
+            assert (await bench.post("/ns/default", headers={**CE, f"ce-{TTL}": "many"}))[0] == 400
+            structured = b'{"specversion":"0.3","id":"2","source":"/s","type":"t","data":{"a":1}}'
+            assert (await bench.post("/ns/default", headers={"content-type": "application/cloudevents+json"},
+                                     data=structured))[0] == 202
+            bench.plane.set_broker("DELETED", broker(), None)
+            assert (await bench.post("/ns/default"))[0] == 404
+
+    asyncio.run(main())
+
+
+def test_fan_out_to_ready_matching_triggers() -> None:
+    async def main() -> None:
+        async with Bench(sinks=3) as bench:
+            bench.plane.set_broker("ADDED", broker(), None)
+            bench.plane.set_trigger("ADDED", trigger("all", bench.url(0, "/all")), None)
+            bench.plane.set_trigger("ADDED", trigger("match", bench.url(1), [{"exact": {"type": "t.created"}}]), None)
+            bench.plane.set_trigger("ADDED", trigger("other", bench.url(2), [{"exact": {"type": "t.other"}}]), None)
+            bench.plane.set_trigger("ADDED", trigger("unready", bench.url(2), ready=False), None)
+            assert (await bench.post("/ns/default"))[0] == 202
+            await bench.settle()
+            (got,) = await bench.records(0, 1)
+            assert got["path"] == "/all" and got["event"]["type"] == "t.created"
+            assert TTL not in got["event"] and ARRIVAL in got["event"]  # the TTL stays inside the broker
+            assert len(await bench.records(1, 1)) == 1
+            assert await bench.records(2, timeout=0) == []
+            bench.plane.set_trigger("DELETED", trigger("all", bench.url(0, "/all")), None)
+            await bench.post("/ns/default")
+            await bench.settle()
+            assert len(await bench.records(0, timeout=0)) == 1 and len(await bench.records(1, 2)) == 2
+
+    asyncio.run(main())
+
+
+def test_filters_compile_once_per_generation() -> None:
+    plane = BrokerPlane(Dispatcher(None))  # type: ignore[arg-type]
+    first = trigger("t", "http://x", [{"cesql": "type = 'a'"}])
+    plane.set_trigger("ADDED", first, None)
+    compiled = plane.triggers[("ns", "default")]["uid-t"].predicate
+    plane.set_trigger("MODIFIED", {**first, "status": {}}, first)
+    assert plane.triggers[("ns", "default")]["uid-t"].predicate is compiled
+    plane.set_trigger("MODIFIED", trigger("t", "http://x", [{"cesql": "type = 'b'"}], generation=2), first)
+    assert plane.triggers[("ns", "default")]["uid-t"].predicate is not compiled
+
+
+def test_a_reply_loop_ends_when_the_ttl_is_spent() -> None:
+    async def main() -> None:
+        async with Bench() as bench:
+            async with bench.session.post(bench.sinks[0].make_url("/config"),
+                                          json={"reply": {"type": "t.created"}}):
+                pass
+            bench.plane.set_broker("ADDED", broker(), None)
+            bench.plane.set_trigger("ADDED", trigger("loop", bench.url(0)), None)
+            assert (await bench.post("/ns/default", headers={**CE, f"ce-{TTL}": "3"}))[0] == 202
+            with contextlib.suppress(TimeoutError):
+                await bench.records(0, 10, timeout=1.0)
+            await bench.settle()
+            assert len(await bench.records(0, timeout=0)) == 3  # ttl 3, 2, 1; the reply at 0 is dropped
+
+    asyncio.run(main())
+
+
+def test_channel_fans_out_and_sends_replies_on() -> None:
+    async def main() -> None:
+        async with Bench(sinks=4) as bench:
+            async with bench.session.post(bench.sinks[2].make_url("/config"), json={"reply": {"type": "t.reply"}}):
+                pass
+            subscribers = [{"uid": "a", "subscriberUri": bench.url(0)}, {"uid": "b", "subscriberUri": bench.url(1)},
+                           {"uid": "c", "subscriberUri": bench.url(2), "replyUri": bench.url(3, "/replies")}]
+            bench.channels.set_channel("ADDED", {"metadata": {"namespace": "ns", "name": "chan"},
+                                                 "spec": {"subscribers": subscribers}}, None)
+            assert (await bench.post("/channel/"))[0] == 202
+            assert (await bench.post("/channel/", headers={"content-type": "text/plain"}))[0] == 400
+            for i in range(3):
+                assert [r["event"]["type"] for r in await bench.records(i, 1)] == ["t.created"]
+            (reply,) = await bench.records(3, 1)
+            assert reply["event"]["type"] == "t.reply" and reply["path"] == "/replies"
+
+    asyncio.run(main())
+
+
+def test_the_trigger_probe_wants_this_generation_and_subscriber() -> None:
+    plane = BrokerPlane(Dispatcher(None))  # type: ignore[arg-type]
+    plane.set_trigger("ADDED", trigger("t", "http://a", generation=2), None)
+    assert plane.serves_trigger("ns", "t", "uid-t", 2, "http://a")
+    assert not plane.serves_trigger("ns", "t", "uid-t", 1, "http://a")
+    assert not plane.serves_trigger("ns", "t", "uid-t", 2, "http://b")
+    plane.set_trigger("MODIFIED", trigger("t", "http://a", ready=False, generation=2), None)
+    assert not plane.serves_trigger("ns", "t", "uid-t", 2, "http://a")
+    plane.set_trigger("DELETED", trigger("t", "http://a", generation=2), None)
+    assert not plane.serves_trigger("ns", "t", "uid-t", 2, "http://a")
