@@ -127,7 +127,7 @@ class BrokerPlane:
             return event
         status, message = self.ingest(namespace, name, event)
         self.received.labels(namespace, name, str(status)).inc()
-        return web.Response(status=status, text=message)
+        return web.Response(status=status, text=message) if message else web.Response(status=status)
 
     def ingest(self, namespace: str, name: str, event: Event) -> tuple[int, str]:
         """Accepts an event into a broker: (HTTP status, message)."""
