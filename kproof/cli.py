@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -12,9 +13,10 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
-from kproof import __version__, report
-from kproof.embedded import PlatformError, ReferenceProcess, read_endpoints, readiness, stop_pid
+from kproof import __version__, produce, report
+from kproof.embedded import PlatformError, ReferenceProcess, read_endpoints, readiness
 from kproof.run import RunOptions, run
+from kproof.target import Target
 
 DEFAULT_STATE_DIR = Path(".kproof")
 console = Console(soft_wrap=True)
@@ -36,7 +38,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         _print_access(state_dir, running.api, running.ingress)
         return 0
     if args.detach:
-        process = ReferenceProcess(state_dir, args.host, args.api_port)
+        process = ReferenceProcess(state_dir, args.host, args.api_port, args.kafka_bootstrap)
         with console.status("starting the reference platform"):
             try:
                 endpoints = process.start()
@@ -47,10 +49,10 @@ def cmd_up(args: argparse.Namespace) -> int:
                       f"`kproof down --state-dir {args.state_dir}`; log: {process.log_path}")
         _print_access(state_dir, endpoints.api, endpoints.ingress)
         return 0
-    return _run_foreground(state_dir, args.host, args.api_port)
+    return _run_foreground(state_dir, args.host, args.api_port, args.kafka_bootstrap)
 
 
-def _run_foreground(state_dir: Path, host: str, api_port: int) -> int:
+def _run_foreground(state_dir: Path, host: str, api_port: int, kafka_bootstrap: str | None) -> int:
     from reference.platform import Platform, PlatformConfig
 
     async def main() -> None:
@@ -58,7 +60,7 @@ def _run_foreground(state_dir: Path, host: str, api_port: int) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        platform = Platform(PlatformConfig(state_dir, host, api_port))
+        platform = Platform(PlatformConfig(state_dir, host, api_port, kafka_bootstrap=kafka_bootstrap))
         await platform.start()
         _print_access(state_dir, platform.endpoints["api"], platform.endpoints.get("ingress"))
         console.print("\nrunning in the foreground; Ctrl-C stops it")
@@ -78,7 +80,7 @@ def cmd_down(args: argparse.Namespace) -> int:
         console.print(f"no reference runs on {state_dir}")
         return 0
     with console.status(f"stopping the reference (pid {endpoints.pid})"):
-        stop_pid(endpoints.pid)
+        ReferenceProcess(state_dir).stop()
     console.print("stopped; its objects stay in the state directory for the next `kproof up`")
     return 0
 
@@ -91,6 +93,7 @@ def status_of(state_dir: Path) -> dict:
         "kubeconfig": str(state_dir / "kubeconfig") if (state_dir / "kubeconfig").exists() else None,
         "api": endpoints.api if endpoints else None,
         "ingress": endpoints.ingress if endpoints else None,
+        "kafka": endpoints.kafka if endpoints else None,
         "pid": endpoints.pid if endpoints else None,
         "components": {},
     }
@@ -113,7 +116,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         console.print(f"no reference runs on {status['state_dir']}")
     else:
         console.print(f"running (pid {status['pid']})")
-        for key in ("api", "ingress", "kubeconfig"):
+        for key in ("api", "ingress", "kafka", "kubeconfig"):
             console.print(f"{key + ':':12} {status[key] or '-'}")
         for name, health in status["components"].items():
             color = "green" if health == "ok" else "red"
@@ -129,6 +132,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     options = RunOptions(reports=args.reports, kubeconfig=args.kubeconfig, ingress=args.ingress,
                          domain=args.domain, capabilities=args.capability or [], select=args.select,
+                         kafka_bootstrap=args.kafka_bootstrap,
                          areas=args.area or [], load=args.load)
     return run(options, console)
 
@@ -158,6 +162,11 @@ def cmd_load(args: argparse.Namespace) -> int:
     from load.runner import LOCUSTFILES, run_scenario
 
     target = _target_of(args)
+    if args.scenario == "kafka_producer":
+        return _load_kafka(args, target)
+    if not args.service:
+        console.print("[red]--service names the Knative Service to load[/red]")
+        return 2
     if target is None or not target.ingress:
         console.print("[red]no target: start one with `kproof up --detach`, or give --kubeconfig and --ingress[/red]")
         return 2
@@ -178,6 +187,27 @@ def cmd_load(args: argparse.Namespace) -> int:
     console.print(f"{result.requests} requests, {result.failures} failed, {result.rps:.1f}/s, "
                   f"p50 {result.median_ms:.0f} ms, p95 {result.p95_ms:.0f} ms, up to {result.max_ready} ready replicas")
     console.print(f"report: {result.directory}/ (chart.png, replicas.csv, Locust's CSVs)")
+    return 1 if result.failures else 0
+
+
+def _load_kafka(args: argparse.Namespace, target: Target | None) -> int:
+    """Seed 001's producer: --rate messages a second into --topic for --duration seconds; with --service,
+    the replicas of the Service its KafkaSource feeds are charted too."""
+    from load.runner import run_producer
+
+    endpoints = read_endpoints(args.state_dir.resolve())
+    bootstrap = args.bootstrap or (endpoints.kafka if endpoints else None) or os.environ.get("KPROOF_KAFKA_BOOTSTRAP")
+    if not bootstrap:
+        console.print("[red]no Kafka: give --bootstrap, or start the reference with `kproof up --detach`[/red]")
+        return 2
+    watch = (target, args.service, args.namespace) if args.service and target is not None else None
+    with console.status(f"producing {args.rate:g}/s into {args.topic} for {args.duration:g}s"):
+        result = run_producer(bootstrap, args.topic, rate=args.rate, duration=args.duration, reports=args.reports,
+                              watch=watch)
+    console.print(f"{result.requests} messages, {result.failures} failed, {result.rps:.1f}/s, "
+                  f"p50 {result.median_ms:.0f} ms, p95 {result.p95_ms:.0f} ms to the broker's ack"
+                  + (f", up to {result.max_ready} ready replicas of {args.service}" if watch else ""))
+    console.print(f"report: {result.directory}/")
     return 1 if result.failures else 0
 
 
@@ -237,6 +267,8 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--detach", action="store_true", help="run in the background")
     up.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     up.add_argument("--api-port", type=int, default=0, help="API port (default: the last one, else free)")
+    up.add_argument("--kafka-bootstrap", help="a Kafka to use (default $KPROOF_KAFKA_BOOTSTRAP, else a "
+                    "Testcontainers Kafka when Docker answers, else the embedded Tansu broker)")
     up.set_defaults(func=cmd_up)
 
     down = with_state(sub.add_parser("down", help="stop the reference platform"))
@@ -244,7 +276,7 @@ def parser() -> argparse.ArgumentParser:
 
     status = with_state(sub.add_parser("status", help="show the reference platform's endpoints and health"))
     status.add_argument("--json", action="store_true")
-    status.add_argument("--field", choices=("api", "ingress", "kubeconfig"),
+    status.add_argument("--field", choices=("api", "ingress", "kafka", "kubeconfig"),
                         help="print only this endpoint (for scripts: INGRESS=$(kproof status --field ingress))")
     status.set_defaults(func=cmd_status)
 
@@ -254,14 +286,15 @@ def parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--domain", help="the target's domain (default: from config-domain)")
     run_cmd.add_argument("--capability", action="append", help="a capability the target has (repeat)")
     run_cmd.add_argument("--area", action="append", help="only this conformance area (repeat)")
+    run_cmd.add_argument("--kafka-bootstrap", help="a Kafka the tests and the cluster both reach")
     run_cmd.add_argument("-k", dest="select", help="only tests matching this pytest -k expression")
     run_cmd.add_argument("--reports", type=Path, default=Path("reports"))
     run_cmd.add_argument("--no-load", dest="load", action="store_false", help="skip the short load scenario")
     run_cmd.set_defaults(func=cmd_run)
 
     load_cmd = with_state(sub.add_parser("load", help="run a Locust scenario against a Service"))
-    load_cmd.add_argument("scenario", choices=["steady", "step", "burst", "ramp"])
-    load_cmd.add_argument("--service", required=True, help="the Knative Service to load")
+    load_cmd.add_argument("scenario", choices=["steady", "step", "burst", "ramp", "kafka_producer"])
+    load_cmd.add_argument("--service", help="the Knative Service to load (kafka_producer: whose replicas to chart)")
     load_cmd.add_argument("--namespace", default="default")
     load_cmd.add_argument("--kubeconfig", type=Path, help="a cluster's kubeconfig (default: the running reference)")
     load_cmd.add_argument("--ingress", help="the cluster's ingress URL")
@@ -271,7 +304,13 @@ def parser() -> argparse.ArgumentParser:
     load_cmd.add_argument("--web", action="store_true", help="open Locust's web UI instead of running headless")
     load_cmd.add_argument("--web-port", type=int, default=8089)
     load_cmd.add_argument("--reports", type=Path, default=Path("reports"))
+    load_cmd.add_argument("--topic", default="demo", help="kafka_producer: the topic (default demo)")
+    load_cmd.add_argument("--rate", type=float, default=50, help="kafka_producer: messages a second (default 50)")
+    load_cmd.add_argument("--duration", type=float, default=100, help="kafka_producer: seconds (default 100)")
+    load_cmd.add_argument("--bootstrap", help="kafka_producer: the Kafka (default: the running reference's)")
     load_cmd.set_defaults(func=cmd_load)
+
+    produce.add_parser(sub)
 
     sim = sub.add_parser("simulate", help="replay a traffic trace through the KPA and chart the replicas")
     sim.add_argument("trace", type=Path, help="CSV with `second` and `concurrency` or `rps`")

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import requests
 
-from kproof.target import KILL_POD, REFERENCE, RESTART, VOLUMES, Target
+from kproof.target import KAFKA, KILL_POD, REFERENCE, RESTART, VOLUMES, Target
+from reference.kafka.embedded import EmbeddedKafka
+from reference.processes import process_alive
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
@@ -31,6 +33,7 @@ class Endpoints:
     pid: int
     ca: str | None = None  # the CA file that signed the API server's certificate
     ingress: str | None = None
+    kafka: str | None = None  # the Kafka bootstrap address the platform uses
 
 
 def read_endpoints(state_dir: Path) -> Endpoints | None:
@@ -42,22 +45,8 @@ def read_endpoints(state_dir: Path) -> Endpoints | None:
     pid = int(data.get("pid", 0))
     if not pid or not process_alive(pid):
         return None
-    return Endpoints(api=data["api"], pid=pid, ca=data.get("ca"), ingress=data.get("ingress"))
-
-
-def process_alive(pid: int) -> bool:
-    """Whether `pid` runs (a zombie does not count)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child still answers kill(0); treat it as gone.
-    with contextlib.suppress(OSError):
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-        return state != "Z"
-    return True
+    return Endpoints(api=data["api"], pid=pid, ca=data.get("ca"), ingress=data.get("ingress"),
+                     kafka=data.get("kafka") or None)
 
 
 def readiness(endpoints: Endpoints) -> dict[str, str]:
@@ -75,10 +64,12 @@ def readiness(endpoints: Endpoints) -> dict[str, str]:
 class ReferenceProcess:
     """A reference platform on `state_dir`, run as `python -m reference` in its own session."""
 
-    def __init__(self, state_dir: Path, host: str = "127.0.0.1", api_port: int = 0) -> None:
+    def __init__(self, state_dir: Path, host: str = "127.0.0.1", api_port: int = 0,
+                 kafka_bootstrap: str | None = None) -> None:
         self.state_dir = state_dir.resolve()
         self.host = host
         self.api_port = api_port
+        self.kafka_bootstrap = kafka_bootstrap
         self.process: subprocess.Popen | None = None
 
     @property
@@ -93,6 +84,8 @@ class ReferenceProcess:
             (self.state_dir / "endpoints.json").unlink()
         command = [sys.executable, "-m", "reference", "--state-dir", str(self.state_dir),
                    "--host", self.host, "--api-port", str(self.api_port)]
+        if self.kafka_bootstrap:
+            command += ["--kafka-bootstrap", self.kafka_bootstrap]
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, start_new_session=True)
@@ -114,21 +107,24 @@ class ReferenceProcess:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         return ""
 
-    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+    def stop(self, timeout: float = STOP_TIMEOUT, keep_kafka: bool = False) -> None:
+        """Stops the platform and, unless `keep_kafka`, the embedded Kafka it started."""
         pid = self.process.pid if self.process else None
         if pid is None:
             endpoints = read_endpoints(self.state_dir)
             pid = endpoints.pid if endpoints else None
-        if pid is None:
-            return
-        stop_pid(pid, timeout)
+        if pid is not None:
+            stop_pid(pid, timeout)
         if self.process:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout)
             self.process = None
+        if not keep_kafka:
+            EmbeddedKafka(self.state_dir).stop()
 
     def restart(self) -> None:
-        self.stop()
+        """A restart of the platform; Kafka, like a cluster's, keeps running (and keeps its topics)."""
+        self.stop(keep_kafka=True)
         self.start()
 
     def target(self) -> Target:
@@ -138,7 +134,9 @@ class ReferenceProcess:
         return Target(
             kubeconfig=self.state_dir / "kubeconfig",
             ingress=endpoints.ingress,
-            capabilities=frozenset({REFERENCE, RESTART, KILL_POD} | ({VOLUMES} if _sandboxed() else set())),
+            capabilities=frozenset({REFERENCE, RESTART, KILL_POD} | ({VOLUMES} if _sandboxed() else set())
+                                   | ({KAFKA} if endpoints.kafka else set())),
+            kafka_bootstrap=endpoints.kafka,
             platform=self,
         )
 

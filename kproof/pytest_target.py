@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kproof.embedded import ReferenceProcess
-from kproof.target import CLUSTER_CAPABILITIES, Target
+from kproof.target import CLUSTER_CAPABILITIES, KAFKA, Target
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -20,6 +20,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--domain", help="the target's domain (default: read from status.url)")
     group.addoption("--capability", action="append", default=[],
                     help="a capability the target has: restart, kill-pod, gpu (repeat)")
+    group.addoption("--kafka-bootstrap", help="a Kafka the tests and the target both reach (host:port)")
     group.addoption("--reports", default="reports", help="where load scenarios write their reports")
     group.addoption("--app-registry", default="ghcr.io/kproof",
                     help="where the kproof apps' images are (image = <registry>/<app>); see reference/apps")
@@ -33,9 +34,11 @@ def pytest_configure(config: pytest.Config) -> None:
 def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     kubeconfig = request.config.getoption("--kubeconfig")
     if kubeconfig:
+        kafka = request.config.getoption("--kafka-bootstrap")
         yield Target(kubeconfig=Path(kubeconfig), ingress=request.config.getoption("--ingress"),
                      domain=request.config.getoption("--domain"),
-                     capabilities=CLUSTER_CAPABILITIES | frozenset(request.config.getoption("--capability")))
+                     capabilities=CLUSTER_CAPABILITIES | frozenset(request.config.getoption("--capability"))
+                     | ({KAFKA} if kafka else set()), kafka_bootstrap=kafka)
         return
     reference = ReferenceProcess(tmp_path_factory.mktemp("reference"))
     reference.start()

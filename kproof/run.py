@@ -30,6 +30,7 @@ class RunOptions:
     ingress: str | None = None
     domain: str | None = None
     capabilities: list[str] = field(default_factory=list)
+    kafka_bootstrap: str | None = None  # a Kafka both the tests and the cluster reach
     select: str | None = None  # pytest -k expression
     areas: list[str] = field(default_factory=list)  # conformance sub-folders; all when empty
     load: bool = True  # also the short load scenario
@@ -51,6 +52,8 @@ def pytest_command(options: RunOptions) -> list[str]:
         command.append(f"--domain={options.domain}")
     for capability in options.capabilities:
         command.append(f"--capability={capability}")
+    if options.kafka_bootstrap:
+        command.append(f"--kafka-bootstrap={options.kafka_bootstrap}")
     if options.select:
         command += ["-k", options.select]
     return command

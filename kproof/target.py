@@ -27,6 +27,7 @@ KILL_POD = "kill-pod"  # deleting a pod really stops its process
 GPU = "gpu"
 REFERENCE = "reference"  # the target is kproof's reference platform
 VOLUMES = "volumes"  # containers can mount volumes (every cluster; the reference with bubblewrap)
+KAFKA = "kafka"  # a Kafka both the tests and the platform reach (Target.kafka_bootstrap)
 CLUSTER_CAPABILITIES = frozenset({VOLUMES})
 
 FIELD_MANAGER = "kproof"
@@ -63,6 +64,7 @@ class Target:
     domain: str | None = None
     capabilities: frozenset[str] = frozenset()
     platform: PlatformControl | None = None
+    kafka_bootstrap: str | None = None
     _api: client.ApiClient | None = field(default=None, repr=False)
     _dynamic: DynamicClient | None = field(default=None, repr=False)
 

@@ -107,18 +107,39 @@ def run_scenario(target: Target, scenario: str, service: str, namespace: str, *,
     """Runs load/locustfiles/<scenario>.py headless against the Service and returns what happened."""
     if not target.ingress:
         raise RuntimeError("the target has no ingress address")
+    arguments = ["--host", target.ingress, "--service-host", target.service_host(service, namespace), "--path", path]
+    if run_time:
+        arguments += ["--run-time", run_time, "-u", str(users), "-r", str(users)]
+    with ReplicaWatcher(target, namespace, service) as watcher:
+        return _run_locust(scenario, arguments, env or {}, reports, timeout, watcher)
+
+
+def run_producer(bootstrap: str, topic: str, *, rate: float = 50, duration: float = 100,
+                 env: dict[str, str] | None = None, reports: Path = Path("reports"),
+                 watch: tuple[Target, str, str] | None = None) -> LoadResult:
+    """Runs the kafka_producer scenario (seed 001: `rate` messages a second into `topic` for `duration`
+    seconds); `watch` = (target, service, namespace) also samples the replicas of the Service that consumes
+    the topic through its KafkaSource. Each request in the result is one message's delivery report."""
+    env = {"KPROOF_KAFKA_BOOTSTRAP": bootstrap, "KPROOF_TOPIC": topic, "KPROOF_RATE": f"{rate:g}",
+           "KPROOF_DURATION": f"{duration:g}", **(env or {})}
+    timeout = duration + RUN_TIMEOUT_MARGIN
+    if watch is None:
+        return _run_locust("kafka_producer", [], env, reports, timeout, None)
+    target, service, namespace = watch
+    with ReplicaWatcher(target, namespace, service) as watcher:
+        return _run_locust("kafka_producer", [], env, reports, timeout, watcher)
+
+
+def _run_locust(scenario: str, arguments: list[str], env: dict[str, str], reports: Path, timeout: float,
+                watcher: ReplicaWatcher | None) -> LoadResult:
     directory = reports / "load" / scenario
     directory.mkdir(parents=True, exist_ok=True)
     prefix = directory / "locust"
     command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILES / f"{scenario}.py"), "--headless",
-               "--host", target.ingress, "--service-host", target.service_host(service, namespace),
-               "--path", path, "--csv", str(prefix), "--csv-full-history", "--only-summary",
+               *arguments, "--csv", str(prefix), "--csv-full-history", "--only-summary",
                "--exit-code-on-error", "0", "--loglevel", "WARNING"]
-    if run_time:
-        command += ["--run-time", run_time, "-u", str(users), "-r", str(users)]
-    with ReplicaWatcher(target, namespace, service) as watcher:
-        completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                                   env={**os.environ, **(env or {})})
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env={**os.environ, **env})
+    if watcher is not None:
         time.sleep(1)  # one more sample after the load
     (directory / "locust.log").write_text(completed.stdout + completed.stderr)
     if completed.returncode not in (0, 1) or not Path(f"{prefix}_stats.csv").exists():
@@ -132,7 +153,7 @@ def run_scenario(target: Target, scenario: str, service: str, namespace: str, *,
         p95_ms=_float(aggregated["95%"]),
         rps=_float(aggregated["Requests/s"]),
         history=history,
-        replicas=watcher.samples,
+        replicas=list(watcher.samples) if watcher is not None else [],
         directory=directory,
     )
     write_report(result)
@@ -172,6 +193,8 @@ def chart(result: LoadResult, path: Path) -> None:
     replicas.step(times, [s.desired for s in result.replicas], where="post", label="desired", linestyle="--")
     replicas.set_ylabel("replicas")
     replicas.legend(loc="upper left")
+    if not result.replicas:  # e.g. a producer run that watched no Service
+        replicas.text(0.5, 0.5, "no Service watched", ha="center", va="center", transform=replicas.transAxes)
     replicas.set_title(f"{result.scenario}: {result.requests} requests, {result.failures} failed")
     if result.history:
         start = _float(result.history[0]["Timestamp"])

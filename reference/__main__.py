@@ -19,6 +19,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ingress-port", type=int, default=0, help="0 picks the last used or a free port")
     parser.add_argument("--images", type=Path, action="append", default=[],
                         help="an extra image catalog (YAML, like fixtures/images.yaml); repeatable")
+    parser.add_argument("--kafka-bootstrap", help="a Kafka to use (host:port,...); default $KPROOF_KAFKA_BOOTSTRAP, "
+                        "else a Testcontainers Kafka when Docker answers, else the embedded broker")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -28,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     except ImportError:  # the standard loop works too, a little slower
         pass
     asyncio.run(_run(PlatformConfig(args.state_dir.resolve(), args.host, args.api_port, args.ingress_port,
-                                     args.images)))
+                                     args.images, args.kafka_bootstrap)))
 
 
 async def _run(config: PlatformConfig) -> None:

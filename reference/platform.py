@@ -43,6 +43,9 @@ from reference.eventing.controllers.channel import (
     InMemoryChannelReconciler,
     SubscriptionReconciler,
 )
+from reference.kafka.locate import KafkaEndpoint
+from reference.kafka.locate import locate as locate_kafka
+from reference.kafka.locate import reachable as kafka_reachable
 from reference.runtime.catalog import Catalog
 from reference.runtime.kubelet import Kubelet
 from reference.serving.configuration import ConfigurationReconciler
@@ -50,6 +53,7 @@ from reference.serving.podautoscaler import PodAutoscalerReconciler
 from reference.serving.revision import RevisionReconciler
 from reference.serving.route import RouteReconciler
 from reference.serving.service import ServiceReconciler
+from reference.sources.kafka import KafkaSourceReconciler
 
 log = logging.getLogger("kproof.reference")
 
@@ -64,6 +68,7 @@ class PlatformConfig:
     api_port: int = 0
     ingress_port: int = 0
     images: list[Path] = field(default_factory=list)  # extra image catalogs (theirs win)
+    kafka_bootstrap: str | None = None  # a Kafka to use; else Testcontainers or the embedded broker
 
     def saved_images(self) -> list[Path]:
         """Catalogs given now, else those a previous start was given."""
@@ -145,6 +150,8 @@ class Platform:
         self.dataplane: DataPlaneProcess | None = None
         self.kubelet: Kubelet | None = None
         self.controllers: list[Controller] = []
+        self.kafka: KafkaEndpoint | None = None
+        self.kafka_problem: str | None = None
         self._tasks: dict[str, asyncio.Task] = {}
         self._runners: list[web.AppRunner] = []
         self.endpoints: dict[str, str] = {}
@@ -197,6 +204,7 @@ class Platform:
                                           admin_port)
         await self.dataplane.start()
         self.api.add_health_check("dataplane", lambda: self.dataplane.problem if self.dataplane else "absent")
+        await self._start_kafka()
         ingress_url = f"http://{client_host}:{ingress_port}"
         self.kubelet = Kubelet(self.registry, self.state_dir, self.catalog, self.dataplane.drain,
                                cluster_network_env(ingress_url))
@@ -204,16 +212,20 @@ class Platform:
         self.controllers = [ServiceReconciler(self.registry), ConfigurationReconciler(self.registry),
                             RevisionReconciler(self.registry), RouteReconciler(self.registry, self.dataplane.serves),
                             PodAutoscalerReconciler(self.registry, self.dataplane.stats, self.dataplane.activations),
-                            BrokerReconciler(self.registry, self.dataplane.serves_eventing),
+                            BrokerReconciler(self.registry, self.dataplane.serves_eventing,
+                                             kafka_bootstrap=lambda: self.kafka.bootstrap if self.kafka else None),
                             TriggerReconciler(self.registry, self.dataplane.serves_eventing),
                             InMemoryChannelReconciler(self.registry, self.dataplane.serves_eventing),
                             ChannelReconciler(self.registry),
-                            SubscriptionReconciler(self.registry, self.dataplane.serves_eventing)]
+                            SubscriptionReconciler(self.registry, self.dataplane.serves_eventing),
+                            KafkaSourceReconciler(self.registry, self.dataplane.kafka_source_consuming)]
         for controller in self.controllers:
             self._run_task(controller.name, controller.run())
 
         self.endpoints = {"api": api_url, "ca": str(certs.ca), "ingress": ingress_url,
-                          "dataplane_admin": self.dataplane.admin, "pid": str(os.getpid())}
+                          "dataplane_admin": self.dataplane.admin, "pid": str(os.getpid()),
+                          "kafka": self.kafka.bootstrap if self.kafka else "", "kafka_kind": self.kafka.kind
+                          if self.kafka else ""}
         (self.state_dir / "ports.json").write_text(json.dumps({"api": api_port, "ingress": ingress_port,
                                                                "dataplane-admin": admin_port}))
         (self.state_dir / "endpoints.json").write_text(json.dumps(self.endpoints, indent=2))
@@ -222,6 +234,22 @@ class Platform:
     async def _logs(self, request, kind, namespace, name):
         assert self.kubelet is not None
         return await self.kubelet.logs(request, kind, namespace, name)
+
+    async def _start_kafka(self) -> None:
+        """Finds (or starts) the Kafka; a platform without one still runs, its Kafka parts not Ready."""
+        try:
+            self.kafka = await asyncio.to_thread(locate_kafka, self.state_dir, self.config.kafka_bootstrap)
+        except Exception as err:  # a missing broker binary, a container that failed: report, keep going
+            log.error("no Kafka: %s", err)
+            self.kafka_problem = f"no Kafka: {err}"
+        self.api.add_health_check("kafka", lambda: self.kafka_problem)
+        self._run_task("kafka-watch", self._watch_kafka())
+
+    async def _watch_kafka(self) -> None:
+        while self.kafka is not None:
+            self.kafka_problem = await asyncio.to_thread(kafka_reachable, self.kafka.bootstrap, 3.0)
+            await asyncio.sleep(5)
+        await asyncio.Event().wait()
 
     async def stop(self) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -84,11 +84,23 @@ CONFIG_MAPS: dict[tuple[str, str], dict[str, str]] = {
             "  kind: ConfigMap\n"
             "  name: config-br-default-channel\n"
             "  namespace: knative-eventing\n"
+            "  brokerClasses:\n"
+            "    Kafka:\n"
+            "      apiVersion: v1\n"
+            "      kind: ConfigMap\n"
+            "      name: kafka-broker-config\n"
+            "      namespace: knative-eventing\n"
             "  delivery:\n"
             "    retry: 10\n"
             "    backoffPolicy: exponential\n"
             "    backoffDelay: PT0.2S\n"
         ),
+    },
+    # Kafka-class Brokers: an empty bootstrap.servers means the platform's own Kafka.
+    ("knative-eventing", "kafka-broker-config"): {
+        "bootstrap.servers": "",
+        "default.topic.partitions": "3",
+        "default.topic.replication.factor": "1",
     },
     ("knative-eventing", "config-br-default-channel"): {
         "channel-template-spec": "apiVersion: messaging.knative.dev/v1\nkind: InMemoryChannel\n",

@@ -1,8 +1,14 @@
-"""Knative's event_display: logs every CloudEvent it receives, readably, to stdout."""
+"""Knative's event_display: logs every CloudEvent it receives, readably, to stdout.
+
+EVENT_DISPLAY_DELAY_MS (kproof's addition) holds each answer that long: a stand-in for the model's
+processing time in the seeds' AI pipelines, so that a burst of events makes the service scale out.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 
 from aiohttp import web
 
@@ -10,6 +16,7 @@ from reference.apps.server import serve
 from reference.eventing.codec import Event, MalformedEvent, from_http
 
 NAME = "event-display"
+DELAY_MS = float(os.environ.get("EVENT_DISPLAY_DELAY_MS", "0"))
 CORE = ("specversion", "type", "source", "subject", "id", "time", "datacontenttype", "dataschema")
 
 
@@ -38,6 +45,8 @@ async def display(request: web.Request) -> web.Response:
         print(f"{NAME}: not a CloudEvent: {err}", flush=True)
         return web.Response(status=400, text=f"{err}\n")
     print(render(event), flush=True)
+    if DELAY_MS:
+        await asyncio.sleep(DELAY_MS / 1000)
     return web.Response(status=202)
 
 

@@ -121,6 +121,18 @@ class DataPlaneProcess:
         except (aiohttp.ClientError, OSError, TimeoutError, AssertionError):
             return False
 
+    async def kafka_source_consuming(self, namespace: str, name: str, generation: int) -> tuple[bool, str | None]:
+        """The KafkaSource probe: do the data plane's consumers run this generation (and if not, why)?"""
+        try:
+            assert self.session is not None
+            async with self.session.get(f"{self.admin}/eventing/kafkasources/{namespace}/{name}",
+                                        params={"generation": str(generation)},
+                                        timeout=aiohttp.ClientTimeout(total=2)) as r:
+                body = await r.json()
+            return bool(body.get("serving")), body.get("problem")
+        except (aiohttp.ClientError, OSError, TimeoutError, AssertionError, ValueError) as err:
+            return False, f"the data plane does not answer: {err}"
+
     async def drain(self, namespace: str, pod: str, timeout: float) -> None:
         """Knative's pre-stop hook: wait until the pod is out of routing with nothing in flight."""
         with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError, AssertionError):

@@ -19,11 +19,18 @@ from reference.dataplane.metrics import Metrics
 from reference.dataplane.proxy import Proxy
 from reference.dataplane.requestlog import RequestRecord, compile_template
 from reference.dataplane.routing import RoutingTable
-from reference.eventing.addresses import BROKER_INGRESS_HOST, CLUSTER_DOMAIN, parse_channel_host
+from reference.eventing.addresses import (
+    BROKER_INGRESS_HOST,
+    CLUSTER_DOMAIN,
+    KAFKA_BROKER_INGRESS_HOST,
+    parse_channel_host,
+)
 from reference.eventing.broker import BrokerPlane
 from reference.eventing.channel import ChannelPlane
 from reference.eventing.delivery import Dispatcher
+from reference.eventing.kafka_broker import KafkaBrokerPlane
 from reference.informer import ApiAccess, Informer
+from reference.sources.kafka_adapter import KafkaSourcePlane
 
 REQUEST_LOG_FLAG = "logging.enable-request-log"
 REQUEST_LOG_TEMPLATE = "logging.request-log-template"
@@ -53,6 +60,8 @@ class DataPlane:
         self.ingress_address = ""  # host:port of the ingress, for the dispatcher's cluster-local sends
         self.brokers: BrokerPlane | None = None
         self.channels: ChannelPlane | None = None
+        self.kafka_sources: KafkaSourcePlane | None = None
+        self.kafka_brokers: KafkaBrokerPlane | None = None
         self._activations: list[str] = []  # revisions asked for at zero replicas, in order
         self._dropped = 0
         self._activated = asyncio.Event()
@@ -79,25 +88,38 @@ class DataPlane:
         self._log_render = compile_template(data[REQUEST_LOG_TEMPLATE]) if enabled else None
 
     def _on_eventing_config(self, kind: str, config: dict, old: dict | None) -> None:
-        if config["metadata"]["name"] == "config-features" and self.brokers is not None:
-            self.brokers.set_features((config.get("data") or {}) if kind != "DELETED" else {})
+        if config["metadata"]["name"] == "config-features":
+            for plane in (self.brokers, self.kafka_brokers):
+                if plane is not None:
+                    plane.set_features((config.get("data") or {}) if kind != "DELETED" else {})
 
     def _eventing_informers(self) -> list[Informer]:
-        assert self.brokers is not None and self.channels is not None
-        access = self.access
+        assert self.brokers is not None and self.channels is not None and self.kafka_sources is not None
+        assert self.kafka_brokers is not None
+        access, planes = self.access, (self.brokers, self.kafka_brokers)
+
+        def on_broker(kind: str, obj: dict, old: dict | None) -> None:
+            for plane in planes:  # each plane keeps the brokers of its classes
+                plane.set_broker(kind, obj, old)
+
+        def on_trigger(kind: str, obj: dict, old: dict | None) -> None:
+            for plane in planes:
+                plane.set_trigger(kind, obj, old)
+
         return [
-            Informer(access, "/apis/eventing.knative.dev/v1/brokers", self.brokers.set_broker),
-            Informer(access, "/apis/eventing.knative.dev/v1/triggers", self.brokers.set_trigger),
+            Informer(access, "/apis/eventing.knative.dev/v1/brokers", on_broker),
+            Informer(access, "/apis/eventing.knative.dev/v1/triggers", on_trigger),
             Informer(access, "/apis/messaging.knative.dev/v1/inmemorychannels", self.channels.set_channel),
             Informer(access, "/api/v1/namespaces/knative-eventing/configmaps", self._on_eventing_config),
+            Informer(access, "/apis/sources.knative.dev/v1beta1/kafkasources", self.kafka_sources.set_source),
         ]
 
     def cluster_route(self, url: str) -> tuple[str, str | None]:
         """Where the dispatcher sends an event: cluster-local and routed hosts through this ingress."""
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
-        local = (host == BROKER_INGRESS_HOST or host.endswith("." + CLUSTER_DOMAIN) or host.endswith(".svc")
-                 or host in self.table.hosts)
+        local = (host in (BROKER_INGRESS_HOST, KAFKA_BROKER_INGRESS_HOST) or host.endswith("." + CLUSTER_DOMAIN)
+                 or host.endswith(".svc") or host in self.table.hosts)
         if not local:
             return url, None
         path = parts.path or "/"
@@ -119,6 +141,8 @@ class DataPlane:
         host = request.host.split(":", 1)[0].lower()
         if host == BROKER_INGRESS_HOST:
             return await self.brokers.handle(request)
+        if host == KAFKA_BROKER_INGRESS_HOST and self.kafka_brokers is not None:
+            return await self.kafka_brokers.handle(request)
         channel = parse_channel_host(host)
         if channel is not None:
             return await self.channels.handle(request, *channel)
@@ -195,16 +219,21 @@ class DataPlane:
 
     async def eventing_probe(self, request: web.Request) -> web.Response:
         """Does the data plane serve this broker, trigger or channel yet (the controllers' readiness probes)?"""
-        assert self.brokers is not None and self.channels is not None
+        assert self.brokers is not None and self.channels is not None and self.kafka_brokers is not None
         kind, namespace, name = (request.match_info[k] for k in ("kind", "namespace", "name"))
         query = request.query
         if kind == "brokers":
-            serving = self.brokers.serves(namespace, name)
+            serving = self.brokers.serves(namespace, name) or self.kafka_brokers.serves(namespace, name)
         elif kind == "triggers":
-            serving = self.brokers.serves_trigger(namespace, name, query.get("uid", ""),
-                                                  int(query.get("generation", "0")), query.get("subscriber", ""))
+            uid = query.get("uid", "")
+            plane = self.kafka_brokers if self.kafka_brokers.owns_trigger(uid) else self.brokers
+            serving = plane.serves_trigger(namespace, name, uid, int(query.get("generation", "0")),
+                                           query.get("subscriber", ""))
         elif kind == "inmemorychannels":
             serving = self.channels.serves(namespace, name, query.get("subscriber"))
+        elif kind == "kafkasources" and self.kafka_sources is not None:
+            serving, problem = self.kafka_sources.serves(namespace, name, int(query.get("generation", "0")))
+            return web.json_response({"serving": serving, "problem": problem}, status=200 if serving else 404)
         else:
             serving = False
         return web.json_response({"serving": serving}, status=200 if serving else 404)
@@ -245,6 +274,8 @@ class DataPlane:
         dispatcher = Dispatcher(self.session, self.cluster_route, local=self.local_exchange)
         self.brokers = BrokerPlane(dispatcher, self.metrics.registry)
         self.channels = ChannelPlane(dispatcher, self.metrics.registry)
+        self.kafka_sources = KafkaSourcePlane(dispatcher, self.metrics.registry)
+        self.kafka_brokers = KafkaBrokerPlane(dispatcher, self.metrics.registry)
         self.informers += self._eventing_informers()
         tasks = [asyncio.create_task(i.run(api_session)) for i in self.informers]
         runners = []
@@ -262,6 +293,8 @@ class DataPlane:
                 task.cancel()
             await self.brokers.close()
             await self.channels.close()
+            await self.kafka_sources.close()
+            await self.kafka_brokers.close()
             for runner in runners:
                 await runner.cleanup()
             await api_session.close()

@@ -62,6 +62,11 @@ def arrival_time() -> str:
 
 
 class BrokerPlane:
+    """The MTChannelBasedBroker: accepted events are held in memory and fanned out at once."""
+
+    classes: tuple[str, ...] = BROKER_CLASSES
+    metric_prefix = "kproof_broker"
+
     def __init__(self, dispatcher: Dispatcher, registry: CollectorRegistry | None = None) -> None:
         self.dispatcher = dispatcher
         self.brokers: dict[tuple[str, str], dict] = {}
@@ -70,9 +75,10 @@ class BrokerPlane:
         self.pending = 0
         self._slots = asyncio.Semaphore(MAX_CONCURRENT)
         self._tasks: set[asyncio.Task] = set()
-        self.received = Counter("kproof_broker_events", "Events the broker ingress answered, by code",
+        self.received = Counter(f"{self.metric_prefix}_events", "Events the broker ingress answered, by code",
                                 ["namespace", "broker", "code"], registry=registry)
-        self.dispatched = Counter("kproof_trigger_deliveries", "Deliveries to trigger subscribers, by result",
+        self.dispatched = Counter(f"{self.metric_prefix}_trigger_deliveries",
+                                  "Deliveries to trigger subscribers, by result",
                                   ["namespace", "trigger", "result"], registry=registry)
 
     # Informer handlers -------------------------------------------------------------------------------
@@ -81,7 +87,7 @@ class BrokerPlane:
         meta = broker["metadata"]
         key = (meta.get("namespace", ""), meta["name"])
         klass = (meta.get("annotations") or {}).get(BROKER_CLASS, "")
-        if kind == "DELETED" or klass not in BROKER_CLASSES:
+        if kind == "DELETED" or klass not in self.classes:
             self.brokers.pop(key, None)
         else:
             self.brokers[key] = broker
@@ -106,6 +112,10 @@ class BrokerPlane:
     def serves(self, namespace: str, name: str) -> bool:
         return (namespace, name) in self.brokers
 
+    def owns_trigger(self, uid: str) -> bool:
+        """Whether the trigger's broker is one of this plane's."""
+        return any(uid in routes and key in self.brokers for key, routes in self.triggers.items())
+
     def serves_trigger(self, namespace: str, name: str, uid: str, generation: int, subscriber: str) -> bool:
         """Whether events reach this trigger's generation and subscriber now (the trigger's readiness probe)."""
         route = next((r for (ns, _), routes in self.triggers.items() if ns == namespace
@@ -125,12 +135,21 @@ class BrokerPlane:
             if event.status >= 400:
                 self.received.labels(namespace, name, str(event.status)).inc()
             return event
-        status, message = self.ingest(namespace, name, event)
+        status, message = await self.ingest(namespace, name, event)
         self.received.labels(namespace, name, str(status)).inc()
         return web.Response(status=status, text=message) if message else web.Response(status=status)
 
-    def ingest(self, namespace: str, name: str, event: Event) -> tuple[int, str]:
+    async def ingest(self, namespace: str, name: str, event: Event) -> tuple[int, str]:
         """Accepts an event into a broker: (HTTP status, message)."""
+        refusal = self._refusal(namespace, name, event)
+        if refusal is not None:
+            return refusal
+        attributes = dict(event.attributes)
+        attributes.setdefault(TTL, str(DEFAULT_TTL))
+        attributes[ARRIVAL] = arrival_time()
+        return await self.keep(namespace, name, replace(event, attributes=attributes))
+
+    def _refusal(self, namespace: str, name: str, event: Event) -> tuple[int, str] | None:
         if (namespace, name) not in self.brokers:
             return 404, f"broker {namespace}/{name} does not exist\n"
         try:
@@ -141,13 +160,13 @@ class BrokerPlane:
             return 400, f"the event's {TTL} is spent ({ttl})\n"
         if self.pending >= MAX_PENDING:
             return 503, "the broker has too many deliveries pending; retry later\n"
-        attributes = dict(event.attributes)
-        attributes.setdefault(TTL, str(DEFAULT_TTL))
-        attributes[ARRIVAL] = arrival_time()
-        event = replace(event, attributes=attributes)
+        return None
+
+    async def keep(self, namespace: str, name: str, event: Event) -> tuple[int, str]:
+        """Takes responsibility for an accepted event: here, dispatch it at once."""
         for route in list(self.triggers.get((namespace, name), {}).values()):
             if route.ready and route.subscriber and route.predicate(event):
-                self._spawn(self._deliver(namespace, name, route, event))
+                self._spawn(self.deliver(namespace, name, route, event))
         return 202, ""
 
     def _spawn(self, work) -> None:
@@ -168,7 +187,8 @@ class BrokerPlane:
         return DeliverySpec.parse(delivery, dls,
                                   honour_retry_after=self.features.get("delivery-retryafter") == "enabled")
 
-    async def _deliver(self, namespace: str, broker_name: str, route: TriggerRoute, event: Event) -> None:
+    async def deliver(self, namespace: str, broker_name: str, route: TriggerRoute, event: Event) -> None:
+        """To one trigger's subscriber, without the TTL; a reply goes back into the broker."""
         broker = self.brokers.get((namespace, broker_name))
         if broker is None or not route.subscriber:
             return
@@ -178,14 +198,14 @@ class BrokerPlane:
             outcome = await self.dispatcher.deliver(outgoing, route.subscriber, self.delivery_of(route, broker))
         self.dispatched.labels(namespace, route.name, _result(outcome)).inc()
         if outcome.reply is not None:
-            self._reply(namespace, broker_name, route, outcome.reply, ttl - 1)
+            await self._reply(namespace, broker_name, route, outcome.reply, ttl - 1)
 
-    def _reply(self, namespace: str, broker: str, route: TriggerRoute, reply: Event, ttl: int) -> None:
+    async def _reply(self, namespace: str, broker: str, route: TriggerRoute, reply: Event, ttl: int) -> None:
         if ttl <= 0:
             log.info("dropping the reply of trigger %s/%s: its %s is spent", namespace, route.name, TTL)
             return
-        status, message = self.ingest(namespace, broker, replace(reply, attributes={**reply.attributes,
-                                                                                   TTL: str(ttl)}))
+        status, message = await self.ingest(namespace, broker, replace(reply, attributes={**reply.attributes,
+                                                                                         TTL: str(ttl)}))
         if status != 202:
             log.warning("the reply of trigger %s/%s was refused: %s %s", namespace, route.name, status,
                         message.strip())

@@ -3,18 +3,24 @@ Broker is Ready and its subscriber (and dead-letter sink) resolve to URIs."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+
+from confluent_kafka import KafkaException
 
 from reference.apiserver.admission.eventing import BROKER_CLASS
 from reference.controller import Controller, Key, Watch, own_key
 from reference.eventing.addresses import broker_url
-from reference.eventing.controllers.resolver import Unresolvable, resolve
+from reference.eventing.controllers.resolver import Unresolvable, dead_letter, resolve
+from reference.kafka.topics import ensure_topic
 from reference.serving import conditions
 
 # (kind, namespace, name, **what to expect) -> whether the data plane serves it so already
 Probe = Callable[..., Awaitable[bool]]
 PROBE_RETRY = 0.05
-SUPPORTED_CLASSES = ("MTChannelBasedBroker",)
+KAFKA_CLASS = "Kafka"
+SUPPORTED_CLASSES = ("MTChannelBasedBroker", KAFKA_CLASS)
+KAFKA_CONFIG = ("knative-eventing", "kafka-broker-config")
 
 
 async def always_serving(kind: str, namespace: str, name: str, **expect: str) -> bool:
@@ -24,11 +30,33 @@ async def always_serving(kind: str, namespace: str, name: str, **expect: str) ->
 class BrokerReconciler(Controller):
     name = "broker-controller"
 
-    def __init__(self, registry, probe: Probe = always_serving, classes: tuple[str, ...] = SUPPORTED_CLASSES) -> None:
+    def __init__(self, registry, probe: Probe = always_serving, classes: tuple[str, ...] = SUPPORTED_CLASSES,
+                 kafka_bootstrap: Callable[[], str | None] = lambda: None) -> None:
         super().__init__(registry)
         self.kind = registry.kinds.by_path("eventing.knative.dev", "v1", "brokers")
+        self.config_maps = registry.kinds.by_path("", "v1", "configmaps")
         self.probe = probe
         self.classes = classes
+        self.kafka_bootstrap = kafka_bootstrap  # the platform's Kafka, for an empty bootstrap.servers
+
+    async def _kafka_topic(self, broker: dict, status: dict) -> dict:
+        """Makes the Kafka-class broker's topic; the TopicReady condition (status.annotations on success)."""
+        ref = (broker.get("spec") or {}).get("config") or {}
+        config = self.get(self.config_maps, ref.get("namespace") or KAFKA_CONFIG[0], ref.get("name") or KAFKA_CONFIG[1])
+        data = (config or {}).get("data") or {}
+        bootstrap = data.get("bootstrap.servers") or self.kafka_bootstrap()
+        if not bootstrap:
+            return conditions.condition("TopicReady", False, "NoBootstrapServers",
+                                        "bootstrap.servers is empty and the platform has no Kafka")
+        meta = broker["metadata"]
+        topic = f"knative-broker-{meta['namespace']}-{meta['name']}"
+        try:
+            await asyncio.to_thread(ensure_topic, bootstrap, topic, int(data.get("default.topic.partitions") or 3),
+                                    int(data.get("default.topic.replication.factor") or 1))
+        except (KafkaException, ValueError) as err:
+            return conditions.condition("TopicReady", False, "TopicNotCreated", f"topic {topic}: {err}")
+        status["annotations"] = {"bootstrap.servers": bootstrap, "default.topic": topic}
+        return conditions.condition("TopicReady", True)
 
     async def reconcile(self, key: Key) -> float | None:
         broker = self.get(self.kind, *key)
@@ -45,20 +73,25 @@ class BrokerReconciler(Controller):
             status["conditions"] = conditions.merge(parts, previous.get("conditions"))
             self.write_status(self.kind, broker, status)
             return None
-        url = broker_url(*key)
+        url = broker_url(*key, kafka=klass == KAFKA_CLASS)
         status["address"] = {"name": "http", "url": url}
         status["addresses"] = [{"name": "http", "url": url}]
         again = None
         dls = ((broker.get("spec") or {}).get("delivery") or {}).get("deadLetterSink")
-        parts = [conditions.condition("Addressable", True), conditions.condition("FilterReady", True),
-                 conditions.condition("TriggerChannelReady", True)]
+        parts = [conditions.condition("Addressable", True), conditions.condition("FilterReady", True)]
+        if klass == KAFKA_CLASS:
+            parts.append(await self._kafka_topic(broker, status))
+            if parts[-1]["status"] != "True":
+                again = 5.0
+        else:
+            parts.append(conditions.condition("TriggerChannelReady", True))
         if dls:
-            try:
-                status["deliveryStatus"] = {"deadLetterSinkUri": resolve(dls, key[0], self.registry.store,
-                                                                         self.registry.kinds)}
-                parts.append(conditions.condition("DeadLetterSinkResolved", True))
-            except Unresolvable as err:
-                parts.append(conditions.condition("DeadLetterSinkResolved", False, "Unresolved", str(err)))
+            delivery_status, resolved = dead_letter(broker["spec"]["delivery"], key[0], self.registry.store,
+                                                    self.registry.kinds)
+            if delivery_status:
+                status["deliveryStatus"] = delivery_status
+            parts.append(resolved)
+            if resolved["status"] != "True":
                 again = 1.0
         if await self.probe("brokers", *key):
             parts.append(conditions.condition("IngressReady", True))
@@ -119,17 +152,12 @@ class TriggerReconciler(Controller):
             parts.append(conditions.condition("SubscriberResolved", False, "Unable to get the Subscriber's URI",
                                               str(err)))
         delivery = spec.get("delivery") or ((broker or {}).get("spec") or {}).get("delivery") or {}
-        if delivery.get("deadLetterSink"):
-            try:
-                status["deliveryStatus"] = {"deadLetterSinkUri": resolve(delivery["deadLetterSink"], key[0],
-                                                                         self.registry.store, self.registry.kinds)}
-                parts.append(conditions.condition("DeadLetterSinkResolved", True))
-            except Unresolvable as err:
-                parts.append(conditions.condition("DeadLetterSinkResolved", False, "Unresolved", str(err)))
+        delivery_status, resolved = dead_letter(delivery, key[0], self.registry.store, self.registry.kinds)
+        if delivery_status:
+            status["deliveryStatus"] = delivery_status
         else:
             status.pop("deliveryStatus", None)
-            parts.append(conditions.condition("DeadLetterSinkResolved", True, "DeadLetterSinkNotConfigured",
-                                              "No dead letter sink is configured."))
+        parts.append(resolved)
         parts.append(conditions.condition("DependencyReady", True))
         again = None
         if all(p["status"] == "True" for p in parts):

@@ -7,6 +7,7 @@ from urllib.parse import urljoin
 
 from reference.apiserver.kinds import Kinds
 from reference.apiserver.store import Store
+from reference.serving import conditions
 
 
 class Unresolvable(LookupError):
@@ -32,3 +33,16 @@ def resolve(destination: dict | None, namespace: str, store: Store, kinds: Kinds
     if uri:
         return urljoin(address.rstrip("/") + "/", uri.lstrip("/"))
     return address
+
+
+def dead_letter(delivery: dict | None, namespace: str, store: Store, kinds: Kinds) -> tuple[dict | None, dict]:
+    """(status.deliveryStatus or None, the DeadLetterSinkResolved condition) for a delivery spec."""
+    sink = (delivery or {}).get("deadLetterSink")
+    if not sink:
+        return None, conditions.condition("DeadLetterSinkResolved", True, "DeadLetterSinkNotConfigured",
+                                          "No dead letter sink is configured.")
+    try:
+        return ({"deadLetterSinkUri": resolve(sink, namespace, store, kinds)},
+                conditions.condition("DeadLetterSinkResolved", True))
+    except Unresolvable as err:
+        return None, conditions.condition("DeadLetterSinkResolved", False, "Unresolved", str(err))

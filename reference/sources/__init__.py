@@ -1,0 +1,1 @@
+"""Event sources: adapters that turn the outside world into CloudEvents."""
