@@ -53,6 +53,7 @@ from reference.serving.podautoscaler import PodAutoscalerReconciler
 from reference.serving.revision import RevisionReconciler
 from reference.serving.route import RouteReconciler
 from reference.serving.service import ServiceReconciler
+from reference.sources import ingress_route, sources_controllers
 from reference.sources.kafka import KafkaSourceReconciler
 
 log = logging.getLogger("kproof.reference")
@@ -218,7 +219,8 @@ class Platform:
                             InMemoryChannelReconciler(self.registry, self.dataplane.serves_eventing),
                             ChannelReconciler(self.registry),
                             SubscriptionReconciler(self.registry, self.dataplane.serves_eventing),
-                            KafkaSourceReconciler(self.registry, self.dataplane.kafka_source_consuming)]
+                            KafkaSourceReconciler(self.registry, self.dataplane.kafka_source_consuming),
+                            *sources_controllers(self.registry, ingress_route(ingress_url))]
         for controller in self.controllers:
             self._run_task(controller.name, controller.run())
 

@@ -4,10 +4,11 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from reference.apps import autoscale, event_display, recorder
+from reference.apps import autoscale, event_display, heartbeats, recorder
 from reference.eventing.codec import Event, MalformedEvent, from_http, to_binary, to_structured
 
 CE = {"ce-specversion": "1.0", "ce-id": "1", "ce-source": "/s", "ce-type": "t.created", "ce-ext": "x",
@@ -66,6 +67,38 @@ def test_event_display_prints_like_knative(capsys) -> None:
     out = capsys.readouterr().out
     assert "☁️  cloudevents.Event\nContext Attributes,\n  specversion: 1.0\n  type: t.created" in out
     assert "Extensions,\n  ext: x" in out and '"msg": "hi"' in out
+
+
+def test_heartbeats_sends_what_knatives_sample_sends() -> None:
+    async def scenario(client: TestClient) -> None:
+        env = {"K_SINK": str(client.make_url("/beats")), "K_CE_OVERRIDES": '{"extensions":{"team":"blue"}}',
+               "POD_NAME": "beats-pod", "POD_NAMESPACE": "ns", "ONE_SHOT": "true"}
+        await heartbeats.beat(heartbeats.settings(heartbeats.arguments(["--label", '"hi"']), env))
+        (record,) = await (await client.get("/events")).json()
+        event = record["event"]
+        assert record["path"] == "/beats" and event["type"] == "dev.knative.eventing.samples.heartbeat"
+        assert event["source"] == "https://knative.dev/eventing-contrib/cmd/heartbeats/#ns/beats-pod"
+        assert (event["the"], event["heart"], event["beats"], event["team"]) == ("42", "yes", "true", "blue")
+        assert record["data"] == {"id": 1, "label": "hi"}
+
+    run(recorder.app(), scenario)
+
+
+def test_heartbeats_settings() -> None:
+    def config(argv: list[str], **env: str) -> dict:
+        return heartbeats.settings(heartbeats.arguments(argv), env)
+
+    assert config(["--sink", "http://flag"], K_SINK="http://env")["sink"] == "http://env"  # Knative: K_SINK wins
+    assert config(["-sink=http://flag"], SINK="http://old")["sink"] == "http://flag"
+    assert config([], SINK="http://old")["sink"] == "http://old"
+    assert config([], SINK="s")["period"] == 5.0 and config([], SINK="s", PERIOD="2")["period"] == 2.0
+    assert config(["--period=500ms"], SINK="s", PERIOD="2")["period"] == 0.5
+    assert config(["-period", "1m30s"], SINK="s")["period"] == 90.0
+    assert config([], SINK="s", HOSTNAME="pod-1")["source"].endswith("#default/pod-1")
+    for argv, env in (([], {}), (["--period=soon"], {"SINK": "s"}), (["--period=0"], {"SINK": "s"}),
+                      ([], {"SINK": "s", "K_CE_OVERRIDES": "{nope"})):
+        with pytest.raises(ValueError):
+            config(argv, **env)
 
 
 def test_codec_is_faithful_and_strict() -> None:
