@@ -92,7 +92,8 @@ async def _send_all(ingress: str, host: str, path: str, count: int) -> list[str]
 
 
 @pytest.mark.requires(RESTART, KAFKA)
-def test_a_kafka_broker_loses_nothing_across_a_restart(target: Target, namespace: str, outside_recorder: str) -> None:
+def test_a_kafka_broker_loses_nothing_across_a_restart(target: Target, namespace: str, outside_recorder: str,
+                                                       capsys: pytest.CaptureFixture) -> None:
     requests.post(f"{outside_recorder}/config", json={"delay_ms": 500}, timeout=5)
     target.create({"apiVersion": BROKER[0], "kind": BROKER[1],
                    "metadata": {"name": "durable", "namespace": namespace, "annotations": KAFKA_CLASS}})
@@ -119,6 +120,7 @@ def test_a_kafka_broker_loses_nothing_across_a_restart(target: Target, namespace
 
     got = eventually(delivered, 180, f"all {RESTART_EVENTS} accepted events delivered after the restart",
                      interval=1.0)
-    print(f"\nKafka broker restart: {RESTART_EVENTS} accepted, {before} delivered before the restart, "
-          f"all {len(got)} delivered {time.monotonic() - started:.1f}s after it")
+    with capsys.disabled():
+        print(f"\nKafka broker restart: {RESTART_EVENTS} accepted, {before} delivered before the restart, "
+              f"all {len(got)} delivered {time.monotonic() - started:.1f}s after it")
     assert before < RESTART_EVENTS, "the restart came while deliveries were still pending"
