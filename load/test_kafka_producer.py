@@ -5,26 +5,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from confluent_kafka import Consumer
 
 from load.runner import run_producer
 from reference.kafka.client import consumer_config
-from reference.kafka.embedded import EmbeddedKafka
 
 RATE, SECONDS = 20, 5
-
-
-@pytest.fixture
-def kafka(tmp_path: Path) -> Iterator[str]:
-    broker = EmbeddedKafka(tmp_path / "kafka")
-    try:
-        yield broker.ensure()
-    finally:
-        broker.stop()
 
 
 def _keys_in(bootstrap: str, topic: str, expected: int, timeout: float = 60.0) -> list[str]:

@@ -7,7 +7,6 @@ import argparse
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,15 +18,6 @@ from reference.kafka.client import config, consumer_config
 from reference.kafka.embedded import EmbeddedKafka
 
 COUNT = 200
-
-
-@pytest.fixture(scope="module")
-def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    broker = EmbeddedKafka(tmp_path_factory.mktemp("kafka"))
-    try:
-        yield broker.ensure()
-    finally:
-        broker.stop()
 
 
 def consume(bootstrap: str, topic: str, count: int, timeout: float = 60.0) -> list[Message]:

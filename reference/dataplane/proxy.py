@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -20,6 +21,7 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authoriza
 SMALL_BODY = 256 * 1024
 CONNECT_ATTEMPTS = 3
 
+T = TypeVar("T")
 # Writes one request-log line for a pod (namespace, pod name, record), when request logs are on.
 RequestLogger = Callable[[RequestRecord], None]
 
@@ -63,6 +65,15 @@ class Proxy:
                      ) -> tuple[web.StreamResponse, Endpoint | None]:
         deadline = started + target.first_byte_timeout
         body = await request.read() if request.can_read_body else None
+        return await self._on_replica(
+            target, deadline, lambda endpoint: self._forward(request, target, endpoint, body, deadline),
+            lambda status, text: web.Response(status=status, text=text))
+
+    async def _on_replica(self, target: RevisionTarget, deadline: float, send: Callable[[Endpoint], Awaitable[T]],
+                          refuse: Callable[[int, str], T]) -> tuple[T, Endpoint | None]:
+        """The activator and breaker: waits (until `deadline`) for a replica with room, wakes the revision
+        when it has none, `send`s on the replica it gets and retries another on a refused connection; what
+        cannot be sent becomes `refuse(status, text)`."""
         stats = self.metrics.stats(target.key)
         for attempt in range(CONNECT_ATTEMPTS):
             if not target.throttler.ready:
@@ -71,18 +82,18 @@ class Proxy:
             try:
                 endpoint = await asyncio.wait_for(target.throttler.acquire(), max(0.0, deadline - time.monotonic()))
             except TimeoutError:
-                return web.Response(status=504, text="request timeout: no replica became available\n"), None
+                return refuse(504, "request timeout: no replica became available\n"), None
             except Overloaded:
-                return web.Response(status=503, text="overload: the revision's request queue is full\n"), None
+                return refuse(503, "overload: the revision's request queue is full\n"), None
             except NoCapacity:
-                return web.Response(status=503, text="the revision is gone\n"), None
+                return refuse(503, "the revision is gone\n"), None
             finally:
                 stats.queued -= 1
             try:
-                return await self._forward(request, target, endpoint, body, deadline), endpoint
+                return await send(endpoint), endpoint
             except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError):
                 if attempt == CONNECT_ATTEMPTS - 1:
-                    return web.Response(status=502, text="the replica refused the connection\n"), endpoint
+                    return refuse(502, "the replica refused the connection\n"), endpoint
             finally:
                 target.throttler.release(endpoint)
         raise AssertionError("unreachable")
@@ -101,40 +112,24 @@ class Proxy:
         stats.started()
         code = 502
         try:
-            for attempt in range(CONNECT_ATTEMPTS):
-                if not target.throttler.ready:
-                    self.on_cold(target.key)
-                stats.queued += 1
-                try:
-                    endpoint = await asyncio.wait_for(target.throttler.acquire(),
-                                                      max(0.0, deadline - time.monotonic()))
-                except TimeoutError:
-                    code = 504
-                    return code, {}, b"request timeout: no replica became available\n"
-                except (Overloaded, NoCapacity):
-                    code = 503
-                    return code, {}, b"the revision cannot take the request\n"
-                finally:
-                    stats.queued -= 1
-                try:
-                    async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
-                        async with self.session.post(f"http://{endpoint.address}{path}", headers=headers, data=body,
-                                                     allow_redirects=False) as upstream:
-                            payload = await upstream.read()
-                            code = upstream.status
-                            return code, dict(upstream.headers), payload
-                except TimeoutError:
-                    code = 504
-                    return code, {}, b"request timeout\n"
-                except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError):
-                    if attempt == CONNECT_ATTEMPTS - 1:
-                        return code, {}, b"the replica refused the connection\n"
-                finally:
-                    target.throttler.release(endpoint)
-            raise AssertionError("unreachable")
+            answer, _ = await self._on_replica(
+                target, deadline, lambda endpoint: self._post_whole(endpoint, path, headers, body, deadline),
+                lambda status, text: (status, {}, text.encode()))
+            code = answer[0]
+            return answer
         finally:
             stats.finished()
             self.metrics.observe(target.key, code, time.monotonic() - started)
+
+    async def _post_whole(self, endpoint: Endpoint, path: str, headers: dict[str, str], body: bytes, deadline: float
+                          ) -> tuple[int, dict[str, str], bytes]:
+        try:
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                async with self.session.post(f"http://{endpoint.address}{path}", headers=headers, data=body,
+                                             allow_redirects=False) as upstream:
+                    return upstream.status, dict(upstream.headers), await upstream.read()
+        except TimeoutError:
+            return 504, {}, b"request timeout\n"
 
     def _headers(self, request: web.Request) -> dict[str, str]:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}

@@ -19,15 +19,10 @@ from reference.dataplane.metrics import Metrics
 from reference.dataplane.proxy import Proxy
 from reference.dataplane.requestlog import RequestRecord, compile_template
 from reference.dataplane.routing import RoutingTable
-from reference.eventing.addresses import (
-    BROKER_INGRESS_HOST,
-    CLUSTER_DOMAIN,
-    KAFKA_BROKER_INGRESS_HOST,
-    parse_channel_host,
-)
+from reference.eventing.addresses import BROKER_INGRESS_HOST, KAFKA_BROKER_INGRESS_HOST, parse_channel_host
 from reference.eventing.broker import BrokerPlane
 from reference.eventing.channel import ChannelPlane
-from reference.eventing.delivery import Dispatcher
+from reference.eventing.delivery import Dispatcher, cluster_local, ingress_route
 from reference.eventing.kafka_broker import KafkaBrokerPlane
 from reference.informer import ApiAccess, Informer
 from reference.sources.kafka_adapter import KafkaSourcePlane
@@ -57,7 +52,6 @@ class DataPlane:
         ]
         self.session: aiohttp.ClientSession | None = None
         self.proxy: Proxy | None = None
-        self.ingress_address = ""  # host:port of the ingress, for the dispatcher's cluster-local sends
         self.brokers: BrokerPlane | None = None
         self.channels: ChannelPlane | None = None
         self.kafka_sources: KafkaSourcePlane | None = None
@@ -113,17 +107,6 @@ class DataPlane:
             Informer(access, "/api/v1/namespaces/knative-eventing/configmaps", self._on_eventing_config),
             Informer(access, "/apis/sources.knative.dev/v1beta1/kafkasources", self.kafka_sources.set_source),
         ]
-
-    def cluster_route(self, url: str) -> tuple[str, str | None]:
-        """Where the dispatcher sends an event: cluster-local and routed hosts through this ingress."""
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        local = (host in (BROKER_INGRESS_HOST, KAFKA_BROKER_INGRESS_HOST) or host.endswith("." + CLUSTER_DOMAIN)
-                 or host.endswith(".svc") or host in self.table.hosts)
-        if not local:
-            return url, None
-        path = parts.path or "/"
-        return f"http://{self.ingress_address}{path}{'?' + parts.query if parts.query else ''}", host
 
     async def local_exchange(self, url: str, headers: dict[str, str], body: bytes
                              ) -> tuple[int, dict[str, str], bytes] | None:
@@ -270,8 +253,9 @@ class DataPlane:
             connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30), auto_decompress=False,
             timeout=aiohttp.ClientTimeout(total=None))
         self.proxy = Proxy(self.table, self.metrics, self.session, self.request_logger, self.wake)
-        self.ingress_address = f"{host}:{port}"
-        dispatcher = Dispatcher(self.session, self.cluster_route, local=self.local_exchange)
+        # The dispatcher sends cluster-local and routed hosts through this ingress (Services skip even that hop).
+        route = ingress_route(f"http://{host}:{port}", routed=lambda h: cluster_local(h) or h in self.table.hosts)
+        dispatcher = Dispatcher(self.session, route, local=self.local_exchange)
         self.brokers = BrokerPlane(dispatcher, self.metrics.registry)
         self.channels = ChannelPlane(dispatcher, self.metrics.registry)
         self.kafka_sources = KafkaSourcePlane(dispatcher, self.metrics.registry)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter
 
-from reference.apiserver.admission.eventing import BROKER_CLASS
+from reference.apiserver.admission.eventing import BROKER_CLASS, DEFAULT_BROKER_CLASS
 from reference.eventing.codec import Event
 from reference.eventing.delivery import DeliverySpec, Dispatcher, Outcome
 from reference.eventing.filters import Predicate, compile_trigger
@@ -27,7 +27,7 @@ log = logging.getLogger("kproof.eventing")
 TTL = "knativebrokerttl"
 ARRIVAL = "knativearrivaltime"
 DEFAULT_TTL = 255
-BROKER_CLASSES = ("MTChannelBasedBroker",)
+BROKER_CLASSES = (DEFAULT_BROKER_CLASS,)
 MAX_PENDING = 100_000  # deliveries waiting or in flight; beyond this the ingress answers 503 (retry later)
 MAX_CONCURRENT = 1_000  # deliveries in flight at once
 

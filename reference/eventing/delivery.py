@@ -16,10 +16,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
 
 import aiohttp
 
 from reference.durations import parse_iso8601_duration
+from reference.eventing.addresses import CLUSTER_DOMAIN
 from reference.eventing.codec import Event, MalformedEvent, from_http, to_binary
 
 log = logging.getLogger("kproof.eventing")
@@ -122,8 +124,31 @@ Sleep = Callable[[float], Awaitable[None]]
 Local = Callable[[str, dict[str, str], bytes], Awaitable[tuple[int, dict[str, str], bytes] | None]]
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 def direct(url: str) -> tuple[str, str | None]:
     return url, None
+
+
+def cluster_local(host: str) -> bool:
+    return host.endswith("." + CLUSTER_DOMAIN) or host.endswith(".svc")
+
+
+def ingress_route(ingress_url: str, routed: Callable[[str], bool] = cluster_local) -> Route:
+    """A Route that sends plain-HTTP URLs whose host `routed` accepts through the ingress (which routes by
+    Host), as a pod's HTTP_PROXY does; anything else (https, loopback, outside names) goes direct."""
+    ingress = ingress_url.rstrip("/")
+
+    def route(url: str) -> tuple[str, str | None]:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if parts.scheme != "http" or host in LOOPBACK or not routed(host):
+            return url, None
+        query = f"?{parts.query}" if parts.query else ""
+        return f"{ingress}{parts.path or '/'}{query}", host
+
+    return route
 
 
 def with_error_extensions(event: Event, destination: str, attempt: Attempt) -> Event:

@@ -9,7 +9,6 @@ of them; empty passes); not; cesql (empty passes; an error or false fails). `cel
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from reference.eventing.codec import Event
@@ -120,7 +119,3 @@ def compile_trigger(spec: dict) -> Predicate:
         parts = [compile_dialect(f) for f in filters]
         return lambda event: all(p(event) for p in parts)
     return attributes_filter(((spec.get("filter") or {}).get("attributes")) or {})
-
-
-def describe(spec: dict) -> str:
-    return json.dumps(spec.get("filters") or (spec.get("filter") or {}), sort_keys=True)

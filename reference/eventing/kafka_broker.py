@@ -15,6 +15,7 @@ import logging
 from confluent_kafka import KafkaException, Message
 from prometheus_client import CollectorRegistry
 
+from reference.apiserver.admission.eventing import KAFKA_BROKER_CLASS
 from reference.eventing.broker import BrokerPlane, TriggerRoute
 from reference.eventing.codec import Event, to_binary
 from reference.eventing.delivery import Dispatcher
@@ -25,7 +26,6 @@ from reference.sources.kafka_adapter import record_to_event
 
 log = logging.getLogger("kproof.eventing")
 
-KAFKA_CLASS = "Kafka"
 BOOTSTRAP_ANNOTATION = "bootstrap.servers"
 TOPIC_ANNOTATION = "default.topic"
 MAX_IN_FLIGHT = 100
@@ -49,7 +49,7 @@ def to_record(event: Event) -> tuple[list[tuple[str, str]], bytes]:
 
 
 class KafkaBrokerPlane(BrokerPlane):
-    classes = (KAFKA_CLASS,)
+    classes = (KAFKA_BROKER_CLASS,)
     metric_prefix = "kproof_kafka_broker"
 
     def __init__(self, dispatcher: Dispatcher, registry: CollectorRegistry | None = None) -> None:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from reference.apiserver.registry import Registry
 from reference.controller import Controller
-from reference.eventing.delivery import Route, direct
+from reference.eventing.delivery import Route, direct, ingress_route
 from reference.sources.container import ContainerSourceReconciler
 from reference.sources.ping import PingSourceReconciler
-from reference.sources.sinks import ingress_route
 
 __all__ = ["ingress_route", "sources_controllers"]
 

@@ -16,10 +16,9 @@ import json
 import secrets
 
 from reference.controller import Controller, Key, Watch, own_key, owner_keys
-from reference.eventing.controllers.resolver import Unresolvable, resolve
+from reference.eventing.controllers.resolver import Unresolvable, destination_watches, resolve
 from reference.serving import conditions
 from reference.serving.labels import owner_reference
-from reference.sources.sinks import sink_watches
 
 SOURCE_LABEL = "sources.knative.dev/source"
 CONTROLLER_AGENT = "container-source-controller"
@@ -131,7 +130,7 @@ class ContainerSourceReconciler(Controller):
 
     def watches(self) -> list[Watch]:
         return [Watch(self.kind, own_key), Watch(self.pods, owner_keys("ContainerSource")),
-                *sink_watches(self.registry, self.kind)]
+                *destination_watches(self.registry, self.kind)]
 
     def _roll(self, source: dict, sink: str, pods: list[dict]) -> list[dict]:
         """Pods of the current template: one is created if there is none; older ones go once it is Ready."""

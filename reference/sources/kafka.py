@@ -8,10 +8,9 @@ import time
 from collections.abc import Awaitable, Callable
 
 from reference.controller import Controller, Key, Watch, own_key
-from reference.eventing.controllers.resolver import Unresolvable, dead_letter, resolve
+from reference.eventing.controllers.resolver import Unresolvable, dead_letter, destination_watches, resolve
 from reference.kafka.locate import reachable
 from reference.serving import conditions
-from reference.sources.sinks import sink_watches
 
 # (namespace, name, generation) -> (consuming, why not)
 ConsumerProbe = Callable[[str, str, int], Awaitable[tuple[bool, str | None]]]
@@ -35,7 +34,7 @@ class KafkaSourceReconciler(Controller):
         self._reachability: dict[str, tuple[float, str | None]] = {}
 
     def watches(self) -> list[Watch]:
-        return [Watch(self.kind, own_key), *sink_watches(self.registry, self.kind)]
+        return [Watch(self.kind, own_key), *destination_watches(self.registry, self.kind)]
 
     async def _unreachable(self, bootstrap: str) -> str | None:
         checked = self._reachability.get(bootstrap)

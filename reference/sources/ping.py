@@ -25,10 +25,9 @@ from croniter import CroniterBadDateError, croniter
 
 from reference.controller import Controller, Key, Watch, own_key
 from reference.eventing.codec import Event
-from reference.eventing.controllers.resolver import Unresolvable, resolve
+from reference.eventing.controllers.resolver import Unresolvable, destination_watches, resolve
 from reference.eventing.delivery import DeliverySpec, Dispatcher, Route, direct
 from reference.serving import conditions
-from reference.sources.sinks import sink_watches
 
 log = logging.getLogger("kproof.sources")
 
@@ -154,7 +153,7 @@ class PingSourceReconciler(Controller):
         self._session: aiohttp.ClientSession | None = None
 
     def watches(self) -> list[Watch]:
-        return [Watch(self.kind, own_key), *sink_watches(self.registry, self.kind)]
+        return [Watch(self.kind, own_key), *destination_watches(self.registry, self.kind)]
 
     async def run(self) -> None:
         try:

@@ -5,26 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from reference.kafka.client import config, consumer_config
 from reference.kafka.consumer import GroupWorker, next_offsets
-from reference.kafka.embedded import EmbeddedKafka
 from reference.kafka.topics import ensure_topic
 from reference.sources.kafka_adapter import delivery_for, record_to_event, sink_url
-
-
-@pytest.fixture(scope="module")
-def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    embedded = EmbeddedKafka(Path(tmp_path_factory.mktemp("kafka")))
-    try:
-        yield embedded.ensure()
-    finally:
-        embedded.stop()
 
 
 def produce(bootstrap: str, topic: str, count: int, **kwargs: object) -> None:

@@ -31,6 +31,7 @@ from reference.eventing.filters import validate_cel
 
 BROKER_CLASS = "eventing.knative.dev/broker.class"
 DEFAULT_BROKER_CLASS = "MTChannelBasedBroker"
+KAFKA_BROKER_CLASS = "Kafka"  # Knative's eventing-kafka-broker
 ATTRIBUTE_NAME = re.compile(r"^[a-z][a-z0-9]*$")
 ATTRIBUTE_DETAILS = "Attribute name must start with a letter and can only contain lowercase alphanumeric"
 # `cel` is kproof's extension (seed 000 names CEL filters); Knative's dialects come first.

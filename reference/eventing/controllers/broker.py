@@ -8,18 +8,18 @@ from collections.abc import Awaitable, Callable
 
 from confluent_kafka import KafkaException
 
-from reference.apiserver.admission.eventing import BROKER_CLASS
+from reference.apiserver.admission.eventing import BROKER_CLASS, DEFAULT_BROKER_CLASS, KAFKA_BROKER_CLASS
 from reference.controller import Controller, Key, Watch, own_key
 from reference.eventing.addresses import broker_url
-from reference.eventing.controllers.resolver import Unresolvable, dead_letter, resolve
+from reference.eventing.controllers.resolver import Unresolvable, dead_letter, destination_watches, resolve
+from reference.eventing.kafka_broker import BOOTSTRAP_ANNOTATION, TOPIC_ANNOTATION
 from reference.kafka.topics import ensure_topic
 from reference.serving import conditions
 
 # (kind, namespace, name, **what to expect) -> whether the data plane serves it so already
 Probe = Callable[..., Awaitable[bool]]
 PROBE_RETRY = 0.05
-KAFKA_CLASS = "Kafka"
-SUPPORTED_CLASSES = ("MTChannelBasedBroker", KAFKA_CLASS)
+SUPPORTED_CLASSES = (DEFAULT_BROKER_CLASS, KAFKA_BROKER_CLASS)
 KAFKA_CONFIG = ("knative-eventing", "kafka-broker-config")
 
 
@@ -55,7 +55,7 @@ class BrokerReconciler(Controller):
                                     int(data.get("default.topic.replication.factor") or 1))
         except (KafkaException, ValueError) as err:
             return conditions.condition("TopicReady", False, "TopicNotCreated", f"topic {topic}: {err}")
-        status["annotations"] = {"bootstrap.servers": bootstrap, "default.topic": topic}
+        status["annotations"] = {BOOTSTRAP_ANNOTATION: bootstrap, TOPIC_ANNOTATION: topic}
         return conditions.condition("TopicReady", True)
 
     async def reconcile(self, key: Key) -> float | None:
@@ -73,13 +73,13 @@ class BrokerReconciler(Controller):
             status["conditions"] = conditions.merge(parts, previous.get("conditions"))
             self.write_status(self.kind, broker, status)
             return None
-        url = broker_url(*key, kafka=klass == KAFKA_CLASS)
+        url = broker_url(*key, kafka=klass == KAFKA_BROKER_CLASS)
         status["address"] = {"name": "http", "url": url}
         status["addresses"] = [{"name": "http", "url": url}]
         again = None
         dls = ((broker.get("spec") or {}).get("delivery") or {}).get("deadLetterSink")
         parts = [conditions.condition("Addressable", True), conditions.condition("FilterReady", True)]
-        if klass == KAFKA_CLASS:
+        if klass == KAFKA_BROKER_CLASS:
             parts.append(await self._kafka_topic(broker, status))
             if parts[-1]["status"] != "True":
                 again = 5.0
@@ -114,18 +114,10 @@ class TriggerReconciler(Controller):
         self.probe = probe
         self.kind = kinds.by_path("eventing.knative.dev", "v1", "triggers")
         self.brokers = kinds.by_path("eventing.knative.dev", "v1", "brokers")
-        # Any addressable a trigger may point at changes its resolution: follow them all.
-        self.addressables = [self.brokers, kinds.by_path("serving.knative.dev", "v1", "services"),
-                             kinds.by_path("messaging.knative.dev", "v1", "channels"),
-                             kinds.by_path("messaging.knative.dev", "v1", "inmemorychannels")]
 
     def watches(self) -> list[Watch]:
-        return [Watch(self.kind, own_key), *(Watch(kind, self._triggers_in) for kind in self.addressables)]
-
-    def _triggers_in(self, obj: dict) -> list[Key]:
-        namespace = obj["metadata"].get("namespace", "")
-        return [(namespace, e.obj["metadata"]["name"]) for e in self.registry.store.entries(self.kind.resource,
-                                                                                              namespace)]
+        # Its broker and any addressable it may point at change a trigger's status.
+        return [Watch(self.kind, own_key), *destination_watches(self.registry, self.kind)]
 
     async def reconcile(self, key: Key) -> float | None:
         trigger = self.get(self.kind, *key)

@@ -13,7 +13,7 @@ import copy
 from reference.controller import Controller, Key, Watch, own_key, owner_keys
 from reference.eventing.addresses import channel_url
 from reference.eventing.controllers.broker import PROBE_RETRY, Probe, always_serving
-from reference.eventing.controllers.resolver import Unresolvable, resolve
+from reference.eventing.controllers.resolver import Unresolvable, destination_watches, resolve
 from reference.serving import conditions
 from reference.serving.labels import owner_reference
 
@@ -115,18 +115,10 @@ class SubscriptionReconciler(Controller):
         self.probe = probe
         kinds = registry.kinds
         self.kind = kinds.by_path("messaging.knative.dev", "v1", "subscriptions")
-        self.watched = [kinds.by_path("messaging.knative.dev", "v1", "channels"),
-                        kinds.by_path("messaging.knative.dev", "v1", "inmemorychannels"),
-                        kinds.by_path("serving.knative.dev", "v1", "services"),
-                        kinds.by_path("eventing.knative.dev", "v1", "brokers")]
 
     def watches(self) -> list[Watch]:
-        return [Watch(self.kind, own_key), *(Watch(kind, self._subscriptions_in) for kind in self.watched)]
-
-    def _subscriptions_in(self, obj: dict) -> list[Key]:
-        namespace = obj["metadata"].get("namespace", "")
-        return [(namespace, e.obj["metadata"]["name"]) for e in self.registry.store.entries(self.kind.resource,
-                                                                                              namespace)]
+        # Its channel and any addressable its subscriber, reply or dead-letter sink names.
+        return [Watch(self.kind, own_key), *destination_watches(self.registry, self.kind)]
 
     def _channel(self, subscription: dict):
         ref = (subscription.get("spec") or {}).get("channel") or {}

@@ -5,9 +5,26 @@ from __future__ import annotations
 
 from urllib.parse import urljoin
 
-from reference.apiserver.kinds import Kinds
+from reference.apiserver.kinds import Kind, Kinds
+from reference.apiserver.registry import Registry
 from reference.apiserver.store import Store
+from reference.controller import Key, Watch
 from reference.serving import conditions
+
+# Kinds a destination can name: a change to one can change what a destination resolves to.
+ADDRESSABLES = (("serving.knative.dev", "v1", "services"), ("eventing.knative.dev", "v1", "brokers"),
+                ("messaging.knative.dev", "v1", "channels"), ("messaging.knative.dev", "v1", "inmemorychannels"))
+
+
+def destination_watches(registry: Registry, kind: Kind) -> list[Watch]:
+    """A change to any addressable re-reconciles the objects of `kind` in its namespace (their subscribers,
+    sinks and dead-letter sinks may resolve differently now)."""
+    def in_namespace(obj: dict) -> list[Key]:
+        namespace = obj["metadata"].get("namespace", "")
+        return [(namespace, e.obj["metadata"]["name"]) for e in registry.store.entries(kind.resource, namespace)]
+
+    kinds = [registry.kinds.by_path(*path) for path in ADDRESSABLES]
+    return [Watch(addressable, in_namespace) for addressable in kinds if addressable is not None]
 
 
 class Unresolvable(LookupError):
