@@ -180,6 +180,9 @@ class DataPlane:
     async def stats(self, request: web.Request) -> web.Response:
         since = int(request.query.get("since", "0"))
         ready = {f"{k[0]}/{k[1]}": t.throttler.ready for k, t in self.table.revisions.items()}
+        for key, target in self.table.revisions.items():
+            if target.throttler.ready:
+                self.metrics.stats(key)  # ready replicas report zeros too, as queue-proxies do when idle
         return web.json_response({"time": time.time(), "revisions": self.metrics.snapshot(since), "ready": ready})
 
     async def route(self, request: web.Request) -> web.Response:
