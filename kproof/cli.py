@@ -30,6 +30,20 @@ def _print_access(state_dir: Path, api: str, ingress: str | None) -> None:
     console.print(f"\nPoint kubectl at it:\n  export KUBECONFIG={kubeconfig}\n  kubectl get ksvc")
 
 
+def _node_file_problem(path: Path | None) -> str | None:
+    """What is wrong with a node file, checked before anything starts."""
+    if path is None:
+        return None
+    from reference.runtime.devices import discover
+    from reference.runtime.nodes import NodeFileError, load_node_file
+
+    try:
+        load_node_file(path, discover())
+    except NodeFileError as err:
+        return str(err)
+    return None
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     state_dir = args.state_dir.resolve()
     running = read_endpoints(state_dir)
@@ -37,8 +51,13 @@ def cmd_up(args: argparse.Namespace) -> int:
         console.print(f"a reference already runs on {state_dir} (pid {running.pid})")
         _print_access(state_dir, running.api, running.ingress)
         return 0
+    problem = _node_file_problem(args.nodes)
+    if problem:
+        console.print(f"[red]node file: {problem}[/red]")
+        return 2
     if args.detach:
-        process = ReferenceProcess(state_dir, args.host, args.api_port, args.kafka_bootstrap)
+        process = ReferenceProcess(state_dir, args.host, args.api_port, args.kafka_bootstrap, args.nodes,
+                                   tuple(args.images or ()))
         with console.status("starting the reference platform"):
             try:
                 endpoints = process.start()
@@ -49,10 +68,10 @@ def cmd_up(args: argparse.Namespace) -> int:
                       f"`kproof down --state-dir {args.state_dir}`; log: {process.log_path}")
         _print_access(state_dir, endpoints.api, endpoints.ingress)
         return 0
-    return _run_foreground(state_dir, args.host, args.api_port, args.kafka_bootstrap)
+    return _run_foreground(state_dir, args)
 
 
-def _run_foreground(state_dir: Path, host: str, api_port: int, kafka_bootstrap: str | None) -> int:
+def _run_foreground(state_dir: Path, args: argparse.Namespace) -> int:
     from reference.platform import Platform, PlatformConfig
 
     async def main() -> None:
@@ -60,7 +79,8 @@ def _run_foreground(state_dir: Path, host: str, api_port: int, kafka_bootstrap: 
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        platform = Platform(PlatformConfig(state_dir, host, api_port, kafka_bootstrap=kafka_bootstrap))
+        platform = Platform(PlatformConfig(state_dir, args.host, args.api_port, images=list(args.images or []),
+                                           kafka_bootstrap=args.kafka_bootstrap, nodes=args.nodes))
         await platform.start()
         _print_access(state_dir, platform.endpoints["api"], platform.endpoints.get("ingress"))
         console.print("\nrunning in the foreground; Ctrl-C stops it")
@@ -269,6 +289,10 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--api-port", type=int, default=0, help="API port (default: the last one, else free)")
     up.add_argument("--kafka-bootstrap", help="a Kafka to use (default $KPROOF_KAFKA_BOOTSTRAP, else a "
                     "Testcontainers Kafka when Docker answers, else the embedded Tansu broker)")
+    up.add_argument("--nodes", type=Path, help="a node file: more nodes, with virtual GPUs (kept for later starts; "
+                    "see fixtures/nodes/)")
+    up.add_argument("--images", type=Path, action="append",
+                    help="an image catalog of your own (YAML like fixtures/images.yaml; repeat; kept for later starts)")
     up.set_defaults(func=cmd_up)
 
     down = with_state(sub.add_parser("down", help="stop the reference platform"))

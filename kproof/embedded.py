@@ -15,7 +15,7 @@ from pathlib import Path
 
 import requests
 
-from kproof.target import KAFKA, KILL_POD, REFERENCE, RESTART, VOLUMES, Target
+from kproof.target import GPU, KAFKA, KILL_POD, REFERENCE, RESTART, VOLUMES, Target
 from reference.kafka.embedded import EmbeddedKafka
 from reference.processes import process_alive
 
@@ -34,6 +34,7 @@ class Endpoints:
     ca: str | None = None  # the CA file that signed the API server's certificate
     ingress: str | None = None
     kafka: str | None = None  # the Kafka bootstrap address the platform uses
+    gpus: int = 0  # GPUs on its nodes, real and virtual
 
 
 def read_endpoints(state_dir: Path) -> Endpoints | None:
@@ -46,7 +47,7 @@ def read_endpoints(state_dir: Path) -> Endpoints | None:
     if not pid or not process_alive(pid):
         return None
     return Endpoints(api=data["api"], pid=pid, ca=data.get("ca"), ingress=data.get("ingress"),
-                     kafka=data.get("kafka") or None)
+                     kafka=data.get("kafka") or None, gpus=int(data.get("gpus") or 0))
 
 
 def readiness(endpoints: Endpoints) -> dict[str, str]:
@@ -65,11 +66,14 @@ class ReferenceProcess:
     """A reference platform on `state_dir`, run as `python -m reference` in its own session."""
 
     def __init__(self, state_dir: Path, host: str = "127.0.0.1", api_port: int = 0,
-                 kafka_bootstrap: str | None = None) -> None:
+                 kafka_bootstrap: str | None = None, nodes: Path | None = None,
+                 images: tuple[Path, ...] = ()) -> None:
         self.state_dir = state_dir.resolve()
         self.host = host
         self.api_port = api_port
         self.kafka_bootstrap = kafka_bootstrap
+        self.nodes = nodes
+        self.images = images
         self.process: subprocess.Popen | None = None
 
     @property
@@ -86,6 +90,10 @@ class ReferenceProcess:
                    "--host", self.host, "--api-port", str(self.api_port)]
         if self.kafka_bootstrap:
             command += ["--kafka-bootstrap", self.kafka_bootstrap]
+        if self.nodes:
+            command += ["--nodes", str(self.nodes.resolve())]
+        for catalog in self.images:
+            command += ["--images", str(catalog.resolve())]
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, start_new_session=True)
@@ -135,7 +143,7 @@ class ReferenceProcess:
             kubeconfig=self.state_dir / "kubeconfig",
             ingress=endpoints.ingress,
             capabilities=frozenset({REFERENCE, RESTART, KILL_POD} | ({VOLUMES} if _sandboxed() else set())
-                                   | ({KAFKA} if endpoints.kafka else set())),
+                                   | ({KAFKA} if endpoints.kafka else set()) | ({GPU} if endpoints.gpus else set())),
             kafka_bootstrap=endpoints.kafka,
             platform=self,
         )

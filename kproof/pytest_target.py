@@ -12,6 +12,9 @@ import pytest
 from kproof.embedded import ReferenceProcess
 from kproof.target import CLUSTER_CAPABILITIES, KAFKA, Target
 
+# The embedded reference's nodes: this machine's and two with virtual GPUs (whole, and shared by memory).
+DEFAULT_NODES = Path(__file__).resolve().parents[1] / "fixtures" / "nodes" / "two-gpu-nodes.yaml"
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kproof", "kproof target")
@@ -22,6 +25,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="a capability the target has: restart, kill-pod, gpu (repeat)")
     group.addoption("--kafka-bootstrap", help="a Kafka the tests and the target both reach (host:port)")
     group.addoption("--reports", default="reports", help="where load scenarios write their reports")
+    group.addoption("--nodes", type=Path, default=DEFAULT_NODES,
+                    help="the embedded reference's node file (default: fixtures/nodes/two-gpu-nodes.yaml)")
     group.addoption("--app-registry", default="ghcr.io/kproof",
                     help="where the kproof apps' images are (image = <registry>/<app>); see reference/apps")
 
@@ -40,7 +45,7 @@ def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
                      capabilities=CLUSTER_CAPABILITIES | frozenset(request.config.getoption("--capability"))
                      | ({KAFKA} if kafka else set()), kafka_bootstrap=kafka)
         return
-    reference = ReferenceProcess(tmp_path_factory.mktemp("reference"))
+    reference = ReferenceProcess(tmp_path_factory.mktemp("reference"), nodes=request.config.getoption("--nodes"))
     reference.start()
     try:
         yield reference.target()

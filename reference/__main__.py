@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="an extra image catalog (YAML, like fixtures/images.yaml); repeatable")
     parser.add_argument("--kafka-bootstrap", help="a Kafka to use (host:port,...); default $KPROOF_KAFKA_BOOTSTRAP, "
                         "else a Testcontainers Kafka when Docker answers, else the embedded broker")
+    parser.add_argument("--nodes", type=Path,
+                        help="a node file: more nodes, virtual GPUs (see reference/runtime/nodes.py)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -30,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     except ImportError:  # the standard loop works too, a little slower
         pass
     asyncio.run(_run(PlatformConfig(args.state_dir.resolve(), args.host, args.api_port, args.ingress_port,
-                                     args.images, args.kafka_bootstrap)))
+                                     args.images, args.kafka_bootstrap, args.nodes)))
 
 
 async def _run(config: PlatformConfig) -> None:

@@ -7,7 +7,7 @@ State directory layout:
   kubeconfig      a kubeconfig for kubectl and the kubernetes client
   endpoints.json  where the running components listen (removed on a clean stop)
   ports.json      the ports used last time (reused when free)
-  config.yaml     settings given to `kproof up` that later starts keep (extra image catalogs)
+  config.yaml     settings given to `kproof up` that later starts keep (extra image catalogs, the node file)
   pods/           per pod: volumes and container logs (kubectl logs)
   volumes/        persistent volume claims, one directory each
   reference.log, dataplane.log
@@ -48,6 +48,8 @@ from reference.kafka.locate import locate as locate_kafka
 from reference.kafka.locate import reachable as kafka_reachable
 from reference.runtime.catalog import Catalog
 from reference.runtime.kubelet import Kubelet
+from reference.runtime.nodes import node_specs
+from reference.scheduler.scheduler import Scheduler
 from reference.serving.configuration import ConfigurationReconciler
 from reference.serving.podautoscaler import PodAutoscalerReconciler
 from reference.serving.revision import RevisionReconciler
@@ -70,16 +72,30 @@ class PlatformConfig:
     ingress_port: int = 0
     images: list[Path] = field(default_factory=list)  # extra image catalogs (theirs win)
     kafka_bootstrap: str | None = None  # a Kafka to use; else Testcontainers or the embedded broker
+    nodes: Path | None = None  # a node file: more nodes, virtual GPUs
+
+    def _saved(self) -> dict:
+        path = self.state_dir / "config.yaml"
+        return (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
+
+    def _save(self, key: str, value: object) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "config.yaml").write_text(yaml.safe_dump({**self._saved(), key: value}))
 
     def saved_images(self) -> list[Path]:
         """Catalogs given now, else those a previous start was given."""
-        path = self.state_dir / "config.yaml"
         if self.images:
-            path.write_text(yaml.safe_dump({"images": [str(p.resolve()) for p in self.images]}))
+            self._save("images", [str(p.resolve()) for p in self.images])
             return self.images
-        if path.exists():
-            return [Path(p) for p in (yaml.safe_load(path.read_text()) or {}).get("images") or []]
-        return []
+        return [Path(p) for p in self._saved().get("images") or []]
+
+    def saved_nodes(self) -> Path | None:
+        """The node file given now, else the one a previous start was given (nodes outlive a restart)."""
+        if self.nodes is not None:
+            self._save("nodes", str(self.nodes.resolve()))
+            return self.nodes
+        saved = self._saved().get("nodes")
+        return Path(saved) if saved else None
 
 
 def read_or_create_token(state_dir: Path) -> str:
@@ -148,6 +164,7 @@ class Platform:
         self.registry = Registry(self.store)
         self.api = ApiServer(self.registry, self.token)
         self.catalog = Catalog.load(*config.saved_images())
+        self.node_specs = node_specs(config.saved_nodes())  # NodeFileError: the file says what is wrong
         self.dataplane: DataPlaneProcess | None = None
         self.kubelet: Kubelet | None = None
         self.controllers: list[Controller] = []
@@ -208,9 +225,10 @@ class Platform:
         await self._start_kafka()
         ingress_url = f"http://{client_host}:{ingress_port}"
         self.kubelet = Kubelet(self.registry, self.state_dir, self.catalog, self.dataplane.drain,
-                               cluster_network_env(ingress_url))
+                               cluster_network_env(ingress_url), self.node_specs)
         self._run_task("kubelet", self.kubelet.run())
-        self.controllers = [ServiceReconciler(self.registry), ConfigurationReconciler(self.registry),
+        self.controllers = [Scheduler(self.registry), ServiceReconciler(self.registry),
+                            ConfigurationReconciler(self.registry),
                             RevisionReconciler(self.registry), RouteReconciler(self.registry, self.dataplane.serves),
                             PodAutoscalerReconciler(self.registry, self.dataplane.stats, self.dataplane.activations),
                             BrokerReconciler(self.registry, self.dataplane.serves_eventing,
@@ -227,7 +245,7 @@ class Platform:
         self.endpoints = {"api": api_url, "ca": str(certs.ca), "ingress": ingress_url,
                           "dataplane_admin": self.dataplane.admin, "pid": str(os.getpid()),
                           "kafka": self.kafka.bootstrap if self.kafka else "", "kafka_kind": self.kafka.kind
-                          if self.kafka else ""}
+                          if self.kafka else "", "gpus": sum(len(spec.gpus) for spec in self.node_specs)}
         (self.state_dir / "ports.json").write_text(json.dumps({"api": api_port, "ingress": ingress_port,
                                                                "dataplane-admin": admin_port}))
         (self.state_dir / "endpoints.json").write_text(json.dumps(self.endpoints, indent=2))

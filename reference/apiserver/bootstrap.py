@@ -8,7 +8,7 @@ from __future__ import annotations
 from reference.apiserver.errors import ApiError
 from reference.apiserver.registry import Options, Registry
 
-NAMESPACES = ("default", "kube-system", "knative-serving", "knative-eventing")
+NAMESPACES = ("default", "kube-system", "kube-node-lease", "knative-serving", "knative-eventing")
 
 REQUEST_LOG_TEMPLATE = (
     '{"httpRequest": {"requestMethod": "{{.Request.Method}}", "requestUrl": "{{js .Request.RequestURI}}", '
@@ -53,6 +53,10 @@ CONFIG_MAPS: dict[tuple[str, str], dict[str, str]] = {
         "enable-service-links": "false",
     },
     ("knative-serving", "config-domain"): {"example.com": ""},
+    ("knative-serving", "config-deployment"): {
+        "progress-deadline": "600s",
+        "pod-is-always-schedulable": "false",
+    },
     ("knative-serving", "config-observability"): {
         "logging.enable-request-log": "false",
         "logging.enable-probe-request-log": "false",

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 
 from reference.apiserver.admission import core as core_admission
 from reference.apiserver.admission import eventing as eventing_admission
+from reference.apiserver.admission import scheduling as scheduling_admission
 from reference.apiserver.admission import serving as serving_admission
 from reference.apiserver.admission import sources as sources_admission
 from reference.apiserver.admission.context import Defaulter, Validator
 from reference.apiserver.schema import Schema
-from reference.apiserver.schemas import eventing, k8s, serving, sources
+from reference.apiserver.schemas import eventing, k8s, scheduling, serving, sources
 
 
 @dataclass(frozen=True)
@@ -221,6 +222,27 @@ KINDS: tuple[Kind, ...] = (
                  Column("Access Modes", ".spec.accessModes"),
                  Column("StorageClass", ".spec.storageClassName"), AGE),
         default=core_admission.default_pvc, validate=core_admission.validate_pvc,
+    ),
+    Kind(
+        "", "v1", "Node", "nodes", k8s.NODE, namespaced=False, short_names=("no",), generation=False,
+        builtin=True,
+        columns=(Column("Status", core_admission.node_status), Column("Roles", core_admission.node_roles),
+                 AGE, Column("Version", ".status.nodeInfo.kubeletVersion"),
+                 Column("Internal-IP", core_admission.node_internal_ip, priority=1),
+                 Column("External-IP", core_admission.node_external_ip, priority=1),
+                 Column("OS-Image", ".status.nodeInfo.osImage", priority=1),
+                 Column("Kernel-Version", ".status.nodeInfo.kernelVersion", priority=1),
+                 Column("Container-Runtime", ".status.nodeInfo.containerRuntimeVersion", priority=1)),
+    ),
+    Kind(
+        "coordination.k8s.io", "v1", "Lease", "leases", k8s.LEASE, status_subresource=False, generation=False,
+        builtin=True, columns=(Column("Holder", ".spec.holderIdentity"), AGE),
+    ),
+    # ACK's scheduling pools (seed 004)
+    Kind(
+        "scheduling.alibabacloud.com", "v1alpha1", "ResourcePolicy", "resourcepolicies",
+        scheduling.RESOURCE_POLICY, status_subresource=False, columns=(AGE,),
+        validate=scheduling_admission.validate_resource_policy,
     ),
 )
 

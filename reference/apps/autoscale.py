@@ -5,6 +5,7 @@ GET /?sleep=MS&prime=N&bloat=MB   the work; the answer says what was done
     &stream=MS                    after the first byte, keep streaming for MS milliseconds
     &delay=MS                     wait MS milliseconds before sending the headers
 GET /runtime                      the environment, request headers and mounts the replica sees
+    ?cuda=1                       also what torch.cuda sees (device count and names)
 GET /health, /healthz             readiness and liveness (see POST /control)
 POST /control {"ready": bool, "live": bool}
 
@@ -88,6 +89,17 @@ async def work(request: web.Request) -> web.StreamResponse:
         state["inflight"] -= 1
 
 
+def cuda_report() -> dict:
+    """What torch sees of the GPUs this replica was given (torch is imported only when asked)."""
+    try:
+        import torch
+    except ImportError:
+        return {"torch": None}
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return {"torch": torch.__version__, "available": torch.cuda.is_available(), "count": count,
+            "devices": [torch.cuda.get_device_name(i) for i in range(count)]}
+
+
 async def runtime(request: web.Request) -> web.Response:
     mounts = []
     try:
@@ -103,6 +115,7 @@ async def runtime(request: web.Request) -> web.Response:
         "cwd": os.getcwd(),
         "mounts": mounts,
         "files": {path: open(path).read() for path in request.query.getall("file", []) if os.path.isfile(path)},
+        **({"cuda": await asyncio.to_thread(cuda_report)} if request.query.get("cuda") else {}),
     })
 
 

@@ -14,8 +14,6 @@ from reference.autoscaler.config import AutoscalerConfig
 from reference.autoscaler.spec import ScaleBounds
 
 SCALE_UNKNOWN = -1
-# Knative gives up activating after the progress deadline (600 s) plus a 10 s buffer.
-ACTIVATION_TIMEOUT = 610.0
 ACTIVE, INACTIVE, ACTIVATING = "True", "False", "Unknown"
 
 
@@ -62,9 +60,10 @@ def _scale_to_zero(desired: int, bounds: ScaleBounds, state: ActiveState, config
     if not config.enable_scale_to_zero:
         return Step(1, True)
     if state.status == ACTIVATING:
-        if now - state.since >= ACTIVATION_TIMEOUT:
+        # Stuck activating past the progress deadline: presume it cannot succeed and go to zero.
+        if now - state.since >= bounds.activation_timeout:
             return Step(0, True)
-        return Step(SCALE_UNKNOWN, False, ACTIVATION_TIMEOUT - (now - state.since))
+        return Step(SCALE_UNKNOWN, False, bounds.activation_timeout - (now - state.since))
     if state.status == ACTIVE:
         active_for = now - state.since
         if active_for >= bounds.stable_window:

@@ -11,6 +11,9 @@ from reference.autoscaler.config import KPA_CLASS, AutoscalerConfig
 from reference.durations import parse_go_duration
 
 TARGET_MIN = 0.01
+DEFAULT_PROGRESS_DEADLINE = 600.0  # config-deployment's progress-deadline
+ACTIVATION_TIMEOUT_BUFFER = 10.0
+PROGRESS_DEADLINE = ("serving.knative.dev/progress-deadline",)
 CONCURRENCY = "concurrency"
 RPS = "rps"
 
@@ -39,6 +42,8 @@ class ScaleBounds:
     activation: int  # the least replicas once active (1 unless activation-scale says more)
     retention: float  # scale-to-zero-pod-retention-period, seconds
     stable_window: int
+    # Activating longer than this (the progress deadline plus 10 s) gives up: back to zero.
+    activation_timeout: float = DEFAULT_PROGRESS_DEADLINE + ACTIVATION_TIMEOUT_BUFFER
 
 
 def _number(annotations: dict[str, str], names: tuple[str, ...]) -> float | None:
@@ -114,8 +119,21 @@ def decider_spec(annotations: dict[str, str], container_concurrency: int, config
     )
 
 
-def scale_bounds(annotations: dict[str, str], config: AutoscalerConfig, reachable: bool = True) -> ScaleBounds:
-    """min (0 while unreachable), max, initial and activation scale and the retention period."""
+def progress_deadline(annotations: dict[str, str], deployment_config: dict[str, str]) -> float:
+    """Seconds a revision has to reach its initial scale: the annotation, else config-deployment's."""
+    found = _duration(annotations, PROGRESS_DEADLINE)
+    if found is not None and found > 0:
+        return found
+    try:
+        return parse_go_duration(deployment_config.get("progress-deadline") or "600s")
+    except ValueError:
+        return DEFAULT_PROGRESS_DEADLINE
+
+
+def scale_bounds(annotations: dict[str, str], config: AutoscalerConfig, reachable: bool = True,
+                 deadline: float = DEFAULT_PROGRESS_DEADLINE) -> ScaleBounds:
+    """min (0 while unreachable), max, initial and activation scale, the retention period and how long
+    activating may take (`deadline`: the progress deadline)."""
     low = _number(annotations, keys.MIN_SCALE)
     high = _number(annotations, keys.MAX_SCALE)
     initial = _number(annotations, keys.INITIAL_SCALE)
@@ -131,4 +149,5 @@ def scale_bounds(annotations: dict[str, str], config: AutoscalerConfig, reachabl
         activation=max(1, int(activation or 1)),
         retention=retention if retention is not None else config.scale_to_zero_pod_retention_period,
         stable_window=math.ceil(stable),
+        activation_timeout=deadline + ACTIVATION_TIMEOUT_BUFFER,
     )

@@ -1,10 +1,11 @@
-"""The node agent: runs every Pod bound to this node as sandboxed processes and reports its status.
+"""The node agent: registers the platform's nodes, runs every Pod bound to one of them as sandboxed
+processes on this machine, and reports their status.
 
-Unbound Pods are bound here (there is one node). A Pod's containers get their image's local command
-from the catalog, the container's env (values, config map and secret keys, field refs), and their
-volumes mounted at mountPath. Graceful deletion: the Pod reports not ready, the data plane drains it
-(like Knative's queue-proxy pre-stop hook), then SIGTERM, SIGKILL after the grace period, and the Pod
-object is removed.
+The scheduler binds Pods to nodes; the kubelet runs what is bound to its nodes. A Pod's containers get
+their image's local command from the catalog, the container's env (values, config map and secret
+keys, field refs), their GPUs (the device plugins' part), and their volumes mounted at mountPath.
+Graceful deletion: the Pod reports not ready, the data plane drains it (like Knative's queue-proxy
+pre-stop hook), then SIGTERM, SIGKILL after the grace period, and the Pod object is removed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import base64
 import contextlib
 import logging
 import os
+import shutil
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -28,13 +30,16 @@ from reference.apiserver.registry import Options, Registry
 from reference.runtime import sandbox, volumes
 from reference.runtime.catalog import Catalog, ImageNotFound, ImageUnavailable
 from reference.runtime.container import BuiltinContainer, Container, ContainerSpec
+from reference.runtime.devices import DeviceManager, DevicesUnavailable, no_gpu_env, whole_gpu_env
+from reference.runtime.nodes import HOST_IP, MANAGED_LABEL, NodeSpec, node_object
 from reference.runtime.probes import checker
+from reference.scheduler import gpushare
+from reference.scheduler.resources import GPU_MEM, NVIDIA_GPU, container_requests, qos_class
 
 log = logging.getLogger("kproof.kubelet")
 
-NODE_NAME = "kproof-local"
-HOST_IP = "127.0.0.1"
-USER = "system:node:" + NODE_NAME
+USER = "system:node:kproof"
+LEASE_SECONDS = 40  # the node lease's duration; the kubelet renews it every quarter of that
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 RETRY_SECONDS = 2.0
 
@@ -62,8 +67,9 @@ def log_path(state_dir: Path, pod: dict, container: str, previous: bool = False)
 class PodWorker:
     """Runs one Pod: prepares its containers, supervises them and writes its status."""
 
-    def __init__(self, kubelet: Kubelet, pod: dict) -> None:
+    def __init__(self, kubelet: Kubelet, pod: dict, node: NodeSpec) -> None:
         self.kubelet = kubelet
+        self.node = node
         self.pod = pod
         self.meta = pod["metadata"]
         self.containers: list[Container | BuiltinContainer] = []
@@ -86,7 +92,7 @@ class PodWorker:
 
     def _field(self, path: str) -> str:
         values = {"metadata.name": self.meta["name"], "metadata.namespace": self.meta.get("namespace", ""),
-                  "metadata.uid": self.meta["uid"], "spec.nodeName": NODE_NAME, "status.podIP": HOST_IP,
+                  "metadata.uid": self.meta["uid"], "spec.nodeName": self.node.name, "status.podIP": HOST_IP,
                   "status.hostIP": HOST_IP, "spec.serviceAccountName": self.pod["spec"].get(
                       "serviceAccountName", "default")}
         if path.startswith("metadata.labels['") or path.startswith("metadata.annotations['"):
@@ -150,6 +156,25 @@ class PodWorker:
 
         return resolve
 
+    def _devices(self, container: dict, env: dict[str, str]) -> tuple[str, ...]:
+        """The device plugins' part: a container's GPUs into its environment; the device files it needs."""
+        requests = container_requests(container)
+        host_gpus = self.kubelet.host_has_gpus
+        if requests[NVIDIA_GPU] > 0:
+            gpus = self.kubelet.devices.allocate(self.node.gpus, self.meta["uid"], container["name"],
+                                                 int(requests[NVIDIA_GPU]))
+            env.update(whole_gpu_env(gpus, host_gpus))
+            return tuple(f for g in gpus for f in g.device_files)
+        index = gpushare.assigned_index(self.pod)
+        if requests[GPU_MEM] > 0 and index is not None and index < len(self.node.gpus):
+            gpu = self.node.gpus[index]
+            env.update(gpushare.container_env(self.pod, requests[GPU_MEM]))
+            env.update(whole_gpu_env([gpu], host_gpus))
+            env["NVIDIA_VISIBLE_DEVICES"] = str(index)  # gpushare names the GPU by its index
+            return gpu.device_files
+        env.update(no_gpu_env(host_gpus))
+        return ()
+
     def _prepare(self, session: aiohttp.ClientSession) -> list[Container]:
         """Containers ready to start; raises with the waiting reason when one cannot start."""
         state_dir = self.kubelet.state_dir
@@ -167,9 +192,10 @@ class PodWorker:
                     log_path=log_path(state_dir, self.pod, container["name"])), self.changed))
                 continue
             env = self._env(container, launch.env)
+            device_files = self._devices(container, env)
             mounts = volumes.mounts(container, prepared_volumes, read_only_claims)
             workdir = container.get("workingDir")
-            argv = sandbox.command(launch.argv, mounts, workdir, self.meta["name"])
+            argv = sandbox.command(launch.argv, mounts, workdir, self.meta["name"], device_files)
             cspec = ContainerSpec(
                 name=container["name"], image=container.get("image", ""), argv=argv, env=env,
                 log_path=log_path(state_dir, self.pod, container["name"]),
@@ -211,11 +237,26 @@ class PodWorker:
                 self._wait_all("ContainerCreating", f"MountVolume.SetUp failed: {err}")
             except sandbox.SandboxUnavailable as err:
                 self._wait_all("CreateContainerError", str(err))
+            except DevicesUnavailable as err:
+                self._wait_all("UnexpectedAdmissionError", str(err))
             await asyncio.sleep(RETRY_SECONDS)
+        self._mark_gpu_share_assigned()
         runners = [asyncio.create_task(c.run()) for c in self.containers]
         self._tasks += runners
         self.changed()
         await asyncio.gather(*runners, return_exceptions=True)
+
+    def _mark_gpu_share_assigned(self) -> None:
+        """gpushare's device plugin marks the Pod once it has allocated the share the extender chose."""
+        annotations = self.meta.get("annotations") or {}
+        if gpushare.assigned_index(self.pod) is None or annotations.get(gpushare.ASSIGNED) == "true":
+            return
+        current = self.kubelet.registry.store.get(self.kubelet.pods.resource, *self.key)
+        if current is None or current["metadata"]["uid"] != self.meta["uid"]:
+            return
+        current["metadata"].setdefault("annotations", {})[gpushare.ASSIGNED] = "true"
+        with contextlib.suppress(ApiError):
+            self.kubelet.registry.update(self.kubelet.pods, *self.key, current, Options(user=USER))
 
     def _image(self) -> str:
         return ((self.pod.get("spec") or {}).get("containers") or [{}])[0].get("image", "")
@@ -250,7 +291,7 @@ class PodWorker:
             {"type": "Ready", "status": flag},
         ]
         return {"phase": phase, "conditions": conditions, "hostIP": HOST_IP, "podIP": HOST_IP,
-                "podIPs": [{"ip": HOST_IP}], "startTime": self.start_time, "qosClass": "BestEffort",
+                "podIPs": [{"ip": HOST_IP}], "startTime": self.start_time, "qosClass": qos_class(self.pod),
                 "containerStatuses": statuses}
 
     async def _write_status(self) -> None:
@@ -289,6 +330,7 @@ class PodWorker:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.kubelet.devices.release(self.meta["uid"])
 
 
 def _with_transition_times(status: dict, previous: dict) -> dict:
@@ -302,23 +344,30 @@ def _with_transition_times(status: dict, previous: dict) -> dict:
 
 class Kubelet:
     def __init__(self, registry: Registry, state_dir: Path, catalog: Catalog, drain: Drain | None = None,
-                 node_env: dict[str, str] | None = None) -> None:
+                 node_env: dict[str, str] | None = None, nodes: list[NodeSpec] | None = None) -> None:
         self.registry = registry
-        self.node_env = node_env or {}  # what every container on this node sees (the cluster-DNS stand-in)
+        self.node_env = node_env or {}  # what every container sees (the cluster-DNS stand-in)
         self.state_dir = state_dir
         self.catalog = catalog
         self.drain = drain
+        self.nodes = {spec.name: spec for spec in nodes or []}
+        self.host_has_gpus = any(not g.virtual for spec in self.nodes.values() for g in spec.gpus)
+        self.devices = DeviceManager()
         self.pods: Kind = registry.kinds.by_path("", "v1", "pods")
         self.claims: Kind = registry.kinds.by_path("", "v1", "persistentvolumeclaims")
+        self.node_kind: Kind = registry.kinds.by_path("", "v1", "nodes")
+        self.leases: Kind = registry.kinds.by_path("coordination.k8s.io", "v1", "leases")
         self.workers: dict[str, PodWorker] = {}
         self.session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task] = set()
 
     async def run(self) -> None:
         self.session = aiohttp.ClientSession()
+        self.register_nodes()
         watcher = self.registry.store.watch(self.pods.resource, None, None)
         claim_watcher = self.registry.store.watch(self.claims.resource, None, None)
         claims = asyncio.create_task(self._bind_claims(claim_watcher))
+        leases = asyncio.create_task(self._renew_leases())
         try:
             for entry in self.registry.store.entries(self.pods.resource):
                 self._observe("ADDED", entry.obj)
@@ -328,8 +377,66 @@ class Kubelet:
                 self._observe(event.type, event.obj)
         finally:
             claims.cancel()
+            leases.cancel()
             self.registry.store.unwatch(watcher)
             self.registry.store.unwatch(claim_watcher)
+
+    # Nodes ---------------------------------------------------------------------------------------
+
+    def register_nodes(self) -> None:
+        """Creates or refreshes this kubelet's Nodes; Nodes it registered before and runs no more go, with
+        the Pods bound to them (the pod garbage collector's part)."""
+        opts = Options(user=USER)
+        disk = shutil.disk_usage(self.state_dir).total
+        for spec in self.nodes.values():
+            self._register(node_object(spec, disk, _now()), opts)
+        for entry in self.registry.store.entries(self.node_kind.resource):
+            name = entry.obj["metadata"]["name"]
+            if name not in self.nodes and (entry.obj["metadata"].get("labels") or {}).get(MANAGED_LABEL):
+                with contextlib.suppress(ApiError):
+                    self.registry.delete(self.node_kind, "", name, {}, opts)
+        known = {e.obj["metadata"]["name"] for e in self.registry.store.entries(self.node_kind.resource)}
+        for entry in self.registry.store.entries(self.pods.resource):
+            meta, node = entry.obj["metadata"], (entry.obj.get("spec") or {}).get("nodeName")
+            if node and node not in known:
+                with contextlib.suppress(ApiError):
+                    self.registry.delete(self.pods, meta.get("namespace", ""), meta["name"],
+                                         {"gracePeriodSeconds": 0}, opts)
+
+    def _register(self, desired: dict, opts: Options) -> None:
+        """A new Node as declared; an existing one keeps its spec (cordons, taints added since) and the
+        labels others set, with this kubelet's labels and status refreshed."""
+        name = desired["metadata"]["name"]
+        current = self.registry.store.get(self.node_kind.resource, "", name)
+        if current is None:
+            current = self.registry.create(self.node_kind, "", {k: v for k, v in desired.items() if k != "status"},
+                                           opts)
+        else:
+            meta = current["metadata"]
+            meta["labels"] = {**(meta.get("labels") or {}), **desired["metadata"]["labels"]}
+            current = self.registry.update(self.node_kind, "", name, current, opts)
+        self.registry.update(self.node_kind, "", name, {**current, "status": desired["status"]}, opts,
+                             subresource="status")
+
+    async def _renew_leases(self) -> None:
+        """The node heartbeat: a Lease per node in kube-node-lease, renewed every quarter of its duration."""
+        opts = Options(user=USER)
+        while True:
+            renewed = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            for name in self.nodes:
+                lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                         "metadata": {"name": name, "namespace": "kube-node-lease"},
+                         "spec": {"holderIdentity": name, "leaseDurationSeconds": LEASE_SECONDS, "renewTime": renewed}}
+                current = self.registry.store.get(self.leases.resource, "kube-node-lease", name)
+                with contextlib.suppress(ApiError):
+                    if current is None:
+                        self.registry.create(self.leases, "kube-node-lease", lease, opts)
+                    else:
+                        current["spec"] = lease["spec"]
+                        self.registry.update(self.leases, "kube-node-lease", name, current, opts)
+            await asyncio.sleep(LEASE_SECONDS / 4)
+
+    # Pods ----------------------------------------------------------------------------------------
 
     def _spawn(self, coroutine: Awaitable) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -339,23 +446,20 @@ class Kubelet:
     def _observe(self, event: str, pod: dict) -> None:
         meta = pod["metadata"]
         uid = meta["uid"]
-        node = (pod.get("spec") or {}).get("nodeName")
         if event == "DELETED":
             worker = self.workers.pop(uid, None)
             if worker is not None:
                 self._spawn(worker.terminate(0, None))
             return
-        if node and node != NODE_NAME:
-            return
-        if not node:
-            self._bind(pod)
-            return
+        node = self.nodes.get((pod.get("spec") or {}).get("nodeName") or "")
+        if node is None:
+            return  # not bound yet (the scheduler's part), or bound to a node of another kubelet
         worker = self.workers.get(uid)
         if worker is None:
             if meta.get("deletionTimestamp"):
                 self._spawn(self._finish(pod, None))
                 return
-            worker = PodWorker(self, pod)
+            worker = PodWorker(self, pod, node)
             self.workers[uid] = worker
             self._spawn(worker.run())
         worker.pod = pod
@@ -363,16 +467,6 @@ class Kubelet:
         if meta.get("deletionTimestamp") and not worker.terminating:
             worker.terminating = True
             self._spawn(self._finish(pod, worker))
-
-    def _bind(self, pod: dict) -> None:
-        """The scheduler's part: one node, so every unbound Pod lands here."""
-        meta = pod["metadata"]
-        bound = dict(pod)
-        bound["spec"] = {**(pod.get("spec") or {}), "nodeName": NODE_NAME}
-        try:
-            self.registry.update(self.pods, meta.get("namespace", ""), meta["name"], bound, Options(user=USER))
-        except ApiError as err:
-            log.warning("could not bind pod %s: %s", meta["name"], err.message)
 
     async def _finish(self, pod: dict, worker: PodWorker | None) -> None:
         meta = pod["metadata"]

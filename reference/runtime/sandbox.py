@@ -49,8 +49,10 @@ def _python_dirs() -> list[str]:
     return sorted(d for d in dirs if os.path.isdir(d) and not d.startswith(_SYSTEM_DIRS))
 
 
-def command(argv: list[str], mounts: list[Mount], working_dir: str | None, hostname: str = "") -> list[str]:
-    """The argv that runs `argv` in the sandbox (or as it is, without bubblewrap)."""
+def command(argv: list[str], mounts: list[Mount], working_dir: str | None, hostname: str = "",
+            devices: tuple[str, ...] = ()) -> list[str]:
+    """The argv that runs `argv` in the sandbox (or as it is, without bubblewrap); `devices` are the
+    device files (a GPU's /dev/nvidia*) bound into its otherwise minimal /dev."""
     bwrap = bubblewrap()
     if bwrap is None:
         if mounts:
@@ -70,6 +72,10 @@ def command(argv: list[str], mounts: list[Mount], working_dir: str | None, hostn
             out += ["--ro-bind", link, link]
     # The private /tmp first: Python or the project may live below /tmp and are bound over it.
     out += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run"]
+    for device in devices:
+        out += ["--dev-bind", device, device]
+    if devices and os.path.isdir("/sys"):
+        out += ["--ro-bind", "/sys", "/sys"]  # the CUDA runtime reads the PCI topology, as in a container
     bound: set[str] = set()
     for directory in [*_python_dirs(), str(PROJECT_ROOT)]:
         if not any(directory == b or directory.startswith(b + "/") for b in bound):

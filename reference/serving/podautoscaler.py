@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from reference.autoscaler.config import HPA_CLASS, KPA_CLASS, AutoscalerConfig
 from reference.autoscaler.kpa import TICK_SECONDS, Decider, RevisionMetrics
 from reference.autoscaler.scaling import ACTIVATING, ActiveState, next_state, scale
-from reference.autoscaler.spec import autoscaler_class, decider_spec, scale_bounds
+from reference.autoscaler.spec import autoscaler_class, decider_spec, progress_deadline, scale_bounds
 from reference.controller import Controller, Key, Watch, own_key
 from reference.serving import conditions
 from reference.serving.labels import REVISION
@@ -74,7 +74,7 @@ class PodAutoscalerReconciler(Controller):
 
     def _on_config(self, config_map: dict) -> list[Key]:
         meta = config_map["metadata"]
-        if meta.get("namespace") == "knative-serving" and meta["name"] == "config-autoscaler":
+        if meta.get("namespace") == "knative-serving" and meta["name"] in ("config-autoscaler", "config-deployment"):
             return [(e.obj["metadata"]["namespace"], e.obj["metadata"]["name"])
                     for e in self.registry.store.entries(self.kind.resource)]
         return []
@@ -171,7 +171,8 @@ class PodAutoscalerReconciler(Controller):
         spec = pa.get("spec") or {}
         reachable = spec.get("reachability") != "Unreachable"
         dspec = decider_spec(annotations, int(spec.get("containerConcurrency") or 0), config, reachable)
-        bounds = scale_bounds(annotations, config, reachable)
+        deadline = progress_deadline(annotations, self.registry.read_config("knative-serving", "config-deployment"))
+        bounds = scale_bounds(annotations, config, reachable, deadline)
         now = self.clock()
         ready = self._ready_pods(*key)
         window = self.metrics.get(key)

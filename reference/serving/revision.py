@@ -12,12 +12,13 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from reference.apiserver.admission.autoscaling import INITIAL_SCALE, MAX_SCALE, MIN_SCALE, lookup
 from reference.apiserver.admission.podspec import user_container_index
 from reference.controller import Controller, Key, Watch, own_key, owner_keys
-from reference.runtime.kubelet import NODE_NAME
 from reference.runtime.ports import claimed_ports, free_port
+from reference.scheduler.policy import DELETION_COST
 from reference.serving import conditions
 from reference.serving.labels import (
     CONFIGURATION,
@@ -86,7 +87,7 @@ def pod_for(revision: dict, port: int) -> dict:
             if action in probe and probe[action].get("port") in (None, 0, "", declared_port, declared_name, "http"):
                 probe[action]["port"] = port
     spec["containers"] = [*containers, copy.deepcopy(QUEUE_PROXY)]
-    spec.update({"nodeName": NODE_NAME, "restartPolicy": "Always", "terminationGracePeriodSeconds": timeout,
+    spec.update({"restartPolicy": "Always", "terminationGracePeriodSeconds": timeout,
                  "enableServiceLinks": False})
     labels.update({REVISION: meta["name"], REVISION_UID: meta["uid"], "app": meta["name"],
                    "pod-template-hash": template_hash(revision)})
@@ -103,6 +104,45 @@ def pod_for(revision: dict, port: int) -> dict:
 
 def pod_ready(pod: dict) -> bool:
     return conditions.is_true(pod) and not pod["metadata"].get("deletionTimestamp")
+
+
+_PHASE_RANK = {"Pending": 0, "Unknown": 1, "Running": 2}
+
+
+def _deletion_cost(pod: dict) -> int:
+    try:
+        return int((pod["metadata"].get("annotations") or {}).get(DELETION_COST, "0"))
+    except ValueError:
+        return 0
+
+
+def deletion_order(pod: dict) -> tuple:
+    """The ReplicaSet's ranking for scale-in, first to go first: unscheduled, then pending, then not
+    ready; then the lowest pod-deletion-cost (ResourcePolicy's last units); then ready for the
+    shortest time, most restarts, and the newest."""
+    status = pod.get("status") or {}
+    ready_since = conditions.get(pod).get("lastTransitionTime", "") if pod_ready(pod) else ""
+    restarts = sum(c.get("restartCount", 0) for c in status.get("containerStatuses") or [])
+    return (bool((pod.get("spec") or {}).get("nodeName")), _PHASE_RANK.get(status.get("phase", ""), 1),
+            pod_ready(pod), _deletion_cost(pod), _descending(ready_since), -restarts,
+            _descending(pod["metadata"].get("creationTimestamp", "")))
+
+
+def _descending(timestamp: str) -> float:
+    """A sort key for RFC 3339 timestamps: none at all first, then the newest."""
+    try:
+        return -datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return float("-inf")
+
+
+def unschedulable(pods: list[dict]) -> dict | None:
+    """The PodScheduled=False condition of the first Pod that cannot be placed, if any."""
+    for pod in pods:
+        scheduled = conditions.get(pod, "PodScheduled")
+        if scheduled.get("status") == "False":
+            return scheduled
+    return None
 
 
 def _failure(pods: list[dict]) -> tuple[str, str, str] | None:
@@ -194,14 +234,17 @@ class RevisionReconciler(Controller):
                 taken.add(port)
                 pods.append(self.registry.create(self.pods, namespace, pod_for(revision, port), self.opts))
         elif len(pods) > desired:
-            # Scale in: pods that are not ready go first, then the newest.
-            victims = sorted(pods, key=lambda p: (pod_ready(p), p["metadata"]["creationTimestamp"]),
-                             reverse=False)[: len(pods) - desired]
+            victims = sorted(pods, key=deletion_order)[: len(pods) - desired]
             for pod in victims:
                 self.registry.delete(self.pods, namespace, pod["metadata"]["name"], {}, self.opts)
             pods = [p for p in pods if p not in victims]
         self._write_status(revision, pods, desired, autoscaler)
         return None
+
+    def _always_schedulable(self) -> bool:
+        """config-deployment's pod-is-always-schedulable: Pending Pods do not fail the revision."""
+        config = self.registry.read_config("knative-serving", "config-deployment")
+        return config.get("pod-is-always-schedulable", "false").strip().lower() == "true"
 
     def _write_status(self, revision: dict, pods: list[dict], desired: int, autoscaler: dict | None) -> None:
         previous = revision.get("status") or {}
@@ -231,6 +274,16 @@ class RevisionReconciler(Controller):
         if desired == 0 and ready_pods == 0 and failure is None and conditions.get(autoscaler, "Active").get(
                 "reason") == "NoTraffic":
             available = conditions.condition("ResourcesAvailable", True)  # scaled to zero, or initial scale 0
+        waiting = unschedulable(pods) if desired > 0 and ready_pods == 0 else None
+        if waiting is not None and not self._always_schedulable():
+            # Knative copies the first Pod's PodScheduled reason and message while none is available.
+            available = conditions.condition("ResourcesAvailable", False, waiting.get("reason", ""),
+                                             waiting.get("message", ""))
+        # Inactive before ever reaching the initial scale: it gave up activating at the progress deadline.
+        if (ready_pods == 0 and conditions.get(autoscaler, "Active").get("status") == "False"
+                and not conditions.is_true(autoscaler, "ScaleTargetInitialized") and available["status"] != "False"):
+            available = conditions.condition("ResourcesAvailable", False, "ProgressDeadlineExceeded",
+                                             "Initial scale was never achieved")
         parts = [available, healthy]
         extra = []
         if autoscaler is not None and conditions.get(autoscaler, "Active").get("status") in ("True", "False"):

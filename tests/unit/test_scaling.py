@@ -14,7 +14,7 @@ from reference.autoscaler.scaling import (
     next_state,
     scale,
 )
-from reference.autoscaler.spec import ScaleBounds
+from reference.autoscaler.spec import ScaleBounds, progress_deadline, scale_bounds
 
 CONFIG = AutoscalerConfig()  # grace 30 s
 BOUNDS = ScaleBounds(min=0, max=0, initial=1, activation=1, retention=0.0, stable_window=60)
@@ -82,6 +82,16 @@ def test_activation_waits_then_times_out() -> None:
     assert scale(0, BOUNDS, activating, CONFIG, 610.0) == Step(0, True)
     timed_out = next_state(activating, 0, 0, BOUNDS, 610.0)
     assert (timed_out.status, timed_out.reason) == (INACTIVE, "TimedOut")
+
+
+def test_the_progress_deadline_bounds_activation() -> None:
+    assert progress_deadline({"serving.knative.dev/progress-deadline": "20s"}, {"progress-deadline": "600s"}) == 20
+    assert progress_deadline({}, {"progress-deadline": "90s"}) == 90
+    assert progress_deadline({}, {}) == 600
+    quick = scale_bounds({}, CONFIG, deadline=20)
+    activating = ActiveState(ACTIVATING, 0.0)
+    assert scale(0, quick, activating, CONFIG, 29.0) == Step(SCALE_UNKNOWN, False, 1.0)
+    assert scale(0, quick, activating, CONFIG, 30.0) == Step(0, True)
 
 
 @pytest.mark.parametrize(("state", "want", "ready", "status", "initialized"), [

@@ -7,7 +7,9 @@ import binascii
 import re
 
 from reference.apiserver.admission.context import Context
-from reference.apiserver.admission.fielderror import FieldError, combine, generic, invalid_value
+from reference.apiserver.admission.fielderror import FieldError, combine, generic, invalid_value, within
+from reference.apiserver.admission.resources import default_requests, validate_requirements
+from reference.scheduler.resources import qos_class
 
 _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 
@@ -27,9 +29,12 @@ def validate_namespace(obj: dict, old: dict | None, ctx: Context) -> FieldError 
 
 
 def default_pod(obj: dict, old: dict | None, ctx: Context) -> None:
-    if old is None:
-        obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
     spec = obj.setdefault("spec", {})
+    for container in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
+        if isinstance(container, dict):
+            default_requests(container)
+    if old is None:
+        obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj)}
     spec.setdefault("restartPolicy", "Always")
     spec.setdefault("terminationGracePeriodSeconds", 30)
 
@@ -40,6 +45,8 @@ def validate_pod(obj: dict, old: dict | None, ctx: Context) -> FieldError | None
         return FieldError("Required value", ["spec.containers"])
     errs = [FieldError("Required value", [f"spec.containers[{i}].image"])
             for i, c in enumerate(containers) if not isinstance(c, dict) or not c.get("image")]
+    errs += [within(validate_requirements(c.get("resources") or {}), f"spec.containers[{i}].resources")
+             for i, c in enumerate(containers) if isinstance(c, dict)]
     if old is not None and (old.get("spec") or {}).get("containers") != containers:
         errs.append(generic("Forbidden: pod updates may not change fields other than "
                             "`spec.containers[*].image`", "spec"))
@@ -146,3 +153,30 @@ def event_last_seen(event: dict) -> str | None:
 def event_object(event: dict) -> str:
     ref = event.get("involvedObject") or {}
     return f"{(ref.get('kind') or '').lower()}/{ref.get('name', '')}"
+
+
+def node_status(node: dict) -> str:
+    """`Ready`, `NotReady` or `Unknown`, with `,SchedulingDisabled` for a cordoned node (kubectl's printer)."""
+    ready = next((c.get("status") for c in (node.get("status") or {}).get("conditions") or []
+                  if c.get("type") == "Ready"), None)
+    text = {"True": "Ready", "False": "NotReady"}.get(ready or "", "Unknown")
+    return text + (",SchedulingDisabled" if (node.get("spec") or {}).get("unschedulable") else "")
+
+
+def node_roles(node: dict) -> str:
+    roles = sorted(key.split("/", 1)[1] for key in node["metadata"].get("labels") or {}
+                   if key.startswith("node-role.kubernetes.io/") and key.split("/", 1)[1])
+    return ",".join(roles) or "<none>"
+
+
+def _node_address(node: dict, kind: str) -> str:
+    return next((a.get("address", "") for a in (node.get("status") or {}).get("addresses") or []
+                 if a.get("type") == kind), "<none>")
+
+
+def node_internal_ip(node: dict) -> str:
+    return _node_address(node, "InternalIP")
+
+
+def node_external_ip(node: dict) -> str:
+    return _node_address(node, "ExternalIP")

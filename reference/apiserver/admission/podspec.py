@@ -22,6 +22,7 @@ from reference.apiserver.admission.fielderror import (
     within,
 )
 from reference.apiserver.admission.names import is_dns1123_label, is_dns1123_subdomain
+from reference.apiserver.admission.resources import validate_requirements
 
 RESERVED_PORTS = (8012, 8013, 8022, 9090, 9091, 8008)
 RESERVED_ENV = ("PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION")
@@ -274,8 +275,10 @@ def _validate_container(container: dict, volumes: dict[str, dict], flags: dict[s
         problem = _validate_port(port)
         if problem:
             errs.append(problem.via("ports"))
-    if "claims" in (container.get("resources") or {}):
+    resources = container.get("resources") or {}
+    if "claims" in resources:
         errs.append(disallowed_fields("claims").via("resources"))
+    errs.append(within(validate_requirements(resources), "resources"))
     policy = container.get("terminationMessagePolicy")
     if policy and policy not in ("File", "FallbackToLogsOnError"):
         errs.append(invalid_value(policy, "terminationMessagePolicy"))

@@ -28,11 +28,11 @@ from reference.apiserver.admission.names import (
     validate_object_metadata,
 )
 from reference.apiserver.admission.podspec import default_revision_spec, validate_revision_spec
+from reference.autoscaler.spec import PROGRESS_DEADLINE
 from reference.durations import parse_go_duration
 
 GROUP = "serving.knative.dev"
 ROLLOUT_DURATION = ("serving.knative.dev/rollout-duration", "serving.knative.dev/rolloutDuration")
-PROGRESS_DEADLINE = ("serving.knative.dev/progress-deadline",)
 
 
 def _annotations(obj: dict) -> dict[str, str]:

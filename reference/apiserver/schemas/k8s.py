@@ -47,7 +47,8 @@ PROBE = obj(
     terminationGracePeriodSeconds=INT,
 )
 
-RESOURCES = obj(limits=mapof(INT_OR_STR), requests=mapof(INT_OR_STR), claims=arr(obj(name=STR)))
+# Quantities of any JSON type: admission says what is wrong with one (as the API server does).
+RESOURCES = obj(limits=mapof(ANY), requests=mapof(ANY), claims=arr(obj(name=STR)))
 
 CONTAINER = obj(
     name=STR,
@@ -145,3 +146,8 @@ EVENT = open_obj(
     action=STR,
 )
 PERSISTENT_VOLUME_CLAIM = obj(spec=ANY, status=ANY)
+TAINT = obj(key=STR, value=STR, effect=enum("NoSchedule", "PreferNoSchedule", "NoExecute"), timeAdded=ANY)
+NODE = obj(spec=obj(podCIDR=STR, podCIDRs=arr(STR), providerID=STR, unschedulable=BOOL, taints=arr(TAINT),
+                    configSource=ANY, externalID=STR), status=ANY)
+LEASE = obj(spec=obj(holderIdentity=STR, leaseDurationSeconds=INT, acquireTime=ANY, renewTime=ANY,
+                     leaseTransitions=INT, strategy=STR, preferredHolder=STR))

@@ -1,0 +1,1 @@
+"""kube-scheduler's part of the reference: where each Pod runs, or why it waits."""
