@@ -1,14 +1,13 @@
-"""Seed 004's helloworld-go Service and Knative's docs' sample, applied with kubectl unchanged, answer."""
+"""Seed 004's helloworld-go Service and Knative's docs' sample, applied with kubectl unchanged, answer.
+(Seed 004's GPU-sharing Service is in conformance/gpu.)"""
 
 from __future__ import annotations
 
 import shutil
-import time
 
 import pytest
-import yaml
 
-from conformance.api.test_kubectl import SEED_004, kubectl, seed
+from conformance.api.test_kubectl import kubectl, seed
 from conformance.helpers import eventually
 from kproof.target import Target
 
@@ -56,13 +55,3 @@ def test_docs_helloworld_sample(target: Target, namespace: str) -> None:
     kubectl(target, "apply", "-n", namespace, "-f", "-", stdin=DOCS_HELLOWORLD)
     _ready(target, "hello", namespace)
     assert target.http("hello", "/", namespace=namespace).text == "Hello World!\n"
-
-
-def test_seed_gpu_sharing_service_answers_on_its_port(target: Target, namespace: str) -> None:
-    manifest = yaml.safe_load((SEED_004 / "helloworld-go-gpu-sharing.yaml").read_text())
-    manifest["metadata"]["namespace"] = namespace
-    kubectl(target, "apply", "-f", "-", stdin=yaml.safe_dump(manifest))
-    _ready(target, "helloworld-go", namespace)
-    started = time.monotonic()
-    assert target.http("helloworld-go", "/", namespace=namespace).text == "Hello World!\n"
-    assert time.monotonic() - started < 30
