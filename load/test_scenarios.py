@@ -13,6 +13,7 @@ from kproof.target import Target
 from load.runner import LoadResult, run_scenario
 
 APP_MS = 300
+STEP_SECONDS = 12
 FAST = {"autoscaling.knative.dev/window": "6s"}
 
 
@@ -42,17 +43,17 @@ def test_steady_load_scales_out_and_latency_settles(target: Target, namespace: s
 def test_a_step_in_load_is_followed_by_replicas(target: Target, namespace: str, autoscaled: str,
         reports: Path) -> None:
     result = run_scenario(target, "step", autoscaled, namespace, path=f"/?sleep={APP_MS}", reports=reports,
-                          env={"KPROOF_LOW": "2", "KPROOF_HIGH": "6", "KPROOF_STEP_SECONDS": "15"})
+                          env={"KPROOF_LOW": "2", "KPROOF_HIGH": "6", "KPROOF_STEP_SECONDS": str(STEP_SECONDS)})
     assert result.failures == 0
     ready_for_high = result.first_time_ready(6)
     assert ready_for_high is not None, [(s.seconds, s.ready) for s in result.replicas]
-    print(f"6 replicas ready {ready_for_high - 15:.1f}s after the step")
+    print(f"6 replicas ready {ready_for_high - STEP_SECONDS:.1f}s after the step")
 
 
 def test_a_burst_is_absorbed_without_failures(target: Target, namespace: str, autoscaled: str,
         reports: Path) -> None:
     result = run_scenario(target, "burst", autoscaled, namespace, path=f"/?sleep={APP_MS}", reports=reports,
-                          env={"KPROOF_BURST": "12", "KPROOF_BURST_SECONDS": "20", "KPROOF_QUIET_SECONDS": "5"})
+                          env={"KPROOF_BURST": "12", "KPROOF_BURST_SECONDS": "15", "KPROOF_QUIET_SECONDS": "5"})
     assert result.failures == 0
     assert result.max_ready >= 10
 

@@ -106,11 +106,15 @@ def test_scale_down_follows_the_max_scale_down_rate(target: Target, namespace: s
 
 
 def test_idle_scales_to_zero_and_the_next_request_wakes_it(target: Target, namespace: str, app_image) -> None:
-    _deploy(target, namespace, app_image, "sleepy", cc=0)
-    assert target.http("sleepy", "/", namespace=namespace).status_code == 200
-    # Zero after the 6 s window and the 30 s grace period.
-    eventually(lambda: ready_pods(target, namespace, "sleepy") == 0 and not target.list(
-        "v1", "Pod", namespace, label_selector="serving.knative.dev/service=sleepy"), 120, "scaled to zero")
+    with restoring_config(target, "knative-serving", "config-autoscaler"):
+        # The shortest grace period Knative allows (6 s), so that zero comes in seconds.
+        target.patch("v1", "ConfigMap", "config-autoscaler", {"data": {"scale-to-zero-grace-period": "6s"}},
+                     "knative-serving")
+        _deploy(target, namespace, app_image, "sleepy", cc=0)
+        assert target.http("sleepy", "/", namespace=namespace).status_code == 200
+        # Zero after the 6 s window and the 6 s grace period.
+        eventually(lambda: ready_pods(target, namespace, "sleepy") == 0 and not target.list(
+            "v1", "Pod", namespace, label_selector="serving.knative.dev/service=sleepy"), 120, "scaled to zero")
     pa = autoscaler(target, namespace, "sleepy-00001")
     assert any(c["type"] == "Active" and c["status"] == "False" for c in pa["status"]["conditions"])
     started = time.monotonic()

@@ -121,7 +121,7 @@ def test_next_offsets_are_one_past_the_highest_per_partition() -> None:
 
 
 def consume_one(bootstrap: str, topic: str):
-    consumer = Consumer(config(bootstrap, **{"group.id": f"peek-{topic}", "auto.offset.reset": "earliest"}))
+    consumer = Consumer(consumer_config(bootstrap, f"peek-{topic}", "earliest"))
     consumer.subscribe([topic])
     try:
         deadline = time.monotonic() + 30
