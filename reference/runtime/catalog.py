@@ -59,6 +59,7 @@ class Entry:
     passthrough: bool = False
     builtin: bool = False
     unavailable: str = ""
+    annotations: dict[str, str] = field(default_factory=dict)  # Pod annotation -> env variable
 
     def matches(self, ref: Reference) -> bool:
         own = parse_reference(self.image)
@@ -72,6 +73,7 @@ class Launch:
     argv: list[str]
     env: dict[str, str]
     builtin: bool = False
+    annotations: dict[str, str] = field(default_factory=dict)  # Pod annotation -> env variable
 
 
 class Catalog:
@@ -90,7 +92,7 @@ class Catalog:
                     args=tuple(item.get("args") or ()), env=dict(item.get("env") or {}),
                     tag=item.get("tag", ""), passthrough=bool(item.get("passthrough")),
                     builtin=bool(item.get("builtin")),
-                    unavailable=item.get("unavailable", ""),
+                    unavailable=item.get("unavailable", ""), annotations=dict(item.get("annotations") or {}),
                 ))
         return cls(entries)
 
@@ -118,4 +120,4 @@ class Catalog:
                                     f"and the container names none")
         else:
             argv = command + args
-        return Launch(argv, dict(entry.env))
+        return Launch(argv, dict(entry.env), annotations=dict(entry.annotations))

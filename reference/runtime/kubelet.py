@@ -191,7 +191,9 @@ class PodWorker:
                     name=container["name"], image=container.get("image", ""), argv=[], env={},
                     log_path=log_path(state_dir, self.pod, container["name"])), self.changed))
                 continue
-            env = self._env(container, launch.env)
+            annotations = self.meta.get("annotations") or {}
+            env = self._env(container, {**launch.env, **{var: annotations[key] for key, var in
+                                                         launch.annotations.items() if key in annotations}})
             device_files = self._devices(container, env)
             mounts = volumes.mounts(container, prepared_volumes, read_only_claims)
             workdir = container.get("workingDir")

