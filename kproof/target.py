@@ -28,6 +28,7 @@ GPU = "gpu"
 REFERENCE = "reference"  # the target is kproof's reference platform
 VOLUMES = "volumes"  # containers can mount volumes (every cluster; the reference with bubblewrap)
 KAFKA = "kafka"  # a Kafka both the tests and the platform reach (Target.kafka_bootstrap)
+RESERVE_INSTANCE = "reserve-instance"  # ACK's reserved instances (knative.aliyun.com/reserve-instance)
 CLUSTER_CAPABILITIES = frozenset({VOLUMES})
 
 FIELD_MANAGER = "kproof"

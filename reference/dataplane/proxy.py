@@ -76,7 +76,7 @@ class Proxy:
         cannot be sent becomes `refuse(status, text)`."""
         stats = self.metrics.stats(target.key)
         for attempt in range(CONNECT_ATTEMPTS):
-            if not target.throttler.ready:
+            if not target.throttler.ready or target.only_reserved:
                 self.on_cold(target.key)
             stats.queued += 1
             try:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from reference.dataplane.throttler import Endpoint, Throttler
+from reference.serving.reserve import is_reserved
 
 
 @dataclass
@@ -25,6 +26,12 @@ class RevisionTarget:
     configuration: str = ""
     burst_capacity_annotation: str | None = None
     throttler: Throttler = field(default_factory=Throttler)
+    reserved: set[str] = field(default_factory=set)  # pods that are reserved instances (ACK)
+
+    @property
+    def only_reserved(self) -> bool:
+        """Its ready replicas are reserved instances only: a request must wake standard ones."""
+        return bool(self.reserved) and self.reserved.issuperset(self.throttler.endpoints)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -179,6 +186,7 @@ class RoutingTable:
             return
         if deleted:
             target.throttler.remove(meta["name"])
+            target.reserved.discard(meta["name"])
         else:
             self._apply_pod(target, pod)
 
@@ -192,5 +200,8 @@ class RoutingTable:
                      for p in c.get("ports") or [] if p.get("containerPort")), None)
         if ready and port:
             target.throttler.upsert(Endpoint(meta["name"], f"{status['podIP']}:{port}", meta.get("uid", "")))
+            if is_reserved(pod):
+                target.reserved.add(meta["name"])
         else:
             target.throttler.remove(meta["name"])
+            target.reserved.discard(meta["name"])

@@ -21,6 +21,7 @@ from reference.autoscaler.spec import autoscaler_class, decider_spec, progress_d
 from reference.controller import Controller, Key, Watch, own_key
 from reference.serving import conditions
 from reference.serving.labels import REVISION
+from reference.serving.reserve import is_reserved
 
 log = logging.getLogger("kproof.autoscaler")
 
@@ -145,7 +146,7 @@ class PodAutoscalerReconciler(Controller):
 
     def _ready_pods(self, namespace: str, revision: str) -> int:
         return sum(1 for e in self.registry.store.entries(self.pods.resource, namespace)
-                   if (e.obj["metadata"].get("labels") or {}).get(REVISION) == revision
+                   if (e.obj["metadata"].get("labels") or {}).get(REVISION) == revision and not is_reserved(e.obj)
                    and not e.obj["metadata"].get("deletionTimestamp") and conditions.is_true(e.obj))
 
     async def reconcile(self, key: Key) -> float | None:

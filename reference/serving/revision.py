@@ -19,7 +19,7 @@ from reference.apiserver.admission.podspec import user_container_index
 from reference.controller import Controller, Key, Watch, own_key, owner_keys
 from reference.runtime.ports import claimed_ports, free_port
 from reference.scheduler.policy import DELETION_COST
-from reference.serving import conditions
+from reference.serving import conditions, reserve
 from reference.serving.labels import (
     CONFIGURATION,
     REVISION,
@@ -224,22 +224,36 @@ class RevisionReconciler(Controller):
         if revision is None or revision["metadata"].get("deletionTimestamp"):
             return None
         namespace, uid = revision["metadata"]["namespace"], revision["metadata"]["uid"]
-        pods = [p for p in self.children(self.pods, namespace, uid) if not p["metadata"].get("deletionTimestamp")]
+        live = [p for p in self.children(self.pods, namespace, uid) if not p["metadata"].get("deletionTimestamp")]
+        pods = [p for p in live if not reserve.is_reserved(p)]
+        standby = [p for p in live if reserve.is_reserved(p)]
         autoscaler = self._ensure_autoscaler(revision)
         desired = self.desired_scale(revision, autoscaler)
-        if len(pods) < desired:
+        ready = sum(1 for p in pods if pod_ready(p))
+        keep = reserve.wanted(reserve.reserve_replicas(revision), desired, ready, len(standby))
+        standard = desired
+        if desired == 0 and keep and not any(pod_ready(p) for p in standby):
+            standard = len(pods)  # the last standard replicas leave once a reserved one is ready
+        pods = self._scale(revision, pods, standard, lambda pod: pod)
+        self._scale(revision, standby, keep, reserve.reserved)
+        self._write_status(revision, pods, desired, autoscaler)
+        return None
+
+    def _scale(self, revision: dict, pods: list[dict], count: int, shape: Callable[[dict], dict]) -> list[dict]:
+        """Creates or deletes Pods (of the shape `shape` gives) until there are `count`; returns them."""
+        namespace = revision["metadata"]["namespace"]
+        if len(pods) < count:
             taken = claimed_ports([e.obj for e in self.registry.store.entries(self.pods.resource)])
-            for _ in range(desired - len(pods)):
+            for _ in range(count - len(pods)):
                 port = free_port(taken)
                 taken.add(port)
-                pods.append(self.registry.create(self.pods, namespace, pod_for(revision, port), self.opts))
-        elif len(pods) > desired:
-            victims = sorted(pods, key=deletion_order)[: len(pods) - desired]
+                pods.append(self.registry.create(self.pods, namespace, shape(pod_for(revision, port)), self.opts))
+        elif len(pods) > count:
+            victims = sorted(pods, key=deletion_order)[: len(pods) - count]
             for pod in victims:
                 self.registry.delete(self.pods, namespace, pod["metadata"]["name"], {}, self.opts)
             pods = [p for p in pods if p not in victims]
-        self._write_status(revision, pods, desired, autoscaler)
-        return None
+        return pods
 
     def _always_schedulable(self) -> bool:
         """config-deployment's pod-is-always-schedulable: Pending Pods do not fail the revision."""
