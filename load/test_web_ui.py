@@ -25,12 +25,18 @@ def _free_port() -> int:
 @pytest.mark.parametrize("scenario", ["steady", "step", "burst", "ramp"])
 def test_scenario_runs_from_the_web_ui(target: Target, namespace: str, app_image, scenario: str) -> None:
     deploy(target, service("web", namespace, app_image("helloworld")))
+    swarm_from_the_web_ui(target, scenario, "web", namespace)
+
+
+def swarm_from_the_web_ui(target: Target, scenario: str, service_name: str, namespace: str) -> None:
+    """Starts Locust's web UI on the scenario, swarms over its REST API and reads the stats back."""
     port = _free_port()
     web = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [sys.executable, "-m", "locust", "-f", str(LOCUSTFILES / f"{scenario}.py"), "--web-host", "127.0.0.1",
-         "--web-port", str(port), "--host", target.ingress, "--service-host", target.service_host("web", namespace),
-         "--path", "/"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+         "--web-port", str(port), "--host", target.ingress, "--service-host",
+         target.service_host(service_name, namespace), "--path", "/"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         eventually(lambda: _answers(web), 30, "serving the web UI")
         assert "locust" in requests.get(web, timeout=5).text.lower()

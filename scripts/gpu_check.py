@@ -1,15 +1,24 @@
 """The GPU check behind scripts/gpu-check.sh: on a machine with NVIDIA GPUs, the reference's node shows
-them and a replica given one GPU sees exactly that one through torch.cuda."""
+them and a replica given one GPU sees exactly that one through torch.cuda; then the intent model server
+on that GPU: its cold start (process start to first answer) and its throughput with and without
+batching. KPROOF_GPU_CHECK_MODELS=1 runs the model part on a machine without a GPU too."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import requests
+
 from kproof.embedded import ReferenceProcess
+from reference.apps.models.loader import prepare
 from reference.runtime.devices import discover
+from tests.bench.test_model_bench import CONCURRENCY, _serve, _throughput
 
 GPU = "nvidia.com/gpu"
 SERVICE = {
@@ -57,5 +66,40 @@ def main() -> int:
             reference.stop()
 
 
+def check_models() -> None:
+    """The intent server straight on this machine (its GPU when torch sees one): cold start, batching."""
+    with tempfile.TemporaryDirectory() as directory:
+        about = prepare(Path(directory))
+        print(f"intent model prepared: held-out accuracy {about['accuracy']:.3f}")
+        cold = []
+        for _ in range(3):
+            began = time.monotonic()
+            process, url = _serve(Path(directory), batching=False)
+            try:
+                answer = requests.post(url, json={"instances": ["play some music"]}, timeout=60).json()
+                cold.append(time.monotonic() - began)
+                device = requests.get(url.split("/v1/")[0] + "/stats", timeout=10).json()["device"]
+                assert answer["predictions"] == ["PlayMusic"], answer
+            finally:
+                process.terminate()
+                process.wait(30)
+        print(f"intent server on {device}: cold start (process start to first answer) p50 "
+              f"{statistics.median(cold):.2f}s of {len(cold)}")
+        rates = []
+        for batching in (False, True):
+            process, url = _serve(Path(directory), batching)
+            try:
+                asyncio.run(_throughput(url))
+                rates.append(asyncio.run(_throughput(url)))
+            finally:
+                process.terminate()
+                process.wait(30)
+        print(f"intent server on {device}, {CONCURRENCY} concurrent clients: {rates[0]:.0f}/s one at a time, "
+              f"{rates[1]:.0f}/s batched: {rates[1] / rates[0]:.1f}x")
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    if discover() or os.environ.get("KPROOF_GPU_CHECK_MODELS"):
+        check_models()
+    sys.exit(status)

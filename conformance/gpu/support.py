@@ -88,14 +88,16 @@ def _namespace_gone(target: Target, namespace: str) -> bool:
 
 def seed_manifest(path: str, namespace: str, annotations: dict[str, str] | None = None,
                   image: str | None = None) -> dict:
-    """A seed's fixture in the test's namespace; extra template annotations or another image only where
-    a test says why."""
+    """A seed's fixture in the test's namespace; extra template annotations or another image (which then
+    mounts none of the seed's volumes: they hold the seed's model) only where a test says why."""
     doc = yaml.safe_load((FIXTURES / path).read_text())
     doc["metadata"]["namespace"] = namespace
     template = doc["spec"]["template"]
     template.setdefault("metadata", {}).setdefault("annotations", {}).update(annotations or {})
     if image:
         template["spec"]["containers"][0]["image"] = image
+        template["spec"]["containers"][0].pop("volumeMounts", None)
+        template["spec"].pop("volumes", None)
     return doc
 
 

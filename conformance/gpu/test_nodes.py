@@ -16,7 +16,7 @@ LABELS = "nvidia.com/gpu.count,nvidia.com/gpu.product,kproof.dev/gpu.virtual"
 
 def test_kubectl_lists_the_gpu_nodes(target: Target) -> None:
     gpu_nodes = {n["metadata"]["name"]: n for n in target.list("v1", "Node")
-                 if {NVIDIA_GPU, GPU_MEM} & set((n["status"].get("capacity") or {}))}
+                 if {NVIDIA_GPU, GPU_MEM} & set(n["status"].get("capacity") or {})}
     assert gpu_nodes, "a target with the gpu capability has GPU nodes"
     lines = kubectl(target, "get", "nodes", "-L", LABELS).stdout.splitlines()
     header = lines[0].split()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -17,10 +18,10 @@ def test_the_fixture_declares_whole_and_shared_virtual_gpus(monkeypatch: pytest.
     monkeypatch.setenv("KPROOF_GPUS", "none")
     host, whole, shared = node_specs(FIXTURE)
     assert host.name == HOST_NODE and not host.gpus
-    assert [g.virtual for g in whole.gpus] == [True, True] and whole.gpus[0].memory_mib == 24 * 1024
+    assert [g.virtual for g in whole.gpus] == [True] * 4 and whole.gpus[0].memory_mib == 24 * 1024
     assert node_specs(FIXTURE)[1].gpus[0].uuid == whole.gpus[0].uuid, "virtual GPU ids are stable"
     a = node_object(whole, 1 << 40, "2026-01-01T00:00:00Z")
-    assert a["status"]["capacity"]["nvidia.com/gpu"] == "2"
+    assert a["status"]["capacity"]["nvidia.com/gpu"] == "4"
     assert a["metadata"]["labels"]["nvidia.com/gpu.product"] == "NVIDIA-A10"
     assert a["metadata"]["labels"]["kproof.dev/gpu.virtual"] == "true"
     b = node_object(shared, 1 << 40, "2026-01-01T00:00:00Z")
@@ -50,7 +51,7 @@ def test_a_real_gpu_can_move_to_a_declared_node(tmp_path: Path) -> None:
 def test_node_file_errors_name_the_entry(tmp_path: Path, text: str, problem: str) -> None:
     file = tmp_path / "nodes.yaml"
     file.write_text(text)
-    with pytest.raises(NodeFileError, match=problem.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(NodeFileError, match=re.escape(problem)):
         load_node_file(file, [REAL])
 
 
