@@ -15,6 +15,7 @@ from rich.console import Console
 
 from kproof import __version__, produce, report
 from kproof.embedded import PlatformError, ReferenceProcess, read_endpoints, readiness
+from kproof.postgres import LocalPostgres
 from kproof.run import RunOptions, run
 from kproof.target import Target
 
@@ -67,8 +68,24 @@ def cmd_up(args: argparse.Namespace) -> int:
         console.print(f"reference platform running (pid {endpoints.pid}); stop it with "
                       f"`kproof down --state-dir {args.state_dir}`; log: {process.log_path}")
         _print_access(state_dir, endpoints.api, endpoints.ingress)
-        return 0
+        return _start_postgres(state_dir) if args.postgres else 0
+    if args.postgres and _start_postgres(state_dir):
+        return 1
     return _run_foreground(state_dir, args)
+
+
+def _start_postgres(state_dir: Path) -> int:
+    """The private PostgreSQL of `--postgres` (seed 002's pipeline), beside the platform."""
+    from kproof.postgres import LocalPostgres, PostgresUnavailable
+
+    try:
+        with console.status("starting PostgreSQL"):
+            dsn = LocalPostgres(state_dir).ensure()
+    except PostgresUnavailable as err:
+        console.print(f"[red]{err}[/red]")
+        return 1
+    console.print(f"PostgreSQL:  {dsn}")
+    return 0
 
 
 def _run_foreground(state_dir: Path, args: argparse.Namespace) -> int:
@@ -97,6 +114,7 @@ def cmd_down(args: argparse.Namespace) -> int:
     state_dir = args.state_dir.resolve()
     endpoints = read_endpoints(state_dir)
     if endpoints is None:
+        LocalPostgres(state_dir).stop()
         console.print(f"no reference runs on {state_dir}")
         return 0
     with console.status(f"stopping the reference (pid {endpoints.pid})"):
@@ -114,6 +132,7 @@ def status_of(state_dir: Path) -> dict:
         "api": endpoints.api if endpoints else None,
         "ingress": endpoints.ingress if endpoints else None,
         "kafka": endpoints.kafka if endpoints else None,
+        "postgres": (LocalPostgres(state_dir).running() or {}).get("dsn"),
         "pid": endpoints.pid if endpoints else None,
         "components": {},
     }
@@ -136,7 +155,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         console.print(f"no reference runs on {status['state_dir']}")
     else:
         console.print(f"running (pid {status['pid']})")
-        for key in ("api", "ingress", "kafka", "kubeconfig"):
+        for key in ("api", "ingress", "kafka", "postgres", "kubeconfig"):
             console.print(f"{key + ':':12} {status[key] or '-'}")
         for name, health in status["components"].items():
             color = "green" if health == "ok" else "red"
@@ -202,7 +221,8 @@ def cmd_load(args: argparse.Namespace) -> int:
                                 target.ingress, "--service-host", host, "--path", args.path])
     with console.status(f"running {args.scenario} against {host}"):
         result = run_scenario(target, args.scenario, args.service, args.namespace, users=args.users,
-                              run_time=args.run_time if args.scenario == "steady" else "", path=args.path,
+                              run_time=args.run_time if args.scenario in ("steady", "inference") else "",
+                              path=args.path,
                               reports=args.reports)
     console.print(f"{result.requests} requests, {result.failures} failed, {result.rps:.1f}/s, "
                   f"p50 {result.median_ms:.0f} ms, p95 {result.p95_ms:.0f} ms, up to {result.max_ready} ready replicas")
@@ -229,6 +249,64 @@ def _load_kafka(args: argparse.Namespace, target: Target | None) -> int:
                   + (f", up to {result.max_ready} ready replicas of {args.service}" if watch else ""))
     console.print(f"report: {result.directory}/")
     return 1 if result.failures else 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """Writes the intent model into a directory, or into a claim of the running reference."""
+    from reference.apps.models.loader import prepare
+    from reference.runtime.volumes import claim_directory
+
+    if bool(args.directory) == bool(args.claim):
+        console.print("[red]give a DIRECTORY or --claim NAMESPACE/NAME[/red]")
+        return 2
+    directory = args.directory
+    if args.claim:
+        namespace, _, name = args.claim.partition("/")
+        if not name:
+            console.print("[red]--claim takes NAMESPACE/NAME[/red]")
+            return 2
+        directory = claim_directory(args.state_dir.resolve(), namespace, name)
+    with console.status(f"preparing the intent model in {directory}"):
+        about = prepare(directory)
+    console.print(f"intent model in {directory / 'intent'}: held-out accuracy {about['accuracy']:.3f} "
+                  f"({about['held_out']} utterances; trained on {about['trained_on']})")
+    return 0
+
+
+def cmd_pipeline(args: argparse.Namespace) -> int:
+    """Runs a Benthos-style stream config to its end; exit 1 when a row was not written."""
+    from kproof.pipeline.config import ConfigError, load
+    from kproof.pipeline.runner import run as run_stream
+
+    try:
+        config = load(args.config)
+    except ConfigError as err:
+        console.print(f"[red]{args.config}: {err}[/red]")
+        return 2
+
+    async def main():
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        return await run_stream(config, progress=console.print, stop=stop)
+
+    try:
+        report = asyncio.run(main())
+    except OSError as err:  # the database or the service cannot be reached at all
+        console.print(f"[red]{args.config}: {err}[/red]")
+        return 1
+    console.print(report.summary())
+    for reason in report.reasons:
+        console.print(f"[red]  {reason}[/red]")
+    return 0 if report.ok else 1
+
+
+def cmd_tweets(args: argparse.Namespace) -> int:
+    from kproof.pipeline.tweets import write
+
+    console.print(f"wrote {args.rows} tweets to {write(args.out, args.rows)}")
+    return 0
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -289,6 +367,8 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--api-port", type=int, default=0, help="API port (default: the last one, else free)")
     up.add_argument("--kafka-bootstrap", help="a Kafka to use (default $KPROOF_KAFKA_BOOTSTRAP, else a "
                     "Testcontainers Kafka when Docker answers, else the embedded Tansu broker)")
+    up.add_argument("--postgres", action="store_true", help="also start a private PostgreSQL (seed 002's "
+                    "pipeline; `kproof status --field postgres` gives its DSN)")
     up.add_argument("--nodes", type=Path, help="a node file: more nodes, with virtual GPUs (kept for later starts; "
                     "see fixtures/nodes/)")
     up.add_argument("--images", type=Path, action="append",
@@ -300,7 +380,7 @@ def parser() -> argparse.ArgumentParser:
 
     status = with_state(sub.add_parser("status", help="show the reference platform's endpoints and health"))
     status.add_argument("--json", action="store_true")
-    status.add_argument("--field", choices=("api", "ingress", "kafka", "kubeconfig"),
+    status.add_argument("--field", choices=("api", "ingress", "kafka", "postgres", "kubeconfig"),
                         help="print only this endpoint (for scripts: INGRESS=$(kproof status --field ingress))")
     status.set_defaults(func=cmd_status)
 
@@ -317,13 +397,13 @@ def parser() -> argparse.ArgumentParser:
     run_cmd.set_defaults(func=cmd_run)
 
     load_cmd = with_state(sub.add_parser("load", help="run a Locust scenario against a Service"))
-    load_cmd.add_argument("scenario", choices=["steady", "step", "burst", "ramp", "kafka_producer"])
+    load_cmd.add_argument("scenario", choices=["steady", "step", "burst", "ramp", "inference", "kafka_producer"])
     load_cmd.add_argument("--service", help="the Knative Service to load (kafka_producer: whose replicas to chart)")
     load_cmd.add_argument("--namespace", default="default")
     load_cmd.add_argument("--kubeconfig", type=Path, help="a cluster's kubeconfig (default: the running reference)")
     load_cmd.add_argument("--ingress", help="the cluster's ingress URL")
-    load_cmd.add_argument("--users", type=int, default=5, help="steady: how many users (default 5)")
-    load_cmd.add_argument("--run-time", default="30s", help="steady: for how long (default 30s)")
+    load_cmd.add_argument("--users", type=int, default=5, help="steady, inference: how many users (default 5)")
+    load_cmd.add_argument("--run-time", default="30s", help="steady, inference: for how long (default 30s)")
     load_cmd.add_argument("--path", default="/", help="what each request asks for, e.g. /?sleep=200")
     load_cmd.add_argument("--web", action="store_true", help="open Locust's web UI instead of running headless")
     load_cmd.add_argument("--web-port", type=int, default=8089)
@@ -335,6 +415,21 @@ def parser() -> argparse.ArgumentParser:
     load_cmd.set_defaults(func=cmd_load)
 
     produce.add_parser(sub)
+
+    models = with_state(sub.add_parser("models", help="prepare the intent model for MODEL_DIR"))
+    models.add_argument("action", choices=["prepare"])
+    models.add_argument("directory", nargs="?", type=Path, help="where to write it (MODEL_DIR of a replica)")
+    models.add_argument("--claim", help="NAMESPACE/NAME: into that claim of the running reference instead")
+    models.set_defaults(func=cmd_models)
+
+    pipe = sub.add_parser("pipeline", help="run a Benthos-style stream config (seed 002's jobs)")
+    pipe.add_argument("-c", "--config", type=Path, required=True, help="the config (YAML; ${ENV} interpolated)")
+    pipe.set_defaults(func=cmd_pipeline)
+
+    tweets = sub.add_parser("tweets", help="write a made-up Tweets.csv shaped like seed 002's")
+    tweets.add_argument("out", type=Path, help="where to write it, e.g. Tweets.csv")
+    tweets.add_argument("--rows", type=int, default=14_640)
+    tweets.set_defaults(func=cmd_tweets)
 
     sim = sub.add_parser("simulate", help="replay a traffic trace through the KPA and chart the replicas")
     sim.add_argument("trace", type=Path, help="CSV with `second` and `concurrency` or `rps`")

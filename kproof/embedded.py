@@ -15,7 +15,8 @@ from pathlib import Path
 
 import requests
 
-from kproof.target import GPU, KAFKA, KILL_POD, REFERENCE, RESTART, VOLUMES, Target
+from kproof.postgres import LocalPostgres
+from kproof.target import GPU, KAFKA, KILL_POD, REFERENCE, RESERVE_INSTANCE, RESTART, VOLUMES, Target
 from reference.kafka.embedded import EmbeddedKafka
 from reference.processes import process_alive
 
@@ -115,8 +116,9 @@ class ReferenceProcess:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         return ""
 
-    def stop(self, timeout: float = STOP_TIMEOUT, keep_kafka: bool = False) -> None:
-        """Stops the platform and, unless `keep_kafka`, the embedded Kafka it started."""
+    def stop(self, timeout: float = STOP_TIMEOUT, keep_data: bool = False) -> None:
+        """Stops the platform and, unless `keep_data`, the embedded Kafka and the private PostgreSQL
+        (`kproof up --postgres`) of its state directory."""
         pid = self.process.pid if self.process else None
         if pid is None:
             endpoints = read_endpoints(self.state_dir)
@@ -127,12 +129,13 @@ class ReferenceProcess:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout)
             self.process = None
-        if not keep_kafka:
+        if not keep_data:
             EmbeddedKafka(self.state_dir).stop()
+            LocalPostgres(self.state_dir).stop()
 
     def restart(self) -> None:
-        """A restart of the platform; Kafka, like a cluster's, keeps running (and keeps its topics)."""
-        self.stop(keep_kafka=True)
+        """A restart of the platform; Kafka (and PostgreSQL), like a cluster's, keep running."""
+        self.stop(keep_data=True)
         self.start()
 
     def target(self) -> Target:
@@ -142,8 +145,9 @@ class ReferenceProcess:
         return Target(
             kubeconfig=self.state_dir / "kubeconfig",
             ingress=endpoints.ingress,
-            capabilities=frozenset({REFERENCE, RESTART, KILL_POD} | ({VOLUMES} if _sandboxed() else set())
-                                   | ({KAFKA} if endpoints.kafka else set()) | ({GPU} if endpoints.gpus else set())),
+            capabilities=frozenset({REFERENCE, RESTART, KILL_POD, RESERVE_INSTANCE}
+                                   | ({VOLUMES} if _sandboxed() else set()) | ({KAFKA} if endpoints.kafka else set())
+                                   | ({GPU} if endpoints.gpus else set())),
             kafka_bootstrap=endpoints.kafka,
             platform=self,
         )

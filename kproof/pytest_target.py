@@ -3,6 +3,7 @@ embedded reference started for the session."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from kproof.embedded import ReferenceProcess
+from kproof.postgres import DSN_ENV, LocalPostgres, PostgresUnavailable
 from kproof.target import CLUSTER_CAPABILITIES, KAFKA, Target
 
 # The embedded reference's nodes: this machine's and two with virtual GPUs (whole, and shared by memory).
@@ -25,6 +27,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="a capability the target has: restart, kill-pod, gpu (repeat)")
     group.addoption("--kafka-bootstrap", help="a Kafka the tests and the target both reach (host:port)")
     group.addoption("--reports", default="reports", help="where load scenarios write their reports")
+    group.addoption("--postgres-dsn", default=os.environ.get(DSN_ENV),
+                    help=f"a PostgreSQL the tests may create databases in (default ${DSN_ENV}, else a private "
+                         f"cluster started for the session)")
     group.addoption("--nodes", type=Path, default=DEFAULT_NODES,
                     help="the embedded reference's node file (default: fixtures/nodes/two-gpu-nodes.yaml)")
     group.addoption("--app-registry", default="ghcr.io/kproof",
@@ -86,3 +91,22 @@ def namespace(target: Target) -> Iterator[str]:
         yield name
     finally:
         target.delete("v1", "Namespace", name, wait=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL server for seed 002's pipeline: --postgres-dsn, else a private cluster (skips with the
+    reason when neither can be had)."""
+    given = request.config.getoption("--postgres-dsn")
+    if given:
+        yield given
+        return
+    cluster = LocalPostgres(tmp_path_factory.mktemp("postgres"))
+    try:
+        dsn = cluster.ensure()
+    except PostgresUnavailable as err:
+        pytest.skip(f"no PostgreSQL: {err}")
+    try:
+        yield dsn
+    finally:
+        cluster.stop()

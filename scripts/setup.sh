@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what kproof needs on a fresh Debian/Ubuntu machine: the Debian packages it drives
-# (kubectl, bubblewrap) when they are missing, then kproof itself with its test dependencies.
+# (kubectl, bubblewrap, postgresql) when they are missing, then torch (CPU), then kproof with its test
+# dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,8 @@ if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; f
 missing=()
 command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+# initdb and pg_ctl for the private PostgreSQL of seed 002's pipeline (and psql for its walk-through)
+{ ls /usr/lib/postgresql/*/bin/pg_ctl || command -v pg_ctl; } >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing ${missing[*]}"
@@ -21,4 +24,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 PYTHON="${PYTHON:-python3}"
-"$PYTHON" -m pip install --quiet --disable-pip-version-check -e '.[test]'
+PIP=("$PYTHON" -m pip install --quiet --disable-pip-version-check)
+# torch first, pinned to the CPU build this machine's index holds: a plain `torch` would pull CUDA's.
+"$PYTHON" -c 'import torch' 2>/dev/null || "${PIP[@]}" "torch==${KPROOF_TORCH:-2.13.0}"
+"${PIP[@]}" -e '.[test]'

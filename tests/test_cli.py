@@ -89,3 +89,41 @@ def test_simulate_charts_the_seed_001_burst(tmp_path: Path) -> None:
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows = out.with_suffix(".csv").read_text().splitlines()
     assert rows[0] == "second,offered,desired,replicas,ready,queued,panicking" and len(rows) > 100
+
+
+def test_up_with_a_node_file_registers_its_nodes_and_keeps_them(state_dir: Path) -> None:
+    kproof("up", "--detach", "--state-dir", str(state_dir), "--nodes", "fixtures/nodes/two-gpu-nodes.yaml")
+    target = Target(kubeconfig=state_dir / "kubeconfig")
+    nodes = {n["metadata"]["name"]: n for n in target.list("v1", "Node")}
+    assert set(nodes) == {"kproof-local", "gpu-node-a", "gpu-node-b"}
+    assert nodes["gpu-node-a"]["status"]["allocatable"]["nvidia.com/gpu"] == "4"
+    kproof("down", "--state-dir", str(state_dir))
+    kproof("up", "--detach", "--state-dir", str(state_dir))  # the node file is kept for later starts
+    target.reconnect()
+    assert {n["metadata"]["name"] for n in target.list("v1", "Node")} == set(nodes)
+
+
+def test_a_bad_node_file_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    nodes = tmp_path / "nodes.yaml"
+    nodes.write_text("nodes:\n  - name: a\n    gpus: [{memory: lots}]\n")
+    result = kproof("up", "--detach", "--state-dir", str(tmp_path / "state"), "--nodes", str(nodes), check=False)
+    assert result.returncode == 2 and "nodes[0].gpus[0].memory" in result.stdout
+    assert not (tmp_path / "state").exists()
+
+
+def test_models_prepare_needs_a_place(tmp_path: Path) -> None:
+    result = kproof("models", "prepare", check=False)
+    assert result.returncode == 2 and "--claim" in result.stdout
+
+
+def test_up_with_postgres_shows_its_dsn_and_down_stops_it(state_dir: Path) -> None:
+    import psycopg
+
+    started = kproof("up", "--detach", "--postgres", "--state-dir", str(state_dir))
+    dsn = kproof("status", "--field", "postgres", "--state-dir", str(state_dir)).stdout.strip()
+    assert dsn.startswith("postgresql://postgres@127.0.0.1:") and dsn in started.stdout
+    with psycopg.connect(dsn) as connection:
+        assert connection.execute("SELECT 1").fetchone() == (1,)
+    kproof("down", "--state-dir", str(state_dir))
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(dsn, connect_timeout=3)
