@@ -14,6 +14,12 @@ from kubernetes.dynamic.exceptions import DynamicApiError
 from kproof.target import Target
 
 
+def log(capsys: pytest.CaptureFixture, text: str) -> None:
+    """A figure that belongs in the CI log, passing or not (pytest captures plain prints)."""
+    with capsys.disabled():
+        print(text)
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
 

@@ -7,7 +7,10 @@ import statistics
 import time
 from pathlib import Path
 
+import pytest
+
 from conformance.ai.support import claims_allowed, intent_service
+from conformance.helpers import log
 from conformance.serving.support import deploy
 from kproof.target import Target
 from load.runner import run_scenario
@@ -25,7 +28,7 @@ def _inference_service(target: Target, namespace: str, app_image) -> str:
 
 
 def test_inference_scenario_latency_relative_to_a_baseline(target: Target, in_models_namespace: str, app_image,
-                                                           reports: Path) -> None:
+                                                           reports: Path, capsys: pytest.CaptureFixture) -> None:
     namespace = in_models_namespace
     _inference_service(target, namespace, app_image)
     alone = []
@@ -36,7 +39,7 @@ def test_inference_scenario_latency_relative_to_a_baseline(target: Target, in_mo
     baseline = statistics.median(alone)
     result = run_scenario(target, "inference", "inference", namespace, users=USERS, run_time="15s", path="/predict",
                           reports=reports)
-    print(f"\ninference: one request alone {baseline:.0f} ms; {USERS} users: {result.requests} requests, "
+    log(capsys, f"inference: one request alone {baseline:.0f} ms; {USERS} users: {result.requests} requests, "
           f"{result.rps:.0f}/s, p50 {result.median_ms:.0f} ms, p95 {result.p95_ms:.0f} ms")
     assert result.requests > 50 and result.failures == 0
     assert result.p95_ms <= SLOWER_UNDER_LOAD * baseline

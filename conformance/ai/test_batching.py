@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from conformance.ai.support import claims_allowed, intent_service
+from conformance.helpers import log
 from conformance.serving.support import deploy
 from kproof.target import Target
 
@@ -16,7 +19,8 @@ EXPECTED = ["PlayMusic", "BookRestaurant", "GetWeather", "AddToPlaylist", "RateB
             "SearchScreeningEvent", "PlayMusic"]
 
 
-def test_concurrent_requests_share_a_model_call(target: Target, in_models_namespace: str, app_image) -> None:
+def test_concurrent_requests_share_a_model_call(target: Target, in_models_namespace: str, app_image,
+                                                capsys: pytest.CaptureFixture) -> None:
     namespace = in_models_namespace
     # One replica taking all eight at once; KServe's batcher settings, as environment variables.
     with claims_allowed(target):
@@ -35,5 +39,5 @@ def test_concurrent_requests_share_a_model_call(target: Target, in_models_namesp
     assert [a["predictions"][0] for a in answers] == EXPECTED
     batches = {a["batchId"] for a in answers}
     stats = target.http("batched", "/stats", namespace=namespace).json()
-    print(f"\nbatching: {len(UTTERANCES)} concurrent requests ran in {len(batches)} model call(s)")
+    log(capsys, f"batching: {len(UTTERANCES)} concurrent requests ran in {len(batches)} model call(s)")
     assert len(batches) < len(UTTERANCES) and stats["batches"] == len(batches)

@@ -15,7 +15,7 @@ import yaml
 from conformance.ai.support import KSVC, claims_allowed, fixture, intent_service
 from conformance.api.test_kubectl import kubectl
 from conformance.autoscaling.support import ready_pods
-from conformance.helpers import eventually, unique
+from conformance.helpers import eventually, log, unique
 from conformance.serving.support import deploy, service
 from conformance.sources.kafka_support import KAFKA_SOURCE, ensure_topic, kafka_of, produce
 from kproof.target import GPU, Target
@@ -66,7 +66,7 @@ def test_without_a_model_the_replica_never_turns_ready(target: Target, namespace
 
 
 def test_seed_001_producer_scales_it_out_and_every_message_is_classified(
-        target: Target, in_models_namespace: str, app_image) -> None:
+        target: Target, in_models_namespace: str, app_image, capsys: pytest.CaptureFixture) -> None:
     namespace = in_models_namespace
     bootstrap = kafka_of(target)
     ensure_topic(bootstrap, "ai-info", partitions=3)
@@ -107,7 +107,7 @@ def test_seed_001_producer_scales_it_out_and_every_message_is_classified(
         return len(classified()) >= count
 
     eventually(all_in, 180, f"all {count} messages classified", interval=1)
-    print(f"\nseed 001: {count} messages at {RATE}/s, {len(classified())} classified (PlayMusic), "
+    log(capsys, f"seed 001: {count} messages at {RATE}/s, {len(classified())} classified (PlayMusic), "
           f"up to {peak} ready replicas")
     assert len(classified()) == count
     assert peak >= 2, "the producer's load scaled the intent service out"

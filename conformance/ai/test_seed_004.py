@@ -10,7 +10,7 @@ import pytest
 
 from conformance.ai.support import claims_allowed, intent_service
 from conformance.autoscaling.support import Load, ready_pods
-from conformance.helpers import eventually
+from conformance.helpers import eventually, log
 from conformance.serving.support import deploy
 from kproof.target import GPU, Target
 
@@ -19,7 +19,8 @@ TIMEOUT_SECONDS = 6  # seed 004: 1.2 times the longest expected answer
 ONE_CLIENT = 2  # replicas for one client: target 1 at Knative's 70% utilization is ceil(1 / 0.7)
 
 
-def test_one_request_at_a_time_scales_out_and_drains(target: Target, in_models_namespace: str, app_image) -> None:
+def test_one_request_at_a_time_scales_out_and_drains(target: Target, in_models_namespace: str, app_image,
+                                                     capsys: pytest.CaptureFixture) -> None:
     namespace = in_models_namespace
     with claims_allowed(target):
         deploy(target, intent_service("gpu-server", namespace, app_image("intent"), cc=1,
@@ -49,7 +50,7 @@ def test_one_request_at_a_time_scales_out_and_drains(target: Target, in_models_n
     assert not calm.failures, calm.failures
     assert ready_pods(target, namespace, "gpu-server") <= ONE_CLIENT < peak
     slowest = max(departures.took.values(), default=0.0)
-    print(f"\nseed 004: up to {peak} replicas under 4 clients; {len(departures.took)} left under load, the slowest "
+    log(capsys, f"seed 004: up to {peak} replicas under 4 clients; {len(departures.took)} left under load, the slowest "
           f"in {slowest:.1f}s (timeoutSeconds {TIMEOUT_SECONDS})")
     assert departures.took, "replicas left while one client went on"
     assert slowest <= TIMEOUT_SECONDS + 2

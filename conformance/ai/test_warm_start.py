@@ -8,7 +8,7 @@ import time
 import pytest
 
 from conformance.ai.support import claims_allowed, intent_service
-from conformance.helpers import eventually, restoring_config
+from conformance.helpers import eventually, log, restoring_config
 from conformance.serving.support import deploy
 from kproof.target import RESERVE_INSTANCE, Target, pod_is_ready
 
@@ -25,7 +25,7 @@ def _pods(target: Target, namespace: str) -> tuple[list[dict], list[dict]]:
 
 
 def test_reserved_instance_answers_from_zero_and_hands_over(target: Target, in_models_namespace: str,
-                                                            app_image) -> None:
+                                                            app_image, capsys: pytest.CaptureFixture) -> None:
     namespace = in_models_namespace
     with restoring_config(target, "knative-serving", "config-autoscaler"), claims_allowed(target):
         # The shortest grace period Knative allows, so that zero comes in seconds.
@@ -51,5 +51,6 @@ def test_reserved_instance_answers_from_zero_and_hands_over(target: Target, in_m
         first = time.monotonic() - started
         assert answer.text == "PlayMusic"
         eventually(handed_over, 120, "a standard replica ready and the reserved one gone", interval=0.5)
-    print(f"\nreserved instance: first answer from zero in {first:.3f}s; loading the model takes {load_seconds:.1f}s")
+    log(capsys, f"reserved instance: first answer from zero in {first:.3f}s; loading the model takes "
+                f"{load_seconds:.1f}s")
     assert first < load_seconds, "the first request did not wait for a model to load"

@@ -11,10 +11,12 @@ import os
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from conformance.ai.support import KSVC, fixture
+from conformance.helpers import log
 from conformance.pipeline.support import (
     CONFIGS,
     carrying_the_id,
@@ -37,15 +39,16 @@ def _populate(database: str, tmp_path: Path, rows: int) -> None:
     assert report.ok, report.reasons
 
 
-def test_populate_fills_source_with_every_row(database: str, tmp_path: Path) -> None:
+def test_populate_fills_source_with_every_row(database: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     _populate(database, tmp_path, ROWS)
     ((count, multiline),) = query(database, "SELECT count(*), count(*) FILTER (WHERE text LIKE '%' || chr(10) || "
                                             "'%') FROM SOURCE")
-    print(f"\npopulate: {count} rows in SOURCE, {multiline} of them with line breaks")
+    log(capsys, f"populate: {count} rows in SOURCE, {multiline} of them with line breaks")
     assert count == ROWS and multiline == 138
 
 
-def test_batch_with_one_then_six_threads(target: Target, namespace: str, database: str, tmp_path: Path) -> None:
+def test_batch_with_one_then_six_threads(target: Target, namespace: str, database: str, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture) -> None:
     _populate(database, tmp_path, BATCH_ROWS)
     with_ids = carrying_the_id((CONFIGS / "benthos_batch.yaml").read_text())
     execute(database, "ALTER TABLE SINK ADD COLUMN ID INTEGER")
@@ -73,7 +76,7 @@ def test_batch_with_one_then_six_threads(target: Target, namespace: str, databas
         assert metric(report.metrics, "output_sent") == report.written
         assert metric(report.metrics, "input_received") == len(expected)
         runs[threads] = (max((s.ready for s in watcher.samples), default=0), seconds)
-    print(f"\nseed 002 batch, {len(expected)} rows: threads 1 drained in {runs[1][1]:.1f}s with up to {runs[1][0]} "
+    log(capsys, f"seed 002 batch, {len(expected)} rows: threads 1 drained in {runs[1][1]:.1f}s with up to {runs[1][0]} "
           f"ready replicas; threads 6 in {runs[6][1]:.1f}s with up to {runs[6][0]}")
     assert runs[6][0] > runs[1][0], "more requests in flight, more replicas (metric rps)"
     assert runs[6][1] < runs[1][1], "and the rows drain faster"
