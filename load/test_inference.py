@@ -37,7 +37,7 @@ def test_inference_scenario_latency_relative_to_a_baseline(target: Target, in_mo
         assert target.http("inference", "/predict?query=play%20some%20music", namespace=namespace).status_code == 200
         alone.append((time.perf_counter() - started) * 1000)
     baseline = statistics.median(alone)
-    result = run_scenario(target, "inference", "inference", namespace, users=USERS, run_time="15s", path="/predict",
+    result = run_scenario(target, "inference", "inference", namespace, users=USERS, run_time="10s", path="/predict",
                           reports=reports)
     log(capsys, f"inference: one request alone {baseline:.0f} ms; {USERS} users: {result.requests} requests, "
           f"{result.rps:.0f}/s, p50 {result.median_ms:.0f} ms, p95 {result.p95_ms:.0f} ms")

@@ -130,13 +130,13 @@ def _conditions(obj: dict | None) -> dict[str, dict]:
 def test_a_revision_that_never_fits_fails_after_its_progress_deadline(target: Target, namespace: str,
                                                                       app_image) -> None:
     target.apply(service("greedy", namespace, app_image("autoscale"),
-                         annotations={"serving.knative.dev/progress-deadline": "10s"},
+                         annotations={"serving.knative.dev/progress-deadline": "5s"},
                          resources={"limits": {NVIDIA_GPU: _more_gpus_than_any_node(target)}}))
     eventually(lambda: revision_condition(target, namespace, "greedy-00001", "ResourcesAvailable").get(
         "reason") == "Unschedulable", 60, "marked Unschedulable while no Pod fits")
     failed = target.wait_until("serving.knative.dev/v1", "Revision", "greedy-00001", lambda r: _conditions(r).get(
         "Ready", {}).get("reason") == "ProgressDeadlineExceeded", namespace, timeout=90,
-        what="failed by its progress deadline (10 s, then 10 s more to give up activating)")
+        what="failed by its progress deadline (5 s, then 10 s more to give up activating)")
     ready = _conditions(failed)["Ready"]
     assert ready["status"] == "False" and ready["message"] == "Initial scale was never achieved"
     assert not service_pods(target, namespace, "greedy"), "it gave up: no Pod is left waiting"

@@ -3,7 +3,7 @@ batch config reads SOURCE, calls the sentiment Service with `threads` requests i
 SINK. No row is lost or written twice, the scores are VADER's, and more threads scale the Service out
 further and drain faster.
 
-The batch runs over KPROOF_PIPELINE_ROWS rows (6,000 unless set; 14,640 is the demo's whole file)."""
+The batch runs over KPROOF_PIPELINE_ROWS rows (5,000 unless set; 14,640 is the demo's whole file)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from kproof.pipeline.tweets import ROWS, write
 from kproof.target import Target
 from load.runner import ReplicaWatcher
 
-BATCH_ROWS = int(os.environ.get("KPROOF_PIPELINE_ROWS", "6000"))
+BATCH_ROWS = int(os.environ.get("KPROOF_PIPELINE_ROWS", "5000"))
 
 
 def _populate(database: str, tmp_path: Path, rows: int) -> None:

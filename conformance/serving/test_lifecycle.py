@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from conformance.helpers import eventually
+from conformance.helpers import eventually, restoring_config
 from conformance.serving.support import Stream, deploy, service, wait_for_revision
 from kproof.embedded import process_alive
 from kproof.target import REFERENCE, Target
@@ -15,7 +15,11 @@ def test_no_errors_while_replicas_shut_down(target: Target, namespace: str, app_
     image = app_image("autoscale")
     three = {"autoscaling.knative.dev/min-scale": "3", "autoscaling.knative.dev/window": "6s"}
     deploy(target, service("steady", namespace, image, annotations=three, env={"V": "1"}))
-    with Stream(target, "steady", namespace, path="/?sleep=150", clients=4) as stream:
+    # Revisions left without traffic go to zero after their window and Knative's shortest grace period.
+    with restoring_config(target, "knative-serving", "config-autoscaler"), \
+            Stream(target, "steady", namespace, path="/?sleep=150", clients=4) as stream:
+        target.patch("v1", "ConfigMap", "config-autoscaler", {"data": {"scale-to-zero-grace-period": "6s"}},
+                     "knative-serving")
         time.sleep(1)
         # 3 replicas -> 1: a new revision with min-scale 1 takes the traffic; the old three shut down.
         one = {"autoscaling.knative.dev/min-scale": "1", "autoscaling.knative.dev/window": "6s"}
