@@ -1,7 +1,9 @@
 """The Kafka-class Broker (`eventing.knative.dev/broker.class: Kafka`): the ingress answers 202 only once
 the event is in the broker's topic, and each Trigger is a consumer group on that topic that commits a
-record after its delivery (or dead-lettering). Accepted events therefore survive a restart of the
-platform, and a restarted trigger resumes where it left off.
+record after its delivery (or dead-lettering), per record (reference.kafka.consumer). Accepted events
+therefore survive a restart of the platform, and a restarted trigger resumes where it left off. A
+Trigger's `kafka.eventing.knative.dev/delivery.order` is `unordered` (the default) or `ordered` (a
+partition's events one at a time, in order).
 
 Events are stored in binary mode: `ce_*` headers and the data as the value, as Knative's Kafka broker
 does. The broker's controller writes the topic and bootstrap servers into status.annotations.
@@ -28,7 +30,11 @@ log = logging.getLogger("kproof.eventing")
 
 BOOTSTRAP_ANNOTATION = "bootstrap.servers"
 TOPIC_ANNOTATION = "default.topic"
-MAX_IN_FLIGHT = 100
+DELIVERY_ORDER = "kafka.eventing.knative.dev/delivery.order"
+
+
+def ordered(trigger: dict) -> bool:
+    return (trigger["metadata"].get("annotations") or {}).get(DELIVERY_ORDER, "unordered") == "ordered"
 
 
 def topic_of(broker: dict) -> tuple[str, str] | None:
@@ -58,7 +64,6 @@ class KafkaBrokerPlane(BrokerPlane):
         self.workers: dict[str, tuple[tuple, GroupWorker]] = {}  # trigger uid -> (what it runs, worker)
         self._changes: asyncio.Queue[None] = asyncio.Queue()
         self._task: asyncio.Task | None = None
-        self._slots_in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     # Informer handlers: after the shared bookkeeping, bring the consumers in line (off the loop's path).
 
@@ -84,7 +89,8 @@ class KafkaBrokerPlane(BrokerPlane):
                 continue
             for route in routes.values():
                 if route.ready and route.subscriber:
-                    wanted[route.uid] = ((where, route.generation, route.subscriber), route, *where)
+                    wanted[route.uid] = ((where, route.generation, route.subscriber, ordered(route.trigger)),
+                                         route, *where)
         return wanted
 
     async def _reconcile_workers(self) -> None:
@@ -103,23 +109,20 @@ class KafkaBrokerPlane(BrokerPlane):
                     namespace = route.trigger["metadata"].get("namespace", "")
                     settings = consumer_config(bootstrap, trigger_group(namespace, route.name), "latest")
                     worker = GroupWorker(settings, [topic], self._handler(namespace, route.broker, uid),
-                                         asyncio.get_running_loop(), f"trigger {namespace}/{route.name}")
+                                         asyncio.get_running_loop(), f"trigger {namespace}/{route.name}",
+                                         ordered=ordered(route.trigger))
                     self.workers[uid] = (fingerprint, worker)
                     worker.start()
 
     def _handler(self, namespace: str, broker: str, uid: str):
-        async def handle(messages: list[Message]) -> None:
-            await asyncio.gather(*(self._dispatch(namespace, broker, uid, m) for m in messages))
-        return handle
-
-    async def _dispatch(self, namespace: str, broker: str, uid: str, message: Message) -> None:
-        route = self.triggers.get((namespace, broker), {}).get(uid)
-        if route is None:
-            return
-        event = record_to_event(message, namespace, broker)
-        if route.predicate(event):
-            async with self._slots_in_flight:
+        async def handle(message: Message) -> None:
+            route = self.triggers.get((namespace, broker), {}).get(uid)
+            if route is None:
+                return
+            event = record_to_event(message, namespace, broker)
+            if route.predicate(event):
                 await self.deliver(namespace, broker, route, event)
+        return handle
 
     # The ingress keeps an accepted event in the topic before answering.
 

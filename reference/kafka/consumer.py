@@ -1,12 +1,17 @@
-"""At-least-once consumption: one consumer of a group on its own thread polls a batch, hands it to the
-event loop, waits until every record is handled, and only then commits the batch's offsets.
+"""At-least-once consumption that never waits on its slowest record (Knative's dispatcher, in kind).
 
-A record counts as handled once it was delivered, dead-lettered or given up on by the caller's
-delivery policy; a crash or stop in between commits nothing, so the group reads those records again
-(duplicates, never loss). A group's first assignment commits its starting offsets at once (Knative's
-InitialOffsetsCommitted): otherwise a restart before the first commit would start over at `latest` and
-skip what arrived in between. confluent-kafka's consumer is not thread-safe: only the worker's thread
-touches it.
+One consumer of a group polls on its own thread and hands each record to the event loop at once.
+`unordered`: records are handled concurrently, at most `max_in_flight` out at a time. `ordered`: a
+partition's records are handled one at a time in offset order, each partition on its own, at most
+`PARTITION_QUEUE` of a partition out. Past those bounds the consumer pauses the partitions (and keeps
+polling, so the group keeps it) until records come back.
+
+Each partition commits, on a short timer and when it is revoked or the worker stops, the point below
+which every record was handled (`offsets.OffsetTracker`); nothing else is committed, so a crash or a
+stop can only repeat records, never lose them. A group's first assignment commits its starting offsets
+at once (Knative's InitialOffsetsCommitted): otherwise a restart before the first commit would start
+over at `latest` and skip what arrived in between. confluent-kafka's consumer is not thread-safe: only
+the worker's thread touches it.
 """
 
 from __future__ import annotations
@@ -16,63 +21,73 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import TimeoutError as FutureTimeout
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
+from reference.kafka.offsets import OffsetTracker, Partition
+
 log = logging.getLogger("kproof.kafka")
 
-Handler = Callable[[list[Message]], Awaitable[None]]
-BATCH = 500
-POLL_SECONDS = 0.2
+Handler = Callable[[Message], Awaitable[None]]  # one record, to its end (delivered or given up on)
+LagReport = Callable[[dict[Partition, int]], None]
+MAX_IN_FLIGHT = 100
+PARTITION_QUEUE = 50
+POLL_BATCH = 200
+POLL_SECONDS = 0.1
+COMMIT_SECONDS = 0.5
 LAG_EVERY_SECONDS = 2.0
-
-
-def next_offsets(messages: list[Message]) -> list[TopicPartition]:
-    """The offsets to commit after `messages`: per partition, one past the highest offset."""
-    highest: dict[tuple[str, int], int] = {}
-    for message in messages:
-        key = (message.topic(), message.partition())
-        highest[key] = max(highest.get(key, -1), message.offset())
-    return [TopicPartition(topic, partition, offset + 1) for (topic, partition), offset in sorted(highest.items())]
+DRAIN_SECONDS = 5.0  # a stopping worker waits this long for records out before it commits and closes
 
 
 class GroupWorker:
     def __init__(self, settings: dict, topics: list[str], handle: Handler, loop: asyncio.AbstractEventLoop,
-                 name: str, batch: int = BATCH) -> None:
+                 name: str, ordered: bool = False, max_in_flight: int = MAX_IN_FLIGHT,
+                 on_lag: LagReport | None = None) -> None:
         self.settings = settings
         self.topics = topics
         self.handle = handle
         self.loop = loop
         self.name = name
-        self.batch = batch
-        self.lag: dict[tuple[str, int], int] = {}  # (topic, partition) -> records not yet committed
+        self.ordered = ordered
+        self.max_in_flight = max_in_flight
+        self.on_lag = on_lag
+        self.lag: dict[Partition, int] = {}  # records not yet committed, per partition
         self.problem: str | None = "starting"  # why it does not consume, None while it does
         self.initial_offset = settings.get("auto.offset.reset", "latest")
+        self.offsets = OffsetTracker()
         self._initial_error: str | None = None
-        self.committed = 0
+        self._out = 0  # records handed out and not yet back (the loop decrements it)
+        self._out_lock = threading.Lock()
+        self._paused: set[Partition] = set()
+        self._tails: dict[Partition, asyncio.Task] = {}  # ordered: each partition's last record
+        self._tasks: set[asyncio.Task] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"kafka-{name}", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Asks the thread to finish; blocks until it closed its consumer (call it off the event loop)."""
+    def stop(self, timeout: float = DRAIN_SECONDS + 10) -> None:
+        """Stops polling, lets records out finish for a while, commits what is done and closes; what is
+        still out then is cancelled (the group reads it again). Blocks: call it off the event loop."""
         self._stop.set()
         self._thread.join(timeout)
+        self.loop.call_soon_threadsafe(self._cancel_all)
 
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    # The consumer's thread ------------------------------------------------------------------------
+
     def _run(self) -> None:
         consumer = Consumer(self.settings)
-        consumer.subscribe(self.topics, on_assign=self._commit_initial_offsets)
-        last_lag = 0.0
+        consumer.subscribe(self.topics, on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._revoked)
+        last_commit = last_lag = 0.0
         try:
             while not self._stop.is_set():
-                messages = consumer.consume(self.batch, POLL_SECONDS)
+                self._flow(consumer)
+                messages = consumer.consume(POLL_BATCH, POLL_SECONDS)
                 good = []
                 for message in messages:
                     error = message.error()
@@ -83,20 +98,75 @@ class GroupWorker:
                         log.warning("%s: %s", self.name, self.problem)
                 if good:
                     self.problem = None
-                    if not self._handled(good):
-                        return  # stopped mid-batch: commit nothing, the group reads it again
-                    consumer.commit(offsets=next_offsets(good), asynchronous=False)
-                    self.committed += len(good)
+                    self._hand_out(good)
                 elif not messages and consumer.assignment():
                     self.problem = self._initial_error
-                if time.monotonic() - last_lag > LAG_EVERY_SECONDS:
+                now = time.monotonic()
+                if now - last_commit >= COMMIT_SECONDS:
+                    self._commit(consumer, self.offsets.to_commit())
+                    last_commit = now
+                if now - last_lag >= LAG_EVERY_SECONDS:
                     self._measure_lag(consumer)
-                    last_lag = time.monotonic()
+                    last_lag = now
+            self._drain(consumer)
         except Exception:
             log.exception("%s: the consumer failed", self.name)
             self.problem = "the consumer failed; see the data plane log"
         finally:
             consumer.close()
+
+    def _hand_out(self, messages: list[Message]) -> None:
+        handed = []
+        for message in messages:
+            generation = self.offsets.start((message.topic(), message.partition()), message.offset())
+            if generation is not None:
+                handed.append((message, generation))
+        with self._out_lock:
+            self._out += len(handed)
+        self.loop.call_soon_threadsafe(self._dispatch, handed)
+
+    def _flow(self, consumer: Consumer) -> None:
+        """Pauses partitions past the bounds, resumes them once records came back."""
+        assigned = [(tp.topic, tp.partition) for tp in consumer.assignment()]
+        with self._out_lock:
+            full = self._out >= (self.max_in_flight if not self.ordered else self.max_in_flight * PARTITION_QUEUE)
+        wanted = {p for p in assigned if full or (self.ordered and self.offsets.out(p) >= PARTITION_QUEUE)}
+        pause, resume = wanted - self._paused, (self._paused & set(assigned)) - wanted
+        if pause:
+            consumer.pause([TopicPartition(t, p) for t, p in pause])
+        if resume:
+            consumer.resume([TopicPartition(t, p) for t, p in resume])
+        self._paused = wanted
+
+    def _commit(self, consumer: Consumer, points: dict[Partition, int]) -> None:
+        if not points:
+            return
+        try:
+            consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in points.items()], asynchronous=False)
+            self.offsets.committed(points)
+        except Exception as err:  # a rebalance under way, a broker gone: the next tick tries again
+            log.debug("%s: commit failed: %s", self.name, err)
+
+    def _drain(self, consumer: Consumer) -> None:
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while time.monotonic() < deadline:
+            with self._out_lock:
+                if self._out == 0:
+                    break
+            time.sleep(0.05)
+        self._commit(consumer, self.offsets.to_commit())
+
+    def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.offsets.assign([(tp.topic, tp.partition) for tp in partitions])
+        self._paused -= {(tp.topic, tp.partition) for tp in partitions}
+        self._commit_initial_offsets(consumer, partitions)
+
+    def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Commits what is done of the partitions that leave; their records still out will be read again
+        by whoever gets them."""
+        gone = [(tp.topic, tp.partition) for tp in partitions]
+        self._commit(consumer, self.offsets.revoke(gone))
+        self._paused -= set(gone)
 
     def _commit_initial_offsets(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Pins where a new group starts, so that it never resets again (see the module's docstring)."""
@@ -115,30 +185,55 @@ class GroupWorker:
             log.warning("%s: could not commit the initial offsets: %s", self.name, err)
             self._initial_error = f"could not commit the initial offsets: {err}"
 
-    def _handled(self, messages: list[Message]) -> bool:
-        future = asyncio.run_coroutine_threadsafe(self.handle(messages), self.loop)
-        while True:
-            try:
-                future.result(0.5)
-                return True
-            except FutureTimeout:
-                if self._stop.is_set():
-                    future.cancel()
-                    return False
-
     def _measure_lag(self, consumer: Consumer) -> None:
         assigned = consumer.assignment()
-        if not assigned:
-            self.lag = {}
-            return
-        lag = {}
-        try:
-            committed = {(tp.topic, tp.partition): tp.offset for tp in consumer.committed(assigned, timeout=2)}
-            for tp in assigned:
-                low, high = consumer.get_watermark_offsets(tp, timeout=2, cached=False)
-                done = committed.get((tp.topic, tp.partition), -1)
-                lag[(tp.topic, tp.partition)] = max(0, high - (done if done >= 0 else low))
-        except Exception as err:  # a broker that went away: keep the last figures
-            log.debug("%s: no lag figures: %s", self.name, err)
-            return
+        lag: dict[Partition, int] = {}
+        if assigned:
+            try:
+                committed = {(tp.topic, tp.partition): tp.offset for tp in consumer.committed(assigned, timeout=2)}
+                for tp in assigned:
+                    low, high = consumer.get_watermark_offsets(tp, timeout=2, cached=False)
+                    done = committed.get((tp.topic, tp.partition), -1)
+                    lag[(tp.topic, tp.partition)] = max(0, high - (done if done >= 0 else low))
+            except Exception as err:  # a broker that went away: keep the last figures
+                log.debug("%s: no lag figures: %s", self.name, err)
+                return
         self.lag = lag
+        if self.on_lag is not None:
+            self.on_lag(lag)
+
+    # The event loop -------------------------------------------------------------------------------
+
+    def _dispatch(self, handed: list[tuple[Message, int]]) -> None:
+        for message, generation in handed:
+            partition = (message.topic(), message.partition())
+            before = self._tails.get(partition) if self.ordered else None
+            task = self.loop.create_task(self._handle(message, generation, before))
+            if self.ordered:
+                self._tails[partition] = task
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, message: Message, generation: int, before: asyncio.Task | None) -> None:
+        partition = (message.topic(), message.partition())
+        handled = False
+        try:
+            if before is not None:
+                await asyncio.wait([before])  # its predecessor's outcome is its own business
+            await self.handle(message)
+            handled = True
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bug in the handler: the record stays uncommitted, so it comes again
+            log.exception("%s: handling %s@%d failed", self.name, partition, message.offset())
+        finally:
+            if handled:
+                self.offsets.done(partition, message.offset(), generation)
+            with self._out_lock:
+                self._out -= 1
+            if self.ordered and self._tails.get(partition) is asyncio.current_task():
+                del self._tails[partition]
+
+    def _cancel_all(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()

@@ -1,8 +1,9 @@
 """The KafkaSource data plane: consumers of the source's group turn records into CloudEvents and deliver
-them to the sink, committing offsets only after delivery to the sink or the dead-letter sink.
+them to the sink; each partition commits only what was delivered to the sink or the dead-letter sink
+(reference.kafka.consumer: per-record offsets, so a record in back-off holds up nothing else).
 
 `ordered` delivers a partition's records one at a time in offset order (partitions in parallel);
-`unordered` delivers a whole batch concurrently, at most MAX_IN_FLIGHT at once. The record mapping is
+`unordered` delivers records as they arrive, at most consumer.MAX_IN_FLIGHT at once. The record mapping is
 Knative's: a record that already is a CloudEvent (binary `ce_*` headers or a structured
 `application/cloudevents+json` value) passes through; any other gets id `partition:<p>/offset:<o>`,
 source `/apis/v1/namespaces/<ns>/kafkasources/<name>#<topic>`, type `dev.knative.kafka.event`,
@@ -27,7 +28,6 @@ from reference.kafka.consumer import GroupWorker
 log = logging.getLogger("kproof.sources")
 
 KAFKA_EVENT_TYPE = "dev.knative.kafka.event"
-MAX_IN_FLIGHT = 100
 # Alibaba's KafkaSource annotations (seeds 000 and 001), mapped onto the delivery spec.
 RETRY_COUNT = "k8s.aliyun.com/retry-count"
 RETRY_INTERVAL = "k8s.aliyun.com/retry-interval"
@@ -118,10 +118,9 @@ class KafkaSourceAdapter:
         settings = consumer_config(",".join(spec.get("bootstrapServers") or []), spec.get("consumerGroup", ""),
                                    spec.get("initialOffset", "latest"))
         loop = asyncio.get_running_loop()
-        self.workers = [GroupWorker(settings, list(spec.get("topics") or []), self.handle, loop,
-                                    f"{self.namespace}/{self.name}#{i}") for i in range(int(spec.get("consumers")
-                                                                                             or 1))]
-        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self.workers = [GroupWorker(settings, list(spec.get("topics") or []), self.deliver, loop,
+                                    f"{self.namespace}/{self.name}#{i}", ordered=self.ordered, on_lag=self._lag)
+                        for i in range(int(spec.get("consumers") or 1))]
 
     def start(self) -> None:
         for worker in self.workers:
@@ -145,24 +144,10 @@ class KafkaSourceAdapter:
             merged.update(worker.lag)
         return merged
 
-    async def handle(self, messages: list[Message]) -> None:
-        if self.ordered:
-            partitions: dict[tuple[str, int], list[Message]] = {}
-            for message in messages:
-                partitions.setdefault((message.topic(), message.partition()), []).append(message)
-            await asyncio.gather(*(self._in_order(batch) for batch in partitions.values()))
-        else:
-            await asyncio.gather(*(self._bounded(message) for message in messages))
-        for (topic, partition), behind in self.lag().items():
+    def _lag(self, lag: dict[tuple[str, int], int]) -> None:
+        """From a consumer's thread (prometheus' gauges are thread-safe)."""
+        for (topic, partition), behind in lag.items():
             self.stats.lag.labels(self.namespace, self.name, topic, str(partition)).set(behind)
-
-    async def _in_order(self, messages: list[Message]) -> None:
-        for message in sorted(messages, key=lambda m: m.offset()):
-            await self.deliver(message)
-
-    async def _bounded(self, message: Message) -> None:
-        async with self._slots:
-            await self.deliver(message)
 
     async def deliver(self, message: Message) -> Outcome | None:
         if not self.sink:

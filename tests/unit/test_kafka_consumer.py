@@ -1,82 +1,134 @@
-"""At-least-once consumption against the embedded Kafka: offsets are committed only after a batch is
-handled, a stop mid-batch commits nothing, a new group pins its start at once; and the record mapping."""
+"""At-least-once consumption against the embedded Kafka, per record: each partition commits what was
+handled, a record in back-off holds up nothing else (unordered) or only its own partition (ordered), a
+stop commits only what is done, a new group pins its start at once; and the record mapping."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from reference.kafka.client import config, consumer_config
-from reference.kafka.consumer import GroupWorker, next_offsets
+from reference.kafka.consumer import GroupWorker
+from reference.kafka.offsets import OffsetTracker
 from reference.kafka.topics import ensure_topic
 from reference.sources.kafka_adapter import delivery_for, record_to_event, sink_url
 
 
-def produce(bootstrap: str, topic: str, count: int, **kwargs: object) -> None:
+def produce(bootstrap: str, topic: str, count: int, partition: int | None = None, **kwargs: object) -> None:
     producer = Producer(config(bootstrap))
     for i in range(count):
-        producer.produce(topic, value=f'{{"n": {i}}}'.encode(), **kwargs)
+        extra = {"partition": partition} if partition is not None else {}
+        producer.produce(topic, value=f'{{"n": {i}}}'.encode(), **extra, **kwargs)
     assert producer.flush(30) == 0
 
 
-def committed(bootstrap: str, group: str, topic: str) -> int:
+def committed(bootstrap: str, group: str, topic: str, partitions: int = 1) -> list[int]:
     consumer = Consumer(config(bootstrap, **{"group.id": group}))
     try:
-        return sum(max(tp.offset, 0) for tp in consumer.committed([TopicPartition(topic, 0)], timeout=10))
+        parts = [TopicPartition(topic, p) for p in range(partitions)]
+        return [max(tp.offset, 0) for tp in consumer.committed(parts, timeout=10)]
     finally:
         consumer.close()
 
 
-def run_worker(bootstrap: str, topic: str, group: str, handle, until, timeout: float = 30.0) -> GroupWorker:
-    """Runs a GroupWorker on a fresh event loop until `until()` holds (bounded), then stops it."""
+def run_worker(bootstrap: str, topic: str, group: str, handle, until: Callable[[], bool], timeout: float = 30.0,
+               ordered: bool = False, settle: float = 0.0) -> GroupWorker:
+    """Runs a GroupWorker on a fresh event loop until `until()` holds (bounded), `settle` seconds more,
+    then stops it."""
     async def main() -> GroupWorker:
         worker = GroupWorker(consumer_config(bootstrap, group, "earliest"), [topic], handle,
-                             asyncio.get_running_loop(), group)
+                             asyncio.get_running_loop(), group, ordered=ordered)
         worker.start()
         deadline = time.monotonic() + timeout
         while not until() and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        await asyncio.sleep(settle)
         await asyncio.to_thread(worker.stop)
         return worker
 
     return asyncio.run(main())
 
 
-def test_offsets_are_committed_after_the_batch_is_handled(kafka: str) -> None:
+def test_records_are_committed_once_handled(kafka: str) -> None:
     topic = "unit-commit"
     ensure_topic(kafka, topic, 1)
     produce(kafka, topic, 20)
     seen: list[int] = []
 
-    async def handle(messages) -> None:
-        seen.extend(m.offset() for m in messages)
+    async def handle(message) -> None:
+        seen.append(message.offset())
 
     run_worker(kafka, topic, "g-commit", handle, lambda: len(seen) >= 20)
     assert sorted(seen) == list(range(20))
-    assert committed(kafka, "g-commit", topic) == 20
+    assert committed(kafka, "g-commit", topic) == [20]
 
 
-def test_a_stop_mid_batch_commits_nothing_and_the_group_reads_it_again(kafka: str) -> None:
-    topic = "unit-stop"
+def test_a_record_in_back_off_holds_its_commit_point_but_nothing_else(kafka: str) -> None:
+    topic = "unit-stuck"
     ensure_topic(kafka, topic, 1)
     produce(kafka, topic, 10)
-    started = []
+    seen: list[int] = []
 
-    async def stuck(messages) -> None:
-        started.append(len(messages))
-        await asyncio.sleep(3600)  # a delivery that never ends
+    async def handle(message) -> None:
+        if message.offset() == 3:
+            await asyncio.sleep(3600)  # a delivery that never ends
+        seen.append(message.offset())
 
-    run_worker(kafka, topic, "g-stop", stuck, lambda: bool(started))
-    assert committed(kafka, "g-stop", topic) == 0, "only the pinned start, nothing handled"
+    run_worker(kafka, topic, "g-stuck", handle, lambda: len(seen) >= 9, settle=1.0)
+    assert sorted(seen) == [0, 1, 2, 4, 5, 6, 7, 8, 9], "the others were not held up"
+    assert committed(kafka, "g-stuck", topic) == [3], "committed up to the record still out"
     again: list[int] = []
 
-    async def handle(messages) -> None:
-        again.extend(m.offset() for m in messages)
+    async def handle_again(message) -> None:
+        again.append(message.offset())
 
-    run_worker(kafka, topic, "g-stop", handle, lambda: len(again) >= 10)
-    assert sorted(again) == list(range(10)), "every record comes again: duplicates, never loss"
+    run_worker(kafka, topic, "g-stuck", handle_again, lambda: len(again) >= 7)
+    assert sorted(again) == list(range(3, 10)), "from the stuck record on: duplicates, never loss"
+
+
+def test_ordered_holds_a_partition_not_the_others(kafka: str) -> None:
+    topic = "unit-ordered"
+    ensure_topic(kafka, topic, 2)
+    produce(kafka, topic, 5, partition=0)
+    produce(kafka, topic, 5, partition=1)
+    seen: dict[int, list[int]] = {0: [], 1: []}
+    other_partition_done: list[int] = []
+
+    async def handle(message) -> None:
+        if (message.partition(), message.offset()) == (0, 1):
+            # In back-off until partition 1 is through (bounded): it must not wait for partition 0.
+            deadline = time.monotonic() + 10
+            while len(seen[1]) < 5 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            other_partition_done.append(len(seen[1]))
+        seen[message.partition()].append(message.offset())
+
+    run_worker(kafka, topic, "g-ordered", handle, lambda: len(seen[0]) + len(seen[1]) >= 10, ordered=True)
+    assert other_partition_done == [5], "partition 1 went on while partition 0's head was held"
+    assert seen[0] == list(range(5)) and seen[1] == list(range(5)), "each partition in offset order"
+    assert committed(kafka, "g-ordered", topic, 2) == [5, 5]
+
+
+def test_offset_tracker_commits_below_the_lowest_record_out() -> None:
+    tracker = OffsetTracker()
+    partition = ("t", 0)
+    tracker.assign([partition])
+    generations = [tracker.start(partition, offset) for offset in (10, 11, 13)]  # 12 was compacted away
+    assert tracker.to_commit() == {partition: 10}
+    tracker.done(partition, 11, generations[1])
+    tracker.done(partition, 13, generations[2])
+    assert tracker.to_commit() == {partition: 10}, "10 is still out"
+    tracker.done(partition, 10, generations[0])
+    assert tracker.to_commit() == {partition: 14}, "the gap at 12 does not stall it"
+    tracker.committed({partition: 14})
+    assert tracker.to_commit() == {}
+    tracker.start(partition, 14)
+    assert tracker.revoke([partition]) == {}, "nothing new to commit: 14 is out"
+    tracker.done(partition, 14, generations[0])  # a report for a partition no longer held: ignored
+    assert tracker.start(("t", 1), 0) is None, "not assigned"
 
 
 def test_a_new_group_pins_its_start(kafka: str) -> None:
@@ -84,7 +136,7 @@ def test_a_new_group_pins_its_start(kafka: str) -> None:
     ensure_topic(kafka, topic, 1)
     produce(kafka, topic, 3)
 
-    async def handle(messages) -> None:
+    async def handle(message) -> None:
         pass
 
     async def main() -> GroupWorker:
@@ -99,25 +151,7 @@ def test_a_new_group_pins_its_start(kafka: str) -> None:
 
     worker = asyncio.run(main())
     assert worker.problem is None
-    assert committed(kafka, "g-pin", topic) > 0, "latest is committed as soon as the group is assigned"
-
-
-def test_next_offsets_are_one_past_the_highest_per_partition() -> None:
-    class Record:
-        def __init__(self, partition: int, offset: int) -> None:
-            self._p, self._o = partition, offset
-
-        def topic(self) -> str:
-            return "t"
-
-        def partition(self) -> int:
-            return self._p
-
-        def offset(self) -> int:
-            return self._o
-
-    offsets = next_offsets([Record(0, 5), Record(1, 2), Record(0, 7), Record(0, 6)])  # type: ignore[list-item]
-    assert [(tp.partition, tp.offset) for tp in offsets] == [(0, 8), (1, 3)]
+    assert committed(kafka, "g-pin", topic)[0] > 0, "latest is committed as soon as the group is assigned"
 
 
 def consume_one(bootstrap: str, topic: str):
