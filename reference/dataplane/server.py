@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import IO
@@ -22,7 +23,7 @@ from reference.dataplane.routing import RoutingTable
 from reference.eventing.addresses import BROKER_INGRESS_HOST, KAFKA_BROKER_INGRESS_HOST, parse_channel_host
 from reference.eventing.broker import BrokerPlane
 from reference.eventing.channel import ChannelPlane
-from reference.eventing.delivery import Dispatcher, cluster_local, ingress_route
+from reference.eventing.delivery import CONNECTIONS_PER_DESTINATION, Dispatcher, cluster_local, ingress_route
 from reference.eventing.kafka_broker import KafkaBrokerPlane
 from reference.informer import ApiAccess, Informer
 from reference.sources.kafka_adapter import KafkaSourcePlane
@@ -258,7 +259,8 @@ class DataPlane:
         self.proxy = Proxy(self.table, self.metrics, self.session, self.request_logger, self.wake)
         # The dispatcher sends cluster-local and routed hosts through this ingress (Services skip even that hop).
         route = ingress_route(f"http://{host}:{port}", routed=lambda h: cluster_local(h) or h in self.table.hosts)
-        dispatcher = Dispatcher(self.session, route, local=self.local_exchange)
+        connections = int(os.environ.get("KPROOF_DESTINATION_CONNECTIONS") or CONNECTIONS_PER_DESTINATION)
+        dispatcher = Dispatcher(self.session, route, local=self.local_exchange, connections=connections)
         self.brokers = BrokerPlane(dispatcher, self.metrics.registry)
         self.channels = ChannelPlane(dispatcher, self.metrics.registry)
         self.kafka_sources = KafkaSourcePlane(dispatcher, self.metrics.registry)

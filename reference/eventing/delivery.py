@@ -31,6 +31,7 @@ RETRY_AFTER_STATUSES = frozenset({429, 503})
 ERROR_DATA_LIMIT = 1024
 TRANSPORT_ERROR_CODE = 500
 DEFAULT_ATTEMPT_TIMEOUT = 600.0  # no delivery.timeout: still bounded, so nothing waits forever
+CONNECTIONS_PER_DESTINATION = 16  # requests at once to one destination (KPROOF_DESTINATION_CONNECTIONS)
 
 
 def retried(status: int | None) -> bool:
@@ -172,34 +173,55 @@ def reply_of(attempt: Attempt) -> Event | None:
 
 
 class Dispatcher:
+    """Sends events; at most `connections` requests at a time to one destination (scheme, host and port),
+    over connections the session keeps and reuses, as Knative's dispatcher does: a burst of deliveries
+    to a small sink waits its turn instead of flooding the sink's listen backlog with new connections.
+    The bound holds for Services the data plane answers in process too (their replicas are the sink)."""
+
     def __init__(self, session: aiohttp.ClientSession, route: Route = direct, sleep: Sleep = asyncio.sleep,
-                 local: Local | None = None) -> None:
+                 local: Local | None = None, connections: int = CONNECTIONS_PER_DESTINATION) -> None:
         self.session = session
         self.route = route
         self.sleep = sleep
         self.local = local
+        self.connections = connections
+        self._pools: dict[str, asyncio.Semaphore] = {}
+
+    def _pool(self, url: str) -> asyncio.Semaphore:
+        parts = urlsplit(url)
+        key = f"{parts.scheme}://{parts.netloc}"
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = self._pools[key] = asyncio.Semaphore(self.connections)
+        return pool
 
     async def post(self, url: str, event: Event, timeout: float | None, prefer_reply: bool = False) -> Attempt:
-        """One attempt: the event in binary mode."""
+        """One attempt: the event in binary mode. The attempt's timeout starts once a connection to the
+        destination is free (a delivery waiting its turn has not failed)."""
         headers, body = to_binary(event)
         if prefer_reply:
             headers["Prefer"] = "reply"
+        limit = timeout or DEFAULT_ATTEMPT_TIMEOUT
         try:
-            async with asyncio.timeout(timeout or DEFAULT_ATTEMPT_TIMEOUT):
-                answer = await self.local(url, headers, body) if self.local else None
-                if answer is not None:
-                    status, answer_headers, payload = answer
-                    return Attempt(status, payload, answer_headers)
-                target, host = self.route(url)
-                if host:
-                    headers["Host"] = host
-                async with self.session.post(target, data=body, headers=headers, allow_redirects=False) as response:
-                    payload = await response.read()
-                    return Attempt(response.status, payload, dict(response.headers))
+            async with self._pool(url):
+                async with asyncio.timeout(limit):
+                    return await self._exchange(url, headers, body)
         except TimeoutError:
-            return Attempt(None, error=f"no response within {timeout or DEFAULT_ATTEMPT_TIMEOUT:g}s")
+            return Attempt(None, error=f"no response within {limit:g}s")
         except (aiohttp.ClientError, OSError, ValueError) as err:
             return Attempt(None, error=f"{type(err).__name__}: {err}")
+
+    async def _exchange(self, url: str, headers: dict[str, str], body: bytes) -> Attempt:
+        """In process where the data plane itself answers (a broker's ingress, a Service), else over HTTP."""
+        answer = await self.local(url, headers, body) if self.local is not None else None
+        if answer is not None:
+            status, answer_headers, payload = answer
+            return Attempt(status, payload, answer_headers)
+        target, host = self.route(url)
+        if host:
+            headers["Host"] = host
+        async with self.session.post(target, data=body, headers=headers, allow_redirects=False) as response:
+            return Attempt(response.status, await response.read(), dict(response.headers))
 
     async def attempt_all(self, url: str, event: Event, spec: DeliverySpec,
                           prefer_reply: bool = False) -> tuple[Attempt, int]:

@@ -154,3 +154,26 @@ def test_an_in_process_shortcut_answers_like_http() -> None:
     outcome, waits = asyncio.run(main())
     assert outcome.delivered and outcome.attempts == 2 and waits == [3.0]
     assert outcome.reply is not None and outcome.reply.type == "t.reply"
+
+
+def test_requests_to_one_destination_are_bounded_and_their_timeout_starts_with_their_turn() -> None:
+    async def main() -> tuple[int, list[bool]]:
+        open_now = highest = 0
+
+        async def local(url: str, headers: dict[str, str], body: bytes):
+            nonlocal open_now, highest
+            open_now += 1
+            highest = max(highest, open_now)
+            await asyncio.sleep(0.05)
+            open_now -= 1
+            return 202, {}, b""
+
+        dispatcher = Dispatcher(None, local=local, connections=2)  # type: ignore[arg-type]
+        spec = DeliverySpec.parse({"timeout": "PT0.08S"})
+        outcomes = await asyncio.gather(*(dispatcher.deliver(EVENT, f"http://sink.ns.svc.cluster.local/{n}", spec)
+                                          for n in range(8)))
+        return highest, [o.delivered for o in outcomes]
+
+    highest, delivered = asyncio.run(main())
+    assert highest == 2, "at most `connections` requests at a time to one destination"
+    assert all(delivered), "waiting for a free connection does not count against the attempt's timeout"
