@@ -17,6 +17,7 @@ import requests
 
 from kproof.postgres import LocalPostgres
 from kproof.target import GPU, KAFKA, KILL_POD, REFERENCE, RESERVE_INSTANCE, RESTART, VOLUMES, Target
+from reference.dataplane.process import PID_FILE as DATAPLANE_PID_FILE
 from reference.kafka.embedded import EmbeddedKafka
 from reference.processes import process_alive
 
@@ -137,6 +138,11 @@ class ReferenceProcess:
         """A restart of the platform; Kafka (and PostgreSQL), like a cluster's, keep running."""
         self.stop(keep_data=True)
         self.start()
+
+    def kill_data_plane(self) -> None:
+        """SIGKILL to the data plane (no drain, no last commit); the platform's supervisor starts another."""
+        pid = int((self.state_dir / DATAPLANE_PID_FILE).read_text())
+        os.kill(pid, signal.SIGKILL)
 
     def target(self) -> Target:
         endpoints = read_endpoints(self.state_dir)

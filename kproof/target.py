@@ -41,6 +41,9 @@ class PlatformControl(Protocol):
 
     def restart(self) -> None: ...
 
+    def kill_data_plane(self) -> None:
+        """Kills the data plane's process outright (SIGKILL); the platform starts a new one."""
+
 
 class TimeoutExpired(AssertionError):
     """A wait ran out of time; the message says what was awaited and what was last seen."""

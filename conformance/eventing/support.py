@@ -100,7 +100,8 @@ class Bench:
 
     def configure(self, recorder: str, **behaviour: object) -> None:
         """Sets a recorder's behaviour (unset keys go back to normal) and forgets what it recorded."""
-        normal = {"fail_rate": 0, "fail_status": 503, "fail_first": 0, "delay_ms": 0, "status": 200, "reply": None}
+        normal = {"fail_rate": 0, "fail_status": 503, "fail_first": 0, "refuse_every": 0, "refuse_times": 0,
+                  "refuse_prefix": "", "delay_ms": 0, "status": 200, "reply": None}
         response = self.target.http(recorder, "/config", method="POST", namespace=self.namespace,
                                     json={**normal, **behaviour})
         assert response.status_code == 200, response.text

@@ -21,7 +21,7 @@ def service(name: str, namespace: str, image: str, *, env: dict[str, str] | None
     container: dict = {"image": image}
     if env:
         container["env"] = [{"name": k, "value": v} for k, v in env.items()]
-    for key in ("readinessProbe", "livenessProbe", "ports", "resources"):
+    for key in ("command", "args", "readinessProbe", "livenessProbe", "ports", "resources"):
         if key in spec:
             container[key] = spec.pop(key)
     template: dict = {"spec": {"containers": [container], **spec}}

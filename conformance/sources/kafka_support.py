@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -38,10 +38,11 @@ def new_topic(bootstrap: str, partitions: int = 3) -> str:
     return ensure_topic(bootstrap, f"kproof-{uuid.uuid4().hex[:8]}", partitions)
 
 
-def produce(bootstrap: str, topic: str, records: Iterable[Record], one_by_one: bool = False) -> int:
+def produce(bootstrap: str, topic: str, records: Iterable[Record], one_by_one: bool = False,
+            partition: Callable[[int], int] | None = None) -> int:
     """Produces every record and waits until the broker has them all; the count. `one_by_one` sends each
     record in a batch of its own (the embedded broker reports a partition's end as the start of its last
-    batch, which is where `initialOffset: latest` begins)."""
+    batch, which is where `initialOffset: latest` begins); `partition` places the nth record."""
     producer = Producer(config(bootstrap, **{"acks": "all", "linger.ms": 0 if one_by_one else 5}))
     failures: list[str] = []
     count = 0
@@ -53,7 +54,8 @@ def produce(bootstrap: str, topic: str, records: Iterable[Record], one_by_one: b
     for key, value, headers in records:
         while True:
             try:
-                producer.produce(topic, value=value, key=key, headers=headers, on_delivery=delivered)
+                where = {} if partition is None else {"partition": partition(count)}
+                producer.produce(topic, value=value, key=key, headers=headers, on_delivery=delivered, **where)
                 break
             except BufferError:
                 producer.poll(0.1)

@@ -5,15 +5,19 @@ GET    /events   everything recorded, oldest first (JSON list)
 GET    /count    how many requests it has recorded ({"count": n}), cheap to poll
 DELETE /events   forget everything
 POST   /config   change the behaviour: {"fail_rate": 0.3, "fail_status": 503, "fail_first": 3,
-                 "delay_ms": 100, "status": 202, "reply": {"type": "...", "source": "...", "data": {...}}}
+                 "refuse_every": 100, "refuse_times": 3, "refuse_prefix": "partition:0/", "delay_ms": 100,
+                 "status": 202, "reply": {"type": "...", "source": "...", "data": {...}}}
+                 (`refuse_every` n: of the event ids that start with `refuse_prefix`, every nth new one is
+                 refused `refuse_times` times with `fail_status`, then accepted)
 GET    /config   the behaviour now
 POST   /send     {"url": "...", "event": {structured event}, "mode": "binary" | "structured"}: sends it
 POST   /forward  {"url": "...", "method": "POST", "headers": {...}, "body": "text", "size": n}: sends that
                  request as it is (a body of n bytes when `size` is given), to test how a sink refuses input
 GET    /health   readiness
 
-Environment: RECORDER_FAIL_RATE, RECORDER_FAIL_STATUS, RECORDER_FAIL_FIRST, RECORDER_DELAY_MS set the
-initial behaviour, so a manifest can ask for a failing sink without a request.
+Environment: RECORDER_FAIL_RATE, RECORDER_FAIL_STATUS, RECORDER_FAIL_FIRST, RECORDER_REFUSE_EVERY,
+RECORDER_REFUSE_TIMES, RECORDER_REFUSE_PREFIX and RECORDER_DELAY_MS set the initial behaviour, so a
+manifest can ask for a failing sink without a request.
 """
 
 from __future__ import annotations
@@ -43,17 +47,44 @@ def _initial_config() -> dict:
         "fail_rate": float(env.get("RECORDER_FAIL_RATE", "0")),
         "fail_status": int(env.get("RECORDER_FAIL_STATUS", "503")),
         "fail_first": int(env.get("RECORDER_FAIL_FIRST", "0")),
+        "refuse_every": int(env.get("RECORDER_REFUSE_EVERY", "0")),
+        "refuse_times": int(env.get("RECORDER_REFUSE_TIMES", "0")),
+        "refuse_prefix": env.get("RECORDER_REFUSE_PREFIX", ""),
         "delay_ms": int(env.get("RECORDER_DELAY_MS", "0")),
         "status": int(env.get("RECORDER_STATUS", "200")),
         "reply": None,
     }
 
 
-def _record(request: web.Request, body: bytes, answered: int) -> dict:
+def _parse(request: web.Request, body: bytes) -> Event | None:
     try:
-        event = from_http(request.headers, body)
-        attributes, data = event.attributes, event.to_dict().get("data", event.to_dict().get("data_base64"))
+        return from_http(request.headers, body)
     except MalformedEvent:
+        return None
+
+
+def _refused(state: dict, event: Event | None) -> bool:
+    """Whether this delivery of the event is one `refuse_every`/`refuse_times` asks to refuse."""
+    config = state["config"]
+    if event is None or config["refuse_every"] <= 0 or config["refuse_times"] <= 0:
+        return False
+    refusals = state["refusals"]
+    event_id = str(event.attributes.get("id"))
+    if not event_id.startswith(config["refuse_prefix"]):
+        return False
+    if event_id not in refusals:
+        state["new_ids"] += 1
+        refusals[event_id] = config["refuse_times"] if state["new_ids"] % config["refuse_every"] == 0 else 0
+    if refusals[event_id] > 0:
+        refusals[event_id] -= 1
+        return True
+    return False
+
+
+def _record(request: web.Request, body: bytes, event: Event | None, answered: int) -> dict:
+    if event is not None:
+        attributes, data = event.attributes, event.to_dict().get("data", event.to_dict().get("data_base64"))
+    else:
         attributes, data = None, None
     return {
         "received": time.time(),
@@ -73,10 +104,12 @@ async def receive(request: web.Request) -> web.Response:
     config = state["config"]
     body = await request.read()
     state["seen"] += 1
-    failing = state["seen"] <= config["fail_first"] or random.random() < config["fail_rate"]
+    event = _parse(request, body)
+    failing = (_refused(state, event) or state["seen"] <= config["fail_first"]
+               or random.random() < config["fail_rate"])
     status = config["fail_status"] if failing else config["status"]
     if len(state["records"]) < MAX_RECORDS:
-        state["records"].append(_record(request, body, status))
+        state["records"].append(_record(request, body, event, status))
     if config["delay_ms"]:
         await asyncio.sleep(config["delay_ms"] / 1000)
     reply = config["reply"]
@@ -89,6 +122,12 @@ async def receive(request: web.Request) -> web.Response:
     return web.Response(status=status, text="" if status in (202, 204) else "recorded\n")
 
 
+def _reset(state: dict) -> dict:
+    """Counting starts over (fail_first, refuse_every); the records stay."""
+    state.update(seen=0, new_ids=0, refusals={})
+    return state
+
+
 async def events(request: web.Request) -> web.Response:
     return web.json_response(request.app[STATE]["records"])
 
@@ -99,7 +138,7 @@ async def count(request: web.Request) -> web.Response:
 
 async def forget(request: web.Request) -> web.Response:
     request.app[STATE]["records"].clear()
-    request.app[STATE]["seen"] = 0
+    _reset(request.app[STATE])
     return web.json_response({"cleared": True})
 
 
@@ -114,7 +153,7 @@ async def set_config(request: web.Request) -> web.Response:
     if unknown:
         raise web.HTTPBadRequest(text=f"unknown settings: {sorted(unknown)}\n")
     state["config"].update(change)
-    state["seen"] = 0
+    _reset(state)
     log(NAME, f"config: {state['config']}")
     return web.json_response(state["config"])
 
@@ -151,7 +190,7 @@ async def health(request: web.Request) -> web.Response:
 
 def app() -> web.Application:
     application = web.Application(client_max_size=16 * 1024 * 1024)
-    application[STATE] = {"records": [], "seen": 0, "config": _initial_config()}
+    application[STATE] = _reset({"records": [], "config": _initial_config()})
     application.router.add_get("/events", events)
     application.router.add_delete("/events", forget)
     application.router.add_get("/count", count)

@@ -12,6 +12,7 @@ import aiohttp
 
 log = logging.getLogger("kproof.dataplane")
 START_TIMEOUT = 30.0
+PID_FILE = "dataplane.pid"  # in the state directory: who the data plane is now
 
 
 class DataPlaneProcess:
@@ -40,6 +41,7 @@ class DataPlaneProcess:
             "--host", self.host, "--port", str(self.port), "--admin-port", str(self.admin_port),
             stdout=log_file, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL)
         log_file.close()
+        (self.state_dir / PID_FILE).write_text(f"{self.process.pid}\n")
 
     async def start(self) -> None:
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))

@@ -60,6 +60,7 @@ class Entry:
     builtin: bool = False
     unavailable: str = ""
     annotations: dict[str, str] = field(default_factory=dict)  # Pod annotation -> env variable
+    executables: dict[str, str] = field(default_factory=dict)  # passthrough: the image's program -> ours
 
     def matches(self, ref: Reference) -> bool:
         own = parse_reference(self.image)
@@ -93,6 +94,7 @@ class Catalog:
                     tag=item.get("tag", ""), passthrough=bool(item.get("passthrough")),
                     builtin=bool(item.get("builtin")),
                     unavailable=item.get("unavailable", ""), annotations=dict(item.get("annotations") or {}),
+                    executables=dict(item.get("executables") or {}),
                 ))
         return cls(entries)
 
@@ -118,6 +120,9 @@ class Catalog:
             if not argv:
                 raise ImageNotFound(f"image {container.get('image')!r} runs the container's own command, "
                                     f"and the container names none")
+            program = entry.executables.get(argv[0])
+            if program is not None:
+                argv[0] = program.replace("{python}", sys.executable)
         else:
             argv = command + args
         return Launch(argv, dict(entry.env), annotations=dict(entry.annotations))

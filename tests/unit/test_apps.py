@@ -42,6 +42,22 @@ def test_recorder_records_fails_on_request_and_replies() -> None:
     run(recorder.app(), scenario)
 
 
+def test_recorder_refuses_every_nth_event_a_number_of_times() -> None:
+    async def scenario(client: TestClient) -> None:
+        await client.post("/config", json={"refuse_every": 2, "refuse_times": 2, "fail_status": 503})
+
+        async def deliver(event_id: str) -> int:
+            return (await client.post("/", data=b"{}", headers={**CE, "ce-id": event_id})).status
+
+        assert [await deliver(i) for i in ("a", "b", "b", "c", "b", "d", "d", "d")] == \
+            [200, 503, 503, 200, 200, 503, 503, 200]
+        assert await deliver("a") == 200, "an event accepted once is never refused again"
+        await client.post("/config", json={"refuse_every": 1, "refuse_times": 1, "refuse_prefix": "p0/"})
+        assert [await deliver(i) for i in ("p1/x", "p0/y", "p0/y")] == [200, 503, 200]
+
+    run(recorder.app(), scenario)
+
+
 def test_autoscale_reports_concurrency_and_probes() -> None:
     async def scenario(client: TestClient) -> None:
         first, second = await asyncio.gather(client.get("/?sleep=100"), client.get("/?sleep=100"))

@@ -1,3 +1,4 @@
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,8 @@ def test_the_shipped_catalog_covers_the_seed_images() -> None:
     assert intent.annotations["internal.serving.kserve.io/batcher-max-batchsize"] == "BATCHER_MAX_BATCH_SIZE"
     with pytest.raises(ImageUnavailable):
         catalog.find("docker.io/rootfs/rgwpubsub-knative-source")
+    python = catalog.launch({"image": "python:3.11-slim", "command": ["python", "-c", "print(1)"]})
+    assert python.argv == [sys.executable, "-c", "print(1)"], "the python image's python is this Python"
 
 
 def test_volumes_materialise_config_maps_and_secrets(tmp_path: Path) -> None:
