@@ -1,4 +1,5 @@
-"""CloudEvents over HTTP (binary and structured mode, spec versions 1.0 and 0.3), kept byte-faithful.
+"""CloudEvents over HTTP and in Kafka records (binary and structured mode, spec versions 1.0 and 0.3),
+kept byte-faithful.
 
 Parsing never invents attributes (the `cloudevents` 2.x parser fills in id, specversion and time): a
 broker must pass events on exactly as they came, and a malformed event must be refused, not repaired.
@@ -117,3 +118,36 @@ def to_binary(event: Event) -> tuple[dict[str, str], bytes]:
 
 def to_structured(event: Event) -> tuple[dict[str, str], bytes]:
     return {"content-type": STRUCTURED}, json.dumps(event.to_dict(), separators=(",", ":")).encode()
+
+
+# The Kafka protocol binding: binary mode keeps each attribute in a `ce_` header as UTF-8 text, as it is
+# (no percent-encoding, unlike HTTP), and datacontenttype in `content-type`; structured mode keeps the
+# JSON form in the value with content-type application/cloudevents+json.
+
+KafkaHeaders = list[tuple[str, bytes]]
+
+
+def to_kafka(event: Event, structured: bool = False) -> tuple[KafkaHeaders, bytes]:
+    """A record's headers and value for `event`."""
+    if structured:
+        headers, value = to_structured(event)
+        return [("content-type", headers["content-type"].encode())], value
+    headers = [(f"ce_{k}", v.encode()) for k, v in event.attributes.items() if k != "datacontenttype"]
+    if "datacontenttype" in event.attributes:
+        headers.append(("content-type", event.attributes["datacontenttype"].encode()))
+    return headers, event.data or b""
+
+
+def from_kafka(headers: list[tuple[str, bytes | str | None]], value: bytes | None) -> Event:
+    """The event in a record; MalformedEvent if it carries none (no ce_ headers, not structured)."""
+    texts = {name.lower(): v.decode(errors="replace") if isinstance(v, bytes) else (v or "") for name, v in headers}
+    content_type = texts.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() == STRUCTURED:
+        return from_http({"content-type": content_type}, value or b"")
+    attributes = {name[3:]: text for name, text in texts.items() if name.startswith("ce_")}
+    if not attributes:
+        raise MalformedEvent("no CloudEvent in the record (no ce_ headers, not structured)")
+    if content_type:
+        attributes["datacontenttype"] = content_type
+    _validate(attributes)
+    return Event(attributes, value or None)

@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from reference.apiserver.admission.eventing import KAFKA_BROKER_CLASS
 from reference.eventing.broker import BrokerPlane, TriggerRoute
-from reference.eventing.codec import Event, to_binary
+from reference.eventing.codec import Event, to_kafka
 from reference.eventing.delivery import Dispatcher
 from reference.kafka.client import consumer_config
 from reference.kafka.consumer import GroupWorker
@@ -47,11 +47,6 @@ def topic_of(broker: dict) -> tuple[str, str] | None:
 
 def trigger_group(namespace: str, name: str) -> str:
     return f"knative-trigger-{namespace}-{name}"
-
-
-def to_record(event: Event) -> tuple[list[tuple[str, str]], bytes]:
-    headers, body = to_binary(event)
-    return [(k.replace("ce-", "ce_", 1) if k.startswith("ce-") else k, v) for k, v in headers.items()], body
 
 
 class KafkaBrokerPlane(BrokerPlane):
@@ -134,7 +129,7 @@ class KafkaBrokerPlane(BrokerPlane):
         producer = self.producers.get(bootstrap)
         if producer is None:
             producer = self.producers[bootstrap] = AsyncProducer(bootstrap)
-        headers, body = to_record(event)
+        headers, body = to_kafka(event)
         try:
             await producer.produce(topic, body, key=event.attributes.get("partitionkey"), headers=headers)
         except KafkaException as err:

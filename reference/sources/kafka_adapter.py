@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from reference.eventing.codec import Event, MalformedEvent, from_http
+from reference.eventing.codec import STRUCTURED, Event, MalformedEvent, from_kafka
 from reference.eventing.delivery import DeliverySpec, Dispatcher, Outcome
 from reference.kafka.client import consumer_config
 from reference.kafka.consumer import GroupWorker
@@ -42,13 +42,12 @@ def _text(value: bytes | str | None) -> str:
 
 
 def record_to_event(message: Message, namespace: str, source: str) -> Event:
-    headers = {name: _text(value) for name, value in message.headers() or []}
-    lowered = {k.lower(): v for k, v in headers.items()}
+    headers = message.headers() or []
+    lowered = {name.lower(): _text(value) for name, value in headers}
     value = message.value() or b""
-    if "ce_specversion" in lowered or lowered.get("content-type", "").startswith("application/cloudevents+json"):
-        http_headers = {("ce-" + k[3:] if k.startswith("ce_") else k): v for k, v in lowered.items()}
+    if "ce_specversion" in lowered or lowered.get("content-type", "").startswith(STRUCTURED):
         try:
-            return from_http(http_headers, value)
+            return from_kafka(headers, value)
         except MalformedEvent as err:
             log.info("record %s/%d@%d looks like a CloudEvent but is not (%s): wrapping it",
                      message.topic(), message.partition(), message.offset(), err)
