@@ -15,6 +15,7 @@ from reference.apiserver.admission import scheduling as scheduling_admission
 from reference.apiserver.admission import serving as serving_admission
 from reference.apiserver.admission import sources as sources_admission
 from reference.apiserver.admission.context import Defaulter, Validator
+from reference.apiserver.conversion import KAFKA_SOURCE_V1ALPHA1, Conversion
 from reference.apiserver.schema import Schema
 from reference.apiserver.schemas import eventing, k8s, scheduling, serving, sources
 
@@ -48,6 +49,7 @@ class Kind:
     columns: tuple[Column, ...] = ()
     default: Defaulter | None = None
     validate: Validator | None = None
+    conversion: Conversion | None = None  # a served version stored as another (conversion.storage_version)
 
     @property
     def api_version(self) -> str:
@@ -177,6 +179,13 @@ KINDS: tuple[Kind, ...] = (
         default=sources_admission.default_kafka_source,
         validate=sources_admission.validate_kafka_source,
     ),
+    Kind(  # served beside v1beta1 and stored as v1beta1
+        "sources.knative.dev", "v1alpha1", "KafkaSource", "kafkasources", sources.KAFKA_SOURCE_V1ALPHA1,
+        categories=SOURCES,
+        columns=(Column("Topics", ".spec.topics"), Column("BootstrapServers", ".spec.bootstrapServers"),
+                 READY, REASON, AGE),
+        conversion=KAFKA_SOURCE_V1ALPHA1,
+    ),
     # Kubernetes core
     Kind(
         "", "v1", "Namespace", "namespaces", k8s.NAMESPACE, namespaced=False, short_names=("ns",),
@@ -253,15 +262,20 @@ class Kinds:
 
     def __init__(self, kinds: tuple[Kind, ...] = KINDS) -> None:
         self.all = kinds
+        self.stored = tuple(k for k in kinds if k.conversion is None)  # one per resource
         self._by_path = {(k.group, k.version, k.plural): k for k in kinds}
-        self._by_kind = {(k.group, k.kind): k for k in kinds}
+        self._by_kind = {(k.group, k.kind): k for k in self.stored}
 
     def by_path(self, group: str, version: str, plural: str) -> Kind | None:
         return self._by_path.get((group, version, plural))
 
     def by_kind(self, api_version: str, kind: str) -> Kind | None:
+        """The stored version of the kind, whichever served version `api_version` names."""
         group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
         return self._by_kind.get((group, kind))
+
+    def storage_of(self, kind: Kind) -> Kind:
+        return kind if kind.conversion is None else self._by_kind[(kind.group, kind.kind)]
 
     def groups(self) -> dict[str, list[Kind]]:
         out: dict[str, list[Kind]] = {}

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from reference.apiserver import errors, patch
 from reference.apiserver.admission.context import Context
 from reference.apiserver.admission.fielderror import FieldError
+from reference.apiserver.conversion import view_text
 from reference.apiserver.errors import ApiError, Cause
 from reference.apiserver.kinds import Kind, Kinds
 from reference.apiserver.schema import Findings, describe_value, walk
@@ -121,6 +122,19 @@ class Registry:
             if problem:
                 raise _invalid_from(kind, obj, problem)
 
+    def _stored(self, kind: Kind, obj: dict, opts: Options) -> tuple[Kind, dict]:
+        """A request's object in its stored version: a served version's object is checked against its
+        own schema first (so errors name its fields), then converted up."""
+        if kind.conversion is None:
+            return kind, obj
+        self._schema_check(kind, obj, opts)
+        return self.kinds.storage_of(kind), kind.conversion.up(obj)
+
+    @staticmethod
+    def _shown(kind: Kind, obj: dict) -> dict:
+        """A stored object as the requested version shows it."""
+        return obj if kind.conversion is None else kind.conversion.down(obj)
+
     def _check_name(self, kind: Kind, name: str) -> None:
         pattern, limit = ((_DNS1123_LABEL, 63) if kind.kind == "Namespace" else (_DNS1123_SUBDOMAIN, 253))
         if len(name) > limit or not pattern.match(name):
@@ -174,26 +188,27 @@ class Registry:
     # Reads ---------------------------------------------------------------------------------------
 
     def get(self, kind: Kind, namespace: str, name: str) -> dict:
-        return self._current(kind, namespace, name)
+        return self._shown(kind, self._current(kind, namespace, name))
 
     def get_text(self, kind: Kind, namespace: str, name: str) -> str:
         entry = self.store.entry(kind.resource, namespace if kind.namespaced else "", name)
         if entry is None:
             raise errors.not_found(kind.plural, kind.group, name)
-        return entry.text
+        return view_text(kind.conversion, entry.text)
 
     def list(self, kind: Kind, namespace: str | None, predicate: Predicate | None = None
              ) -> tuple[list[str], int]:
         """The JSON texts of matching objects and the collection's resourceVersion."""
         entries = self.store.entries(kind.resource, namespace if kind.namespaced else None)
-        texts = [e.text for e in entries if predicate is None or predicate(e.obj)]
+        texts = [view_text(kind.conversion, e.text) for e in entries if predicate is None or predicate(e.obj)]
         return texts, self.store.resource_version
 
     # Writes --------------------------------------------------------------------------------------
 
     def create(self, kind: Kind, namespace: str, body: object, opts: Options | None = None) -> dict:
         opts = opts or Options()
-        obj = self._decode(kind, body, namespace)
+        view = kind
+        kind, obj = self._stored(kind, self._decode(kind, body, namespace), opts)
         meta = obj["metadata"]
         self._schema_check(kind, obj, opts)
         if not meta.get("name"):
@@ -218,7 +233,7 @@ class Registry:
         meta["creationTimestamp"] = self._clock()
         if kind.generation:
             meta["generation"] = 1
-        return self._write(kind, obj, opts, created=True)
+        return self._shown(view, self._write(kind, obj, opts, created=True))
 
     def update(self, kind: Kind, namespace: str, name: str, body: object, opts: Options | None = None,
                *, subresource: str = "") -> dict:
@@ -239,7 +254,8 @@ class Registry:
             )])
         if sent_version and sent_version != old["metadata"]["resourceVersion"]:
             raise errors.conflict(kind.plural, kind.group, name, errors.STALE)
-        return self._replace(kind, old, obj, opts, subresource)
+        stored, obj = self._stored(kind, obj, opts)
+        return self._shown(kind, self._replace(stored, old, obj, opts, subresource))
 
     def _replace(self, kind: Kind, old: dict, obj: dict, opts: Options, subresource: str) -> dict:
         """Writes `obj` over `old` following the main-resource or status-subresource rules."""
@@ -288,26 +304,29 @@ class Registry:
 
     def patch(self, kind: Kind, namespace: str, name: str, content_type: str, body: bytes,
               opts: Options | None = None, *, subresource: str = "") -> dict:
+        """A patch applies to the object as the requested version shows it."""
         opts = opts or Options()
         key_ns = namespace if kind.namespaced else ""
         current = self.store.get(kind.resource, key_ns, name)
+        shown = None if current is None else self._shown(kind, current)
         doc = _parse_patch(content_type, body)
         if content_type in (patch.APPLY_PATCH, patch.APPLY_PATCH_CBOR):
-            merged = patch.apply(current, doc, opts.field_manager, kind.api_version)
+            merged = patch.apply(shown, doc, opts.field_manager, kind.api_version)
             if current is None:
                 merged.setdefault("metadata", {})["name"] = name
                 return self.create(kind, namespace, merged, opts)
-            return self._replace(kind, current, merged, opts, subresource)
+            stored, obj = self._stored(kind, merged, opts)
+            return self._shown(kind, self._replace(stored, current, obj, opts, subresource))
         if current is None:
             raise errors.not_found(kind.plural, kind.group, name)
         if content_type == patch.MERGE_PATCH:
-            merged = patch.merge_patch(current, doc)
+            merged = patch.merge_patch(shown, doc)
         elif content_type == patch.JSON_PATCH:
-            merged = patch.json_patch(current, doc)
+            merged = patch.json_patch(shown, doc)
         elif content_type == patch.STRATEGIC_MERGE_PATCH:
             if not kind.builtin:
                 raise errors.unsupported_media_type(content_type)
-            merged = patch.strategic_merge_patch(current, doc)
+            merged = patch.strategic_merge_patch(shown, doc)
         else:
             raise errors.unsupported_media_type(content_type)
         if not isinstance(merged, dict):
@@ -317,13 +336,13 @@ class Registry:
         if sent_version and sent_version != current["metadata"]["resourceVersion"]:
             raise errors.conflict(kind.plural, kind.group, name, errors.STALE)
         merged["metadata"]["name"] = name
-        obj = self._decode(kind, merged, namespace)
         try:
-            return self._replace(kind, current, obj, opts, subresource)
+            stored, obj = self._stored(kind, self._decode(kind, merged, namespace), opts)
+            return self._shown(kind, self._replace(stored, current, obj, opts, subresource))
         except errors.StrictDecodingError as err:
             # As Kubernetes reports it for PATCH: 422 with the patched object under the field "patch".
-            shown = json.dumps(json.dumps(merged, separators=(",", ":")))
-            raise errors.invalid("", "", "", [Cause("patch", f"Invalid value: {shown}: {err.decoding}")]) from err
+            shown_text = json.dumps(json.dumps(merged, separators=(",", ":")))
+            raise errors.invalid("", "", "", [Cause("patch", f"Invalid value: {shown_text}: {err.decoding}")]) from err
 
     def _rewrite(self, kind: Kind, obj: dict) -> dict:
         obj["metadata"]["resourceVersion"] = self.store.next_version()
@@ -333,6 +352,10 @@ class Registry:
 
     def delete(self, kind: Kind, namespace: str, name: str, options: dict | None = None,
                opts: Options | None = None) -> dict:
+        return self._shown(kind, self._delete(self.kinds.storage_of(kind), namespace, name, options, opts))
+
+    def _delete(self, kind: Kind, namespace: str, name: str, options: dict | None = None,
+                opts: Options | None = None) -> dict:
         opts = opts or Options()
         options = options or {}
         obj = self._current(kind, namespace, name)
@@ -382,7 +405,7 @@ class Registry:
         dependents = list(self.store.find(lambda _r, o: any(
             ref.get("uid") == uid for ref in o.get("metadata", {}).get("ownerReferences") or [])))
         for resource, dep in dependents:
-            kind = next(k for k in self.kinds.all if k.resource == resource)
+            kind = next(k for k in self.kinds.stored if k.resource == resource)
             meta = dep["metadata"]
             current = self.store.get(resource, meta.get("namespace", ""), meta["name"])
             if current is None:
@@ -398,7 +421,7 @@ class Registry:
                             {"propagationPolicy": propagation})
 
     def _empty_namespace(self, namespace: str) -> None:
-        for kind in self.kinds.all:
+        for kind in self.kinds.stored:
             if not kind.namespaced:
                 continue
             for entry in self.store.entries(kind.resource, namespace):

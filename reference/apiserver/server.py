@@ -19,6 +19,7 @@ import yaml
 from aiohttp import web
 
 from reference.apiserver import discovery, errors, tables
+from reference.apiserver.conversion import view_text
 from reference.apiserver.errors import ApiError
 from reference.apiserver.kinds import Kind
 from reference.apiserver.openapi import OpenAPI
@@ -321,9 +322,11 @@ class ApiServer:
         response.enable_chunked_encoding()
         await response.prepare(request)
 
-        def encode(kind_name: str, text: str, obj: dict | None = None) -> bytes:
+        def encode(kind_name: str, text: str, stored: bool = True) -> bytes:
+            if stored:
+                text = view_text(kind.conversion, text)  # as the watched version shows it
             if as_table:
-                row = tables.table(kind, [obj or json.loads(text)], include=include)
+                row = tables.table(kind, [json.loads(text)], include=include)
                 text = json.dumps(row, separators=(",", ":"))
             return f'{{"type":"{kind_name}","object":{text}}}\n'.encode()
 
@@ -333,7 +336,7 @@ class ApiServer:
             return response
         try:
             for text in initial:
-                await response.write(encode("ADDED", text))
+                await response.write(encode("ADDED", text, stored=False))
             async with asyncio.timeout(timeout):
                 async for event in store.events(watcher):
                     now_matches = predicate is None or predicate(event.obj)
@@ -347,7 +350,7 @@ class ApiServer:
                     else:
                         kind_name = "DELETED" if was_matching else ""
                     if kind_name:
-                        await response.write(encode(kind_name, event.text, event.obj))
+                        await response.write(encode(kind_name, event.text))
         except (TimeoutError, ConnectionResetError):
             pass
         finally:

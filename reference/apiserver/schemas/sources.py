@@ -1,4 +1,5 @@
-"""sources.knative.dev schemas: ContainerSource, PingSource (v1) and KafkaSource (v1beta1)."""
+"""sources.knative.dev schemas: ContainerSource, PingSource (v1) and KafkaSource (v1beta1, and v1alpha1
+with comma-separated strings for bootstrapServers and topics)."""
 
 from reference.apiserver.schema import ANY, INT, STR, arr, enum, obj
 from reference.apiserver.schemas.duck import CE_OVERRIDES, DELIVERY, DESTINATION, STATUS
@@ -18,17 +19,14 @@ PING_SOURCE = obj(
     status=STATUS,
 )
 
-KAFKA_SOURCE = obj(
-    spec=obj(
-        bootstrapServers=arr(STR),
-        topics=arr(STR),
-        consumerGroup=STR,
-        initialOffset=enum("earliest", "latest"),
-        consumers=INT,
-        ordering=enum("ordered", "unordered"),
-        net=ANY,
-        delivery=DELIVERY,
-        **SOURCE_FIELDS,
-    ),
-    status=STATUS,
+KAFKA_SOURCE_FIELDS = dict(
+    consumerGroup=STR,
+    initialOffset=enum("earliest", "latest"),
+    consumers=INT,
+    ordering=enum("ordered", "unordered"),
+    net=ANY,
+    delivery=DELIVERY,
+    **SOURCE_FIELDS,
 )
+KAFKA_SOURCE = obj(spec=obj(bootstrapServers=arr(STR), topics=arr(STR), **KAFKA_SOURCE_FIELDS), status=STATUS)
+KAFKA_SOURCE_V1ALPHA1 = obj(spec=obj(bootstrapServers=STR, topics=STR, **KAFKA_SOURCE_FIELDS), status=STATUS)
