@@ -43,6 +43,7 @@ from reference.eventing.controllers.channel import (
     InMemoryChannelReconciler,
     SubscriptionReconciler,
 )
+from reference.eventing.controllers.kafka_sink import KafkaSinkReconciler
 from reference.kafka.locate import KafkaEndpoint
 from reference.kafka.locate import locate as locate_kafka
 from reference.kafka.locate import reachable as kafka_reachable
@@ -238,6 +239,7 @@ class Platform:
                             ChannelReconciler(self.registry),
                             SubscriptionReconciler(self.registry, self.dataplane.serves_eventing),
                             KafkaSourceReconciler(self.registry, self.dataplane.kafka_source_consuming),
+                            KafkaSinkReconciler(self.registry, self.dataplane.serves_eventing),
                             *sources_controllers(self.registry, ingress_route(ingress_url))]
         for controller in self.controllers:
             self._run_task(controller.name, controller.run())

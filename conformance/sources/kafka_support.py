@@ -4,11 +4,12 @@ with confluent-kafka against the Kafka the target declares (Target.kafka_bootstr
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from kproof.target import Target
@@ -88,3 +89,20 @@ def uncommitted(bootstrap: str, group: str, topic: str, partitions: int) -> int:
 def kafka_source(name: str, namespace: str, bootstrap: str, topics: list[str], sink: dict, **spec: object) -> dict:
     return {"apiVersion": KAFKA_SOURCE[0], "kind": KAFKA_SOURCE[1], "metadata": {"name": name, "namespace": namespace},
             "spec": {"bootstrapServers": bootstrap.split(","), "topics": topics, "sink": sink, **spec}}
+
+
+def consume(bootstrap: str, topic: str, count: int, timeout: float = 60.0) -> list[Message]:
+    """The first `count` records of `topic` (a fresh group from the earliest offset); fewer if the time ran out."""
+    consumer = Consumer(config(bootstrap, **{"group.id": f"kproof-read-{uuid.uuid4().hex[:8]}",
+                                             "auto.offset.reset": "earliest", "enable.auto.commit": False}))
+    records: list[Message] = []
+    try:
+        consumer.subscribe([topic])
+        deadline = time.monotonic() + timeout
+        while len(records) < count and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is not None and message.error() is None:
+                records.append(message)
+    finally:
+        consumer.close()
+    return records

@@ -139,6 +139,11 @@ KINDS: tuple[Kind, ...] = (
                  AGE, READY, REASON),
         default=eventing_admission.default_trigger, validate=eventing_admission.validate_trigger,
     ),
+    Kind(  # Knative Kafka's sink: an addressable that writes each event to a topic
+        "eventing.knative.dev", "v1alpha1", "KafkaSink", "kafkasinks", eventing.KAFKA_SINK,
+        categories=("all", "knative", "eventing", "sink"), columns=(ADDRESS, AGE, READY, REASON),
+        default=eventing_admission.default_kafka_sink, validate=eventing_admission.validate_kafka_sink,
+    ),
     Kind(
         "messaging.knative.dev", "v1", "Channel", "channels", eventing.CHANNEL,
         short_names=("ch",), categories=MESSAGING, columns=(ADDRESS, AGE, READY, REASON),

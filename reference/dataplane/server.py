@@ -20,11 +20,17 @@ from reference.dataplane.metrics import Metrics
 from reference.dataplane.proxy import Proxy
 from reference.dataplane.requestlog import RequestRecord, compile_template
 from reference.dataplane.routing import RoutingTable
-from reference.eventing.addresses import BROKER_INGRESS_HOST, KAFKA_BROKER_INGRESS_HOST, parse_channel_host
+from reference.eventing.addresses import (
+    BROKER_INGRESS_HOST,
+    KAFKA_BROKER_INGRESS_HOST,
+    KAFKA_SINK_INGRESS_HOST,
+    parse_channel_host,
+)
 from reference.eventing.broker import BrokerPlane
 from reference.eventing.channel import ChannelPlane
 from reference.eventing.delivery import CONNECTIONS_PER_DESTINATION, Dispatcher, cluster_local, ingress_route
 from reference.eventing.kafka_broker import KafkaBrokerPlane
+from reference.eventing.kafka_sink import KafkaSinkPlane
 from reference.informer import ApiAccess, Informer
 from reference.sources.kafka_adapter import KafkaSourcePlane
 
@@ -57,6 +63,7 @@ class DataPlane:
         self.channels: ChannelPlane | None = None
         self.kafka_sources: KafkaSourcePlane | None = None
         self.kafka_brokers: KafkaBrokerPlane | None = None
+        self.kafka_sinks = KafkaSinkPlane(self.metrics.registry)
         self._activations: list[str] = []  # revisions asked for at zero replicas, in order
         self._dropped = 0
         self._activated = asyncio.Event()
@@ -107,6 +114,7 @@ class DataPlane:
             Informer(access, "/apis/messaging.knative.dev/v1/inmemorychannels", self.channels.set_channel),
             Informer(access, "/api/v1/namespaces/knative-eventing/configmaps", self._on_eventing_config),
             Informer(access, "/apis/sources.knative.dev/v1beta1/kafkasources", self.kafka_sources.set_source),
+            Informer(access, "/apis/eventing.knative.dev/v1alpha1/kafkasinks", self.kafka_sinks.set_sink),
         ]
 
     async def local_exchange(self, url: str, headers: dict[str, str], body: bytes
@@ -120,13 +128,15 @@ class DataPlane:
             f"?{parts.query}" if parts.query else ""), headers, body)
 
     async def serve(self, request: web.Request) -> web.StreamResponse:
-        """The ingress port: the broker ingress, channels, and otherwise Knative Services."""
+        """The ingress port: the broker and KafkaSink ingresses, channels, and otherwise Knative Services."""
         assert self.proxy is not None and self.brokers is not None and self.channels is not None
         host = request.host.split(":", 1)[0].lower()
         if host == BROKER_INGRESS_HOST:
             return await self.brokers.handle(request)
         if host == KAFKA_BROKER_INGRESS_HOST and self.kafka_brokers is not None:
             return await self.kafka_brokers.handle(request)
+        if host == KAFKA_SINK_INGRESS_HOST:
+            return await self.kafka_sinks.handle(request)
         channel = parse_channel_host(host)
         if channel is not None:
             return await self.channels.handle(request, *channel)
@@ -218,6 +228,8 @@ class DataPlane:
                                            query.get("subscriber", ""))
         elif kind == "inmemorychannels":
             serving = self.channels.serves(namespace, name, query.get("subscriber"))
+        elif kind == "kafkasinks":
+            serving = self.kafka_sinks.serves(namespace, name)
         elif kind == "kafkasources" and self.kafka_sources is not None:
             serving, problem = self.kafka_sources.serves(namespace, name, int(query.get("generation", "0")))
             return web.json_response({"serving": serving, "problem": problem}, status=200 if serving else 404)
@@ -284,6 +296,7 @@ class DataPlane:
             await self.channels.close()
             await self.kafka_sources.close()
             await self.kafka_brokers.close()
+            await self.kafka_sinks.close()
             for runner in runners:
                 await runner.cleanup()
             await api_session.close()

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 BROKER_INGRESS_HOST = "broker-ingress.knative-eventing.svc.cluster.local"
 KAFKA_BROKER_INGRESS_HOST = "kafka-broker-ingress.knative-eventing.svc.cluster.local"
+KAFKA_SINK_INGRESS_HOST = "kafka-sink-ingress.knative-eventing.svc.cluster.local"
 CHANNEL_SUFFIX = "-kn-channel"
 CLUSTER_DOMAIN = "svc.cluster.local"
 
 
 def broker_url(namespace: str, name: str, kafka: bool = False) -> str:
     return f"http://{KAFKA_BROKER_INGRESS_HOST if kafka else BROKER_INGRESS_HOST}/{namespace}/{name}"
+
+
+def kafka_sink_url(namespace: str, name: str) -> str:
+    return f"http://{KAFKA_SINK_INGRESS_HOST}/{namespace}/{name}"
 
 
 def channel_host(namespace: str, name: str) -> str:

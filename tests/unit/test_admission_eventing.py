@@ -114,3 +114,41 @@ def test_channel_and_subscription_rules() -> None:
     subscription = {"metadata": {"name": "s", "namespace": "ns"}, "spec": {}}
     assert str(validate_subscription(subscription, None, context())) == (
         "missing field(s): spec.channel\nthe Subscription must reference a channel")
+
+
+def kafka_sink(**spec: object) -> dict:
+    return {"metadata": {"name": "ks", "namespace": "ns"},
+            "spec": {"topic": "t", "bootstrapServers": ["127.0.0.1:9092"], **spec}}
+
+
+def check_sink(obj: dict, old: dict | None = None) -> str | None:
+    ctx = context("UPDATE" if old else "CREATE")
+    eventing.default_kafka_sink(obj, old, ctx)
+    problem = eventing.validate_kafka_sink(obj, old, ctx)
+    return str(problem) if problem else None
+
+
+def test_kafka_sink_defaults_to_binary_mode() -> None:
+    obj = kafka_sink()
+    assert check_sink(obj) is None and obj["spec"]["contentMode"] == "binary"
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ({"topic": ""}, "invalid value: : spec.topic"),
+    ({"bootstrapServers": []}, "invalid value: []: spec.bootstrapServers"),
+    ({"contentMode": "json"}, "invalid value: json: spec.contentMode"),
+    ({"numPartitions": 0}, "invalid value: 0: spec.numPartitions"),
+    ({"replicationFactor": -1}, "invalid value: -1: spec.replicationFactor"),
+    ({"auth": {"secret": {}}}, "missing field(s): spec.auth.secret.ref.name"),
+])
+def test_kafka_sink_validation(spec: dict, message: str) -> None:
+    assert check_sink(kafka_sink(**spec)) == message
+
+
+def test_kafka_sink_topic_and_sizes_are_immutable_and_its_mode_is_not() -> None:
+    old = kafka_sink(numPartitions=3, replicationFactor=1)
+    check_sink(old)
+    assert check_sink(kafka_sink(numPartitions=3, replicationFactor=1, contentMode="structured"), old) is None
+    problem = check_sink(kafka_sink(topic="other", numPartitions=6, replicationFactor=1), old)
+    assert problem is not None and "Immutable field updated" in problem
+    assert "spec.topic" in problem and "spec.numPartitions" in problem

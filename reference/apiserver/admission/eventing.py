@@ -284,3 +284,35 @@ def validate_subscription(obj: dict, old: dict | None, ctx: Context) -> FieldErr
     errs.append(within(validate_delivery(spec.get("delivery"), namespace, ctx), "spec.delivery"))
     errs.append(_immutable_spec(obj, old, "subscriber", "reply", "delivery"))
     return combine(*errs)
+
+
+# KafkaSink (eventing.knative.dev/v1alpha1, Knative's eventing-kafka-broker) ----------------------
+
+KAFKA_SINK_CONTENT_MODES = ("binary", "structured")
+
+
+def default_kafka_sink(obj: dict, old: dict | None, ctx: Context) -> None:
+    spec = obj.setdefault("spec", {})
+    if not spec.get("contentMode"):
+        spec["contentMode"] = "binary"
+
+
+def validate_kafka_sink(obj: dict, old: dict | None, ctx: Context) -> FieldError | None:
+    spec = obj.get("spec") or {}
+    errs: list[FieldError | None] = [validate_metadata_of(obj)]
+    if spec.get("contentMode") not in KAFKA_SINK_CONTENT_MODES:
+        errs.append(invalid_value(spec.get("contentMode"), "spec.contentMode"))
+    if not spec.get("bootstrapServers"):
+        errs.append(invalid_value(spec.get("bootstrapServers") or [], "spec.bootstrapServers"))
+    if not spec.get("topic"):
+        errs.append(invalid_value(spec.get("topic") or "", "spec.topic"))
+    for count in ("replicationFactor", "numPartitions"):
+        if spec.get(count) is not None and spec[count] <= 0:
+            errs.append(invalid_value(spec[count], f"spec.{count}"))
+    if "auth" in spec and not (((spec.get("auth") or {}).get("secret") or {}).get("ref") or {}).get("name"):
+        errs.append(missing_field("spec.auth.secret.ref.name"))
+    if old is not None:
+        before = old.get("spec") or {}
+        errs.extend(FieldError("Immutable field updated", [f"spec.{name}"])
+                    for name in ("topic", "replicationFactor", "numPartitions") if spec.get(name) != before.get(name))
+    return combine(*errs)

@@ -1,6 +1,7 @@
-"""eventing.knative.dev/v1 and messaging.knative.dev/v1 schemas."""
+"""eventing.knative.dev/v1 and messaging.knative.dev/v1 schemas, and Knative Kafka's KafkaSink
+(eventing.knative.dev/v1alpha1)."""
 
-from reference.apiserver.schema import ANY, STR, arr, mapof, obj
+from reference.apiserver.schema import ANY, INT, STR, arr, enum, mapof, obj
 from reference.apiserver.schemas.duck import DELIVERY, DESTINATION, KREFERENCE, STATUS
 
 BROKER = obj(spec=obj(config=KREFERENCE, delivery=DELIVERY), status=STATUS)
@@ -44,5 +45,17 @@ IN_MEMORY_CHANNEL = obj(spec=obj(subscribers=arr(SUBSCRIBER_SPEC), delivery=DELI
 
 SUBSCRIPTION = obj(
     spec=obj(channel=KREFERENCE, subscriber=DESTINATION, reply=DESTINATION, delivery=DELIVERY),
+    status=STATUS,
+)
+
+KAFKA_SINK = obj(
+    spec=obj(
+        topic=STR,
+        numPartitions=INT,
+        replicationFactor=INT,
+        bootstrapServers=arr(STR),
+        contentMode=enum("binary", "structured"),
+        auth=obj(secret=obj(ref=obj(name=STR))),
+    ),
     status=STATUS,
 )

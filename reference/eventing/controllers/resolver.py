@@ -1,4 +1,5 @@
-"""Destinations to URIs: a `ref` to anything addressable (a Knative Service, a Broker, a Channel) is
+"""Destinations to URIs: a `ref` to anything addressable (a Knative Service, a Broker, a Channel, a
+KafkaSink) is
 its status.address.url, with a relative `uri` appended; an absolute `uri` is itself."""
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from reference.serving import conditions
 
 # Kinds a destination can name: a change to one can change what a destination resolves to.
 ADDRESSABLES = (("serving.knative.dev", "v1", "services"), ("eventing.knative.dev", "v1", "brokers"),
-                ("messaging.knative.dev", "v1", "channels"), ("messaging.knative.dev", "v1", "inmemorychannels"))
+                ("messaging.knative.dev", "v1", "channels"), ("messaging.knative.dev", "v1", "inmemorychannels"),
+                ("eventing.knative.dev", "v1alpha1", "kafkasinks"))
 
 
 def destination_watches(registry: Registry, kind: Kind) -> list[Watch]:
