@@ -9,6 +9,10 @@ CLIENT_LOG = logging.getLogger("kproof.kafka.client")
 # Tansu's group join waits about half of session.timeout.ms: keep it short (the broker's minimum is 6 s
 # on Apache Kafka, which also accepts this when group.min.session.timeout.ms allows it).
 SESSION_TIMEOUT_MS = 6000
+# Tansu holds a fetch for most of its max wait even when records arrived (measured at seed 001's 50
+# messages a second: p50 167 ms from produce to a plain consumer at librdkafka's 500 ms, 54 ms at 100).
+# 100 ms bounds that added latency at the cost of ten empty fetches a second from an idle consumer.
+FETCH_WAIT_MAX_MS = 100
 
 
 def config(bootstrap: str, **extra: object) -> dict:
@@ -22,4 +26,5 @@ def consumer_config(bootstrap: str, group: str, initial_offset: str = "latest", 
     return config(bootstrap, **{"group.id": group, "auto.offset.reset": initial_offset,
                                 "enable.auto.commit": False, "enable.auto.offset.store": False,
                                 "session.timeout.ms": SESSION_TIMEOUT_MS, "heartbeat.interval.ms": 1000,
-                                "max.poll.interval.ms": 300_000, **extra})
+                                "max.poll.interval.ms": 300_000,
+                                "fetch.wait.max.ms": FETCH_WAIT_MAX_MS, **extra})

@@ -1,10 +1,13 @@
 """At-least-once consumption that never waits on its slowest record (Knative's dispatcher, in kind).
 
 One consumer of a group polls on its own thread and hands each record to the event loop at once.
-`unordered`: records are handled concurrently, at most `max_in_flight` out at a time. `ordered`: a
-partition's records are handled one at a time in offset order, each partition on its own, at most
-`PARTITION_QUEUE` of a partition out. Past those bounds the consumer pauses the partitions (and keeps
-polling, so the group keeps it) until records come back.
+`unordered`: records are handled concurrently, at most `max_in_flight` out at a time; at the bound the
+consumer waits for a record to come back before it polls again (pausing a partition would drop what
+librdkafka already fetched for it, and one slow record would cost a fetch round trip), and only when
+nothing comes back for `FULL_PAUSE_SECONDS` pauses its partitions and polls, so that the group keeps it
+and rebalances are served. `ordered`: a partition's records are handled one at a time in offset order,
+each partition on its own, at most `PARTITION_QUEUE` of a partition out; a partition at its bound is
+paused (the others go on) until records come back.
 
 Each partition commits, on a short timer and when it is revoked or the worker stops, the point below
 which every record was handled (`offsets.OffsetTracker`); nothing else is committed, so a crash or a
@@ -31,7 +34,8 @@ log = logging.getLogger("kproof.kafka")
 Handler = Callable[[Message], Awaitable[None]]  # one record, to its end (delivered or given up on)
 LagReport = Callable[[dict[Partition, int]], None]
 MAX_IN_FLIGHT = 100
-PARTITION_QUEUE = 50
+PARTITION_QUEUE = 200
+FULL_PAUSE_SECONDS = 1.0
 POLL_BATCH = 200
 POLL_SECONDS = 0.1
 COMMIT_SECONDS = 0.5
@@ -58,6 +62,8 @@ class GroupWorker:
         self._initial_error: str | None = None
         self._out = 0  # records handed out and not yet back (the loop decrements it)
         self._out_lock = threading.Lock()
+        self._room = threading.Event()  # set by the loop whenever a record comes back
+        self._full_since: float | None = None  # unordered: since when max_in_flight records are out
         self._paused: set[Partition] = set()
         self._tails: dict[Partition, asyncio.Task] = {}  # ordered: each partition's last record
         self._tasks: set[asyncio.Task] = set()
@@ -86,8 +92,12 @@ class GroupWorker:
         last_commit = last_lag = 0.0
         try:
             while not self._stop.is_set():
+                room = self._wait_for_room()
                 self._flow(consumer)
-                messages = consumer.consume(POLL_BATCH, POLL_SECONDS)
+                # Full and not yet paused: no poll (it would fetch past the bound). Paused: a poll that
+                # returns nothing but serves the group's callbacks.
+                messages = consumer.consume(min(POLL_BATCH, room), POLL_SECONDS) if room else (
+                    consumer.consume(1, 0) if self._paused else [])
                 good = []
                 for message in messages:
                     error = message.error()
@@ -125,11 +135,30 @@ class GroupWorker:
             self._out += len(handed)
         self.loop.call_soon_threadsafe(self._dispatch, handed)
 
+    def _bound(self) -> int:
+        return self.max_in_flight * PARTITION_QUEUE if self.ordered else self.max_in_flight
+
+    def _wait_for_room(self) -> int:
+        """How many more records may go out; while none may, waits (a while) for one to come back."""
+        deadline = time.monotonic() + POLL_SECONDS
+        while True:
+            self._room.clear()
+            with self._out_lock:
+                room = self._bound() - self._out
+            if room > 0:
+                self._full_since = None
+                return room
+            now = time.monotonic()
+            if self._full_since is None:
+                self._full_since = now
+            if now >= deadline or self._stop.is_set():
+                return 0
+            self._room.wait(deadline - now)
+
     def _flow(self, consumer: Consumer) -> None:
         """Pauses partitions past the bounds, resumes them once records came back."""
         assigned = [(tp.topic, tp.partition) for tp in consumer.assignment()]
-        with self._out_lock:
-            full = self._out >= (self.max_in_flight if not self.ordered else self.max_in_flight * PARTITION_QUEUE)
+        full = self._full_since is not None and time.monotonic() - self._full_since >= FULL_PAUSE_SECONDS
         wanted = {p for p in assigned if full or (self.ordered and self.offsets.out(p) >= PARTITION_QUEUE)}
         pause, resume = wanted - self._paused, (self._paused & set(assigned)) - wanted
         if pause:
@@ -231,6 +260,7 @@ class GroupWorker:
                 self.offsets.done(partition, message.offset(), generation)
             with self._out_lock:
                 self._out -= 1
+            self._room.set()
             if self.ordered and self._tails.get(partition) is asyncio.current_task():
                 del self._tails[partition]
 
