@@ -22,6 +22,7 @@ def serve(app: web.Application, name: str) -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stdout)
     port = int(os.environ.get("PORT", "8080"))
     log(name, f"listening on port {port}")
-    web.run_app(app, host=os.environ.get("KPROOF_BIND", "0.0.0.0"), port=port, print=None,
+    # the Pod's address: 127.0.0.1 on the reference, where replicas share the host's network
+    web.run_app(app, host=os.environ.get("KPROOF_BIND", "127.0.0.1"), port=port, print=None,
                 access_log=None, shutdown_timeout=DRAIN_SECONDS, handle_signals=True)
     log(name, "drained, exiting")

@@ -14,12 +14,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from reference.runtime.limits import Cgroup, Limits
 from reference.runtime.probes import AGGRESSIVE_PERIOD
 from reference.runtime.sandbox import signal_app
 
 Check = Callable[[], Awaitable[bool]]
 MAX_BACKOFF = 30.0  # seconds; the kubelet caps at 5 minutes, a local platform should recover faster
 RESET_BACKOFF_AFTER = 60.0  # a container that ran this long starts its back-off again from 1 s
+LOG_MAX_BYTES = 10 * 1024 * 1024  # the kubelet's containerLogMaxSize: past it the log rotates
+LOG_CHECK_SECONDS = 2.0
 
 
 def _log_tail(path: Path, lines: int = 80, limit: int = 2048) -> str:
@@ -28,6 +31,14 @@ def _log_tail(path: Path, lines: int = 80, limit: int = 2048) -> str:
     except OSError:
         return ""
     return "\n".join(text.splitlines()[-lines:])
+
+
+def _copy_and_truncate(path: Path, rotated: Path) -> None:
+    with path.open("rb") as source, rotated.open("wb") as target:
+        while chunk := source.read(1024 * 1024):
+            target.write(chunk)
+    with path.open("r+b") as log:
+        log.truncate(0)
 
 
 def now() -> str:
@@ -44,6 +55,7 @@ class ContainerSpec:
     restart_policy: str = "Always"
     readiness: dict | None = None
     liveness: dict | None = None
+    limits: Limits = field(default_factory=Limits)
 
 
 @dataclass
@@ -67,6 +79,7 @@ class Container:
         self._process: asyncio.subprocess.Process | None = None
         self._stopping = False
         self._ever_ready = False
+        self.cgroup = Cgroup(f"{spec.log_path.parent.name}-{spec.name}", spec.limits)
 
     # Status ------------------------------------------------------------------------------------
 
@@ -94,7 +107,17 @@ class Container:
     # Lifecycle ---------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Runs, restarts and probes the container until stop()."""
+        """Runs, restarts and probes the container until stop(), within its limits."""
+        self.cgroup.create()
+        rotation = asyncio.create_task(self._rotate_logs())
+        try:
+            await self._run_and_restart()
+        finally:
+            rotation.cancel()
+            await asyncio.gather(rotation, return_exceptions=True)
+            self.cgroup.remove()
+
+    async def _run_and_restart(self) -> None:
         backoff = 1.0
         while not self._stopping:
             started = asyncio.get_running_loop().time()
@@ -119,7 +142,7 @@ class Container:
         with log_path.open("ab") as log:
             try:
                 self._process = await asyncio.create_subprocess_exec(
-                    *self.spec.argv, env=self.spec.env, stdout=log, stderr=asyncio.subprocess.STDOUT,
+                    *self.cgroup.wrap(self.spec.argv), env=self.spec.env, stdout=log, stderr=asyncio.subprocess.STDOUT,
                     stdin=asyncio.subprocess.DEVNULL, start_new_session=True)
             except OSError as err:
                 log.write(f"{err}\n".encode())
@@ -128,6 +151,7 @@ class Container:
                 return 128
         self._set(state={"running": {"startedAt": now()}}, started=True, pid=self._process.pid,
                   ready=self._readiness is None)
+        oom_kills = self.cgroup.oom_kills()
         probes = [asyncio.create_task(self._probe_readiness())] if self._readiness else []
         if self._liveness:
             probes.append(asyncio.create_task(self._probe_liveness()))
@@ -137,8 +161,7 @@ class Container:
             for task in probes:
                 task.cancel()
             await asyncio.gather(*probes, return_exceptions=True)
-        reason = "Completed" if code == 0 else ("OOMKilled" if code == -signal.SIGKILL and not self._stopping
-                                                else "Error")
+        reason = "Completed" if code == 0 else ("OOMKilled" if self.cgroup.oom_kills() > oom_kills else "Error")
         terminated = {"exitCode": code if code >= 0 else 128 - code, "reason": reason,
                       "startedAt": self.current.state.get("running", {}).get("startedAt", now()),
                       "finishedAt": now()}
@@ -148,6 +171,17 @@ class Container:
         self._set(state={"terminated": terminated}, last_state={"terminated": terminated}, ready=False,
                   started=False, pid=None)
         return code
+
+    async def _rotate_logs(self) -> None:
+        """Past LOG_MAX_BYTES the log is copied to `<name>.log.1` and truncated (the app appends, so it
+        writes on at the start), as logrotate's copytruncate does; one rotated file is kept."""
+        path = self.spec.log_path
+        while True:
+            await asyncio.sleep(LOG_CHECK_SECONDS)
+            with contextlib.suppress(OSError):
+                if path.stat().st_size > LOG_MAX_BYTES:
+                    rotated = path.with_name(path.name + ".1")
+                    await asyncio.to_thread(_copy_and_truncate, path, rotated)
 
     async def _probe_readiness(self) -> None:
         probe = self.spec.readiness or {}

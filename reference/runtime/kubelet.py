@@ -31,6 +31,7 @@ from reference.runtime import sandbox, volumes
 from reference.runtime.catalog import Catalog, ImageNotFound, ImageUnavailable
 from reference.runtime.container import BuiltinContainer, Container, ContainerSpec
 from reference.runtime.devices import DeviceManager, DevicesUnavailable, no_gpu_env, whole_gpu_env
+from reference.runtime.limits import limits_of
 from reference.runtime.nodes import HOST_IP, MANAGED_LABEL, NodeSpec, node_object
 from reference.runtime.probes import checker
 from reference.scheduler import gpushare
@@ -102,7 +103,8 @@ class PodWorker:
 
     def _env(self, container: dict, base: dict[str, str]) -> dict[str, str]:
         namespace = self.meta.get("namespace", "")
-        env = {"PATH": DEFAULT_PATH, "HOSTNAME": self.meta["name"], "HOME": "/root", **self.kubelet.node_env, **base}
+        env = {"PATH": DEFAULT_PATH, "HOSTNAME": self.meta["name"], "HOME": sandbox.REPLICA_HOME,
+               **self.kubelet.node_env, **base}
         for source in container.get("envFrom") or []:
             prefix = source.get("prefix", "")
             if "configMapRef" in source:
@@ -202,7 +204,8 @@ class PodWorker:
                 name=container["name"], image=container.get("image", ""), argv=argv, env=env,
                 log_path=log_path(state_dir, self.pod, container["name"]),
                 restart_policy=spec.get("restartPolicy", "Always"),
-                readiness=container.get("readinessProbe"), liveness=container.get("livenessProbe"))
+                readiness=container.get("readinessProbe"), liveness=container.get("livenessProbe"),
+                limits=limits_of(container))
 
             def exec_argv(command: list[str], mounts: list = mounts, workdir: str | None = workdir) -> list[str]:
                 return sandbox.command(command, mounts, workdir)

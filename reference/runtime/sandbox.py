@@ -1,11 +1,22 @@
-"""The sandbox a replica runs in: bubblewrap with its own mount and PID namespace and a private /tmp.
+"""The sandbox a replica runs in, contained like a pod's container.
 
-The root is built from read-only binds of the system (/usr, /etc, /opt and their /bin, /lib links),
-this Python and the project; volumes are bound at their mountPath. The network is the host's: a
-replica listens on 127.0.0.1 at the port the platform gave it ($PORT).
+bubblewrap gives it its own mount, PID, IPC and UTS namespaces. When the platform runs as root,
+bubblewrap (as root, so that it can bind what only root may read, like the state directory's volumes)
+starts the replica through setpriv, which drops it to an ordinary user of the host (`REPLICA_UID`,
+nobody) with no capabilities, none inheritable and an empty bounding set: a user namespace would map
+the replica to the platform's own uid 0 on the host, which owns /etc/shadow and the state directory.
+When the platform is an ordinary user, bubblewrap's user namespace holds the replica, with every
+capability dropped. Its root is built
+from read-only binds of the system (/usr, /etc, /opt and their /bin, /lib links), this Python and the
+two parts of the project replicas run (`reference/`, the apps and models, and `fixtures/`, their data);
+never the state directory (the API token, the store, other pods' volumes) or the project's other files.
+Volumes are bound at their mountPath, /tmp and /run are private, /dev is minimal (plus a GPU's device
+files when it has one). The network is the host's: a replica listens on 127.0.0.1 at the port the
+platform gave it ($PORT), and can connect to what listens there (see the README's security model).
 
-Without bubblewrap (documented fallback) a replica runs as a plain child process: no private /tmp or
-PID namespace, and containers with volume mounts cannot start (there is nowhere to mount them).
+Without bubblewrap (documented fallback) a replica runs as a plain child process, still as the
+unprivileged user when the platform is root: no private /tmp, PID namespace or hidden files, and
+containers with volume mounts cannot start (there is nowhere to mount them).
 """
 
 from __future__ import annotations
@@ -20,6 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+REPLICA_PARTS = ("reference", "fixtures")  # what replicas of kproof's images run and read
+REPLICA_UID = REPLICA_GID = 65534  # nobody: the user a replica runs as when the platform is root
+REPLICA_HOME = "/tmp"  # the replica's own, private /tmp: somewhere it may write
 _SYSTEM_DIRS = ("/usr", "/etc", "/opt", "/srv")
 _LINK_DIRS = ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
 
@@ -57,8 +71,10 @@ def command(argv: list[str], mounts: list[Mount], working_dir: str | None, hostn
     if bwrap is None:
         if mounts:
             raise SandboxUnavailable("volume mounts need bubblewrap (apt-get install bubblewrap)")
-        return argv
+        return [*unprivileged(), *argv]
     out = [bwrap, "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
+    if os.geteuid() != 0:  # bubblewrap's user namespace; a root platform drops the user inside instead
+        out += ["--unshare-user", "--cap-drop", "ALL"]
     if hostname:
         out += ["--hostname", hostname[:63]]
     targets = [m.target for m in mounts]
@@ -71,21 +87,61 @@ def command(argv: list[str], mounts: list[Mount], working_dir: str | None, hostn
         elif os.path.isdir(link):
             out += ["--ro-bind", link, link]
     # The private /tmp first: Python or the project may live below /tmp and are bound over it.
-    out += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run"]
+    # /tmp as a pod's: anyone may write, each their own files (the replica's user is not root)
+    out += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm", "--perms", "1777",
+            "--tmpfs", "/tmp", "--tmpfs", "/run"]
     for device in devices:
         out += ["--dev-bind", device, device]
     if devices and os.path.isdir("/sys"):
         out += ["--ro-bind", "/sys", "/sys"]  # the CUDA runtime reads the PCI topology, as in a container
     bound: set[str] = set()
-    for directory in [*_python_dirs(), str(PROJECT_ROOT)]:
+    made: set[str] = set()
+    for directory in [*_python_dirs(), *(str(PROJECT_ROOT / part) for part in REPLICA_PARTS)]:
         if not any(directory == b or directory.startswith(b + "/") for b in bound):
+            out += _traversable(directory, made)
             out += ["--ro-bind", directory, directory]
             bound.add(directory)
     for mount in mounts:
+        out += _traversable(mount.target, made)
         out += ["--ro-bind" if mount.read_only else "--bind", str(mount.source), mount.target]
     if working_dir:
         out += ["--chdir", working_dir]
-    return [*out, "--", *argv]
+    return [*out, "--", *unprivileged(), *argv]
+
+
+def containment() -> dict[str, str]:
+    """How replicas are contained here, for `kproof status`."""
+    from reference.runtime.limits import mode
+
+    user = f"uid {REPLICA_UID}" if os.geteuid() == 0 else f"uid {os.geteuid()} in a user namespace"
+    sandbox = f"bubblewrap ({user}, no capabilities)" if bubblewrap() else (
+        f"none (plain processes as uid {REPLICA_UID if os.geteuid() == 0 else os.geteuid()})")
+    return {"sandbox": sandbox, "limits": mode(), "network": "host (replicas listen on 127.0.0.1)"}
+
+
+def unprivileged() -> list[str]:
+    """The prefix that drops a root platform's replica to REPLICA_UID, with no capabilities to inherit
+    or regain; nothing when the platform is not root (the replica is then the platform's own user)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        raise SandboxUnavailable("replicas of a root platform need setpriv (apt-get install util-linux)")
+    return [setpriv, f"--reuid={REPLICA_UID}", f"--regid={REPLICA_GID}", "--clear-groups", "--inh-caps=-all",
+            "--bounding-set=-all"]
+
+
+def _traversable(directory: str, made: set[str]) -> list[str]:
+    """Directories on the way to `directory` that the replica's user may pass through: bubblewrap copies
+    the host's modes (/root is 0700: Python, under /root/.pyenv, could not find itself) and makes the
+    ones it creates 0700 (a volume at /data/models would be out of the replica's reach)."""
+    out = []
+    for parent in reversed(Path(directory).parents[:-1]):
+        name = str(parent)
+        if name not in made and not name.startswith(_SYSTEM_DIRS):
+            out += ["--perms", "0755", "--dir", name]
+            made.add(name)
+    return out
 
 
 def _bind_tree(directory: str, targets: list[str]) -> list[str]:

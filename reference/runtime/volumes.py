@@ -17,8 +17,20 @@ from reference.runtime.sandbox import Mount
 Lookup = Callable[[str, str, str], "dict | None"]
 
 
+WRITABLE = 0o777  # emptyDir and claim directories, as Kubernetes makes them: the replica's user writes
+
+
 class VolumeError(RuntimeError):
     """A volume cannot be prepared (missing config map, secret or claim); the message says which."""
+
+
+def inside(directory: Path, relative: str) -> Path:
+    """`directory / relative`, refused unless it stays inside `directory` (admission already refuses
+    absolute paths and `..`; this holds for objects stored before it did, and for symlinks)."""
+    path = (directory / relative).resolve()
+    if relative.startswith("/") or not path.is_relative_to(directory.resolve()):
+        raise VolumeError(f"path {relative!r} leaves its volume")
+    return path
 
 
 def claim_directory(state_dir: Path, namespace: str, claim: str) -> Path:
@@ -32,7 +44,7 @@ def _write_items(target: Path, data: dict[str, bytes], items: list[dict] | None,
     for key, path, item_mode in selected:
         if key not in data:
             raise VolumeError(f'key "{key}" not found')
-        file = target / path
+        file = inside(target, path)
         file.parent.mkdir(parents=True, exist_ok=True)
         file.write_bytes(data[key])
         if item_mode is not None or mode is not None:
@@ -74,12 +86,14 @@ def prepare(pod: dict, pod_dir: Path, state_dir: Path, lookup: Lookup) -> dict[s
             _write_items(target, data, source.get("items"), source.get("defaultMode"))
         elif "emptyDir" in volume:
             target.mkdir(parents=True, exist_ok=True)
+            target.chmod(WRITABLE)
         elif "persistentVolumeClaim" in volume:
             claim = volume["persistentVolumeClaim"].get("claimName", "")
             if lookup(namespace, "PersistentVolumeClaim", claim) is None:
                 raise VolumeError(f'persistentvolumeclaim "{claim}" not found')
             target = claim_directory(state_dir, namespace, claim)
             target.mkdir(parents=True, exist_ok=True)
+            target.chmod(WRITABLE)
         else:
             raise VolumeError(f'volume "{name}" has a source the reference does not support')
         out[name] = target
@@ -93,8 +107,9 @@ def mounts(container: dict, volumes: dict[str, Path], read_only_claims: set[str]
         if source is None:
             raise VolumeError(f'volume "{mount.get("name")}" is not defined')
         if mount.get("subPath"):
-            source = source / mount["subPath"]
+            source = inside(source, mount["subPath"])
             source.mkdir(parents=True, exist_ok=True)
+            source.chmod(WRITABLE)
         read_only = bool(mount.get("readOnly")) or mount.get("name") in read_only_claims
         result.append(Mount(source, mount["mountPath"], read_only))
     return result

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -34,6 +35,8 @@ REVISION_ONLY_FIELDS = ("containerConcurrency", "timeoutSeconds", "responseStart
 RESOURCE_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
                      "CreateContainerError")
 USER_PORT_NAME = "user-port"
+MAX_REPLICAS_ENV = "KPROOF_MAX_REPLICAS"
+DEFAULT_MAX_REPLICAS = 100  # Pods of every revision together, on this one machine
 QUEUE_PROXY = {"name": "queue-proxy", "image": "ghcr.io/kproof/queue-proxy", "resources": {}}
 _CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
@@ -56,6 +59,12 @@ def static_scale(revision: dict, autoscaler_config: dict[str, str]) -> int:
     high = number(MAX_SCALE, autoscaler_config.get("max-scale", "0"))
     desired = max(initial, low)
     return min(desired, high) if high else desired
+
+
+def max_replicas() -> int:
+    """The platform-wide cap on Pods: an absurd scale becomes a condition, not a fork bomb."""
+    value = os.environ.get(MAX_REPLICAS_ENV, "")
+    return int(value) if value.isascii() and value.isdigit() else DEFAULT_MAX_REPLICAS
 
 
 def template_hash(revision: dict) -> str:
@@ -228,7 +237,8 @@ class RevisionReconciler(Controller):
         pods = [p for p in live if not reserve.is_reserved(p)]
         standby = [p for p in live if reserve.is_reserved(p)]
         autoscaler = self._ensure_autoscaler(revision)
-        desired = self.desired_scale(revision, autoscaler)
+        wanted = self.desired_scale(revision, autoscaler)
+        desired = min(wanted, self._room(uid))
         ready = sum(1 for p in pods if pod_ready(p))
         keep = reserve.wanted(reserve.reserve_replicas(revision), desired, ready, len(standby))
         standard = desired
@@ -236,8 +246,14 @@ class RevisionReconciler(Controller):
             standard = len(pods)  # the last standard replicas leave once a reserved one is ready
         pods = self._scale(revision, pods, standard, lambda pod: pod)
         self._scale(revision, standby, keep, reserve.reserved)
-        self._write_status(revision, pods, desired, autoscaler)
+        self._write_status(revision, pods, desired, autoscaler, wanted)
         return None
+
+    def _room(self, uid: str) -> int:
+        """How many Pods this revision may have under the platform's replica cap (its own count too)."""
+        others = sum(1 for e in self.registry.store.entries(self.pods.resource)
+                     if not any(o.get("uid") == uid for o in e.obj["metadata"].get("ownerReferences") or []))
+        return max(0, max_replicas() - others)
 
     def _scale(self, revision: dict, pods: list[dict], count: int, shape: Callable[[dict], dict]) -> list[dict]:
         """Creates or deletes Pods (of the shape `shape` gives) until there are `count`; returns them."""
@@ -260,7 +276,8 @@ class RevisionReconciler(Controller):
         config = self.registry.read_config("knative-serving", "config-deployment")
         return config.get("pod-is-always-schedulable", "false").strip().lower() == "true"
 
-    def _write_status(self, revision: dict, pods: list[dict], desired: int, autoscaler: dict | None) -> None:
+    def _write_status(self, revision: dict, pods: list[dict], desired: int, autoscaler: dict | None,
+                      wanted: int | None = None) -> None:
         previous = revision.get("status") or {}
         ready_pods = sum(1 for p in pods if pod_ready(p))
         was_available = conditions.is_true(revision, "ResourcesAvailable")
@@ -298,6 +315,10 @@ class RevisionReconciler(Controller):
                 and not conditions.is_true(autoscaler, "ScaleTargetInitialized") and available["status"] != "False"):
             available = conditions.condition("ResourcesAvailable", False, "ProgressDeadlineExceeded",
                                              "Initial scale was never achieved")
+        if wanted is not None and wanted > desired:
+            available = conditions.condition("ResourcesAvailable", False, "ReplicaLimit", (
+                f"{wanted} replicas wanted, and this platform runs at most {max_replicas()} in all "
+                f"({MAX_REPLICAS_ENV}); {desired} can run"))
         parts = [available, healthy]
         extra = []
         if autoscaler is not None and conditions.get(autoscaler, "Active").get("status") in ("True", "False"):

@@ -1,9 +1,10 @@
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
-from reference.runtime import sandbox
+from reference.runtime import limits, sandbox, volumes
 from reference.runtime.catalog import Catalog, Entry, ImageNotFound, ImageUnavailable, parse_reference
 from reference.runtime.volumes import VolumeError, mounts, prepare
 from reference.serving.revision import pod_for, static_scale
@@ -76,11 +77,68 @@ def test_sandbox_binds_volumes_and_isolates(monkeypatch: pytest.MonkeyPatch) -> 
     pairs = [argv[i:i + 2] for i in range(len(argv) - 1)]
     assert ["--tmpfs", "/tmp"] in pairs and ["--hostname", "pod-1"] in pairs and ["--chdir", "/work"] in pairs
     assert argv[argv.index("/data/models") - 2:argv.index("/data/models") + 1] == ["--ro-bind", "/v", "/data/models"]
-    assert argv[-2:] == ["--", "app"]
+    inner = argv[argv.index("--") + 1:]
+    assert inner[-1] == "app"
+    if os.geteuid() == 0:  # dropped to nobody with no capabilities, inside the sandbox
+        assert inner[1:-1] == ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+                               "--bounding-set=-all"]
+    else:
+        assert "--unshare-user" in argv and ["--cap-drop", "ALL"] in pairs and inner == ["app"]
+    bound = [argv[i + 1] for i in range(len(argv) - 1) if argv[i] == "--ro-bind"]
+    assert str(sandbox.PROJECT_ROOT / "reference") in bound
+    assert str(sandbox.PROJECT_ROOT) not in bound, "the project's other files (and a state dir in it) stay out"
+    made = [argv[i + 1] for i in range(len(argv) - 1) if argv[i] == "--dir" and argv[i - 1] == "0755"]
+    for directory in bound:  # the way there is open to the replica's user (bwrap would copy /root's 0700)
+        for parent in Path(directory).parents[:-1]:
+            assert str(parent).startswith(("/usr", "/etc", "/opt", "/srv")) or str(parent) in made, parent
     monkeypatch.setattr(sandbox, "bubblewrap", lambda: None)
-    assert sandbox.command(["app"], [], None) == ["app"]
+    assert sandbox.command(["app"], [], None)[-1] == "app"
     with pytest.raises(sandbox.SandboxUnavailable):
         sandbox.command(["app"], [sandbox.Mount(Path("/v"), "/data", False)], None)
+
+
+def test_volume_paths_stay_inside_their_volume(tmp_path: Path) -> None:
+    volume = tmp_path / "v"
+    volume.mkdir()
+    assert volumes.inside(volume, "a/b") == volume / "a" / "b"
+    for escape in ("../../..", "/", "/etc", "a/../../x"):
+        with pytest.raises(volumes.VolumeError, match="leaves its volume"):
+            volumes.inside(volume, escape)
+    (volume / "link").symlink_to("/")
+    with pytest.raises(volumes.VolumeError):
+        volumes.inside(volume, "link/etc")
+
+
+def test_limits_come_from_resources_limits() -> None:
+    container = {"resources": {"limits": {"memory": "64Mi", "cpu": "250m"}}}
+    assert limits.limits_of(container) == limits.Limits(memory_bytes=64 * 1024 * 1024, cpu_millis=250)
+    assert limits.limits_of({}) == limits.Limits()
+    assert limits.limits_of({"resources": {"limits": {"memory": "lots"}}}).memory_bytes is None
+
+
+def test_a_cgroup_wraps_the_command_and_counts_oom_kills(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(limits, "CGROUP_ROOT", tmp_path)
+    for controller in limits.V1_CONTROLLERS:
+        (tmp_path / controller).mkdir()
+    group = limits.Cgroup("pod-c", limits.Limits(memory_bytes=1024, cpu_millis=500), "cgroup v1")
+    group.create()
+    memory = tmp_path / "memory" / "kproof" / "pod-c"
+    assert (memory / "memory.limit_in_bytes").read_text() == "1024"
+    assert (tmp_path / "cpu" / "kproof" / "pod-c" / "cpu.cfs_quota_us").read_text() == "50000"
+    assert (tmp_path / "pids" / "kproof" / "pod-c" / "pids.max").read_text() == str(limits.MAX_PROCESSES)
+    argv = group.wrap(["app", "x"])
+    assert argv[0] == "/bin/sh" and argv[-3:] == ["--", "app", "x"] and str(memory / "cgroup.procs") in argv
+    (memory / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n")
+    assert group.oom_kills() == 2
+    assert limits.Cgroup("r", limits.Limits(memory_bytes=1024), "rlimit").wrap(["app"])[-2:] == ["--", "app"]
+
+
+def test_the_platform_caps_replicas(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reference.serving import revision
+    monkeypatch.setenv(revision.MAX_REPLICAS_ENV, "7")
+    assert revision.max_replicas() == 7
+    monkeypatch.setenv(revision.MAX_REPLICAS_ENV, "lots")
+    assert revision.max_replicas() == revision.DEFAULT_MAX_REPLICAS
 
 
 def _revision(annotations: dict | None = None, **labels: str) -> dict:
