@@ -18,6 +18,7 @@ from kproof.embedded import PlatformError, ReferenceProcess, read_endpoints, rea
 from kproof.postgres import LocalPostgres
 from kproof.run import RunOptions, run
 from kproof.target import Target
+from reference.processes import StateDirBusy, describe, private_dir, stop_leftovers
 
 DEFAULT_STATE_DIR = Path(".kproof")
 console = Console(soft_wrap=True)
@@ -45,17 +46,49 @@ def _node_file_problem(path: Path | None) -> str | None:
     return None
 
 
+def _images_problem(paths: list[Path] | None) -> str | None:
+    """What is wrong with an image catalog given to `--images`, checked before anything starts."""
+    from reference.runtime.catalog import Catalog, CatalogError
+
+    try:
+        Catalog.load(*(paths or []))
+    except CatalogError as err:
+        return str(err)
+    return None
+
+
+def _stop_leftovers(state_dir: Path) -> bool:
+    """Stops what a killed platform left running on `state_dir`; False while that platform still runs."""
+    try:
+        stopped = stop_leftovers(state_dir)
+    except StateDirBusy as err:
+        console.print(f"[red]{err}[/red]")
+        return False
+    if stopped:
+        console.print(f"stopped what a killed platform left running on {state_dir}: {describe(stopped)}")
+    return True
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     state_dir = args.state_dir.resolve()
     running = read_endpoints(state_dir)
     if running:
         console.print(f"a reference already runs on {state_dir} (pid {running.pid})")
+        if args.images or args.nodes:
+            console.print("[yellow]--images and --nodes apply from the next start: `kproof down` first[/yellow]")
         _print_access(state_dir, running.api, running.ingress)
         return 0
     problem = _node_file_problem(args.nodes)
     if problem:
         console.print(f"[red]node file: {problem}[/red]")
         return 2
+    problem = _images_problem(args.images)
+    if problem:
+        console.print(f"[red]image catalog: {problem}[/red]")
+        return 2
+    private_dir(state_dir)  # before PostgreSQL chooses where its data goes
+    if not _stop_leftovers(state_dir):
+        return 1
     if args.detach:
         process = ReferenceProcess(state_dir, args.host, args.api_port, args.kafka_bootstrap, args.nodes,
                                    tuple(args.images or ()))
@@ -111,14 +144,22 @@ def _run_foreground(state_dir: Path, args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
+    """Stops the platform, and everything recorded on its state directory: what a platform that was
+    killed left running too, the embedded Kafka and the private PostgreSQL."""
+    from reference.kafka.embedded import EmbeddedKafka
+
     state_dir = args.state_dir.resolve()
     endpoints = read_endpoints(state_dir)
-    if endpoints is None:
-        LocalPostgres(state_dir).stop()
+    kafka = EmbeddedKafka(state_dir).running()
+    with console.status(f"stopping the reference (pid {endpoints.pid})" if endpoints else "stopping leftovers"):
+        left = ReferenceProcess(state_dir).stop()
+    if left:
+        console.print(f"stopped what was left running on {state_dir}: {describe(left)}")
+    if endpoints is None and kafka:
+        console.print(f"stopped the embedded Kafka (pid {kafka['pid']})")
+    if endpoints is None and not left:
         console.print(f"no reference runs on {state_dir}")
         return 0
-    with console.status(f"stopping the reference (pid {endpoints.pid})"):
-        ReferenceProcess(state_dir).stop()
     console.print("stopped; its objects stay in the state directory for the next `kproof up`")
     return 0
 
@@ -135,6 +176,7 @@ def status_of(state_dir: Path) -> dict:
         "postgres": (LocalPostgres(state_dir).running() or {}).get("dsn"),
         "pid": endpoints.pid if endpoints else None,
         "components": {},
+        **(endpoints.containment if endpoints else {}),
     }
     if endpoints:
         try:
@@ -155,8 +197,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         console.print(f"no reference runs on {status['state_dir']}")
     else:
         console.print(f"running (pid {status['pid']})")
-        for key in ("api", "ingress", "kafka", "postgres", "kubeconfig"):
-            console.print(f"{key + ':':12} {status[key] or '-'}")
+        for key in ("api", "ingress", "kafka", "postgres", "kubeconfig", "sandbox", "limits", "network"):
+            console.print(f"{key + ':':12} {status.get(key) or '-'}")
         for name, health in status["components"].items():
             color = "green" if health == "ok" else "red"
             console.print(f"  {name:26} [{color}]{health}[/{color}]")

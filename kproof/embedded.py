@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -19,7 +19,16 @@ from kproof.postgres import LocalPostgres
 from kproof.target import GPU, KAFKA, KILL_POD, REFERENCE, RESERVE_INSTANCE, RESTART, VOLUMES, Target
 from reference.dataplane.process import PID_FILE as DATAPLANE_PID_FILE
 from reference.kafka.embedded import EmbeddedKafka
-from reference.processes import process_alive
+from reference.processes import (
+    Record,
+    StateDirBusy,
+    create_private,
+    private_dir,
+    process_alive,
+    start_time,
+    stop_leftovers,
+    stop_recorded,
+)
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
@@ -37,6 +46,7 @@ class Endpoints:
     ingress: str | None = None
     kafka: str | None = None  # the Kafka bootstrap address the platform uses
     gpus: int = 0  # GPUs on its nodes, real and virtual
+    containment: dict = field(default_factory=dict)  # how replicas are contained (sandbox, limits, network)
 
 
 def read_endpoints(state_dir: Path) -> Endpoints | None:
@@ -48,8 +58,11 @@ def read_endpoints(state_dir: Path) -> Endpoints | None:
     pid = int(data.get("pid", 0))
     if not pid or not process_alive(pid):
         return None
+    if data.get("pid_start") and str(start_time(pid)) != str(data["pid_start"]):
+        return None  # the platform was killed and its pid went to another process
     return Endpoints(api=data["api"], pid=pid, ca=data.get("ca"), ingress=data.get("ingress"),
-                     kafka=data.get("kafka") or None, gpus=int(data.get("gpus") or 0))
+                     kafka=data.get("kafka") or None, gpus=int(data.get("gpus") or 0),
+                     containment=dict(data.get("containment") or {}))
 
 
 def readiness(endpoints: Endpoints) -> dict[str, str]:
@@ -85,7 +98,11 @@ class ReferenceProcess:
     def start(self, timeout: float = START_TIMEOUT) -> Endpoints:
         if read_endpoints(self.state_dir):
             raise PlatformError(f"a reference already runs on {self.state_dir} (kproof down first)")
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.state_dir)
+        try:
+            stop_leftovers(self.state_dir)
+        except StateDirBusy as err:
+            raise PlatformError(str(err)) from err
         with contextlib.suppress(FileNotFoundError):
             (self.state_dir / "endpoints.json").unlink()
         command = [sys.executable, "-m", "reference", "--state-dir", str(self.state_dir),
@@ -96,7 +113,7 @@ class ReferenceProcess:
             command += ["--nodes", str(self.nodes.resolve())]
         for catalog in self.images:
             command += ["--images", str(catalog.resolve())]
-        log = self.log_path.open("ab")
+        log = create_private(self.log_path).open("ab")
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
@@ -117,9 +134,10 @@ class ReferenceProcess:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         return ""
 
-    def stop(self, timeout: float = STOP_TIMEOUT, keep_data: bool = False) -> None:
-        """Stops the platform and, unless `keep_data`, the embedded Kafka and the private PostgreSQL
-        (`kproof up --postgres`) of its state directory."""
+    def stop(self, timeout: float = STOP_TIMEOUT, keep_data: bool = False) -> list[Record]:
+        """Stops the platform, then whatever is still recorded on its state directory (what a killed
+        platform left running), and, unless `keep_data`, the embedded Kafka and the private PostgreSQL
+        (`kproof up --postgres`). Returns the recorded processes that were still running."""
         pid = self.process.pid if self.process else None
         if pid is None:
             endpoints = read_endpoints(self.state_dir)
@@ -130,9 +148,11 @@ class ReferenceProcess:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout)
             self.process = None
+        left = stop_recorded(self.state_dir, timeout)
         if not keep_data:
             EmbeddedKafka(self.state_dir).stop()
             LocalPostgres(self.state_dir).stop()
+        return left
 
     def restart(self) -> None:
         """A restart of the platform; Kafka (and PostgreSQL), like a cluster's, keep running."""

@@ -20,6 +20,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from reference.processes import write_private
+
 STATE_FILE = "postgres.json"
 START_TIMEOUT = 60.0
 DSN_ENV = "KPROOF_POSTGRES_DSN"
@@ -98,7 +100,7 @@ class LocalPostgres:
                     "-w", "-t", str(int(START_TIMEOUT)), "start"], data)
         dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres?sslmode=disable"
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.state_file.write_text(json.dumps({"dsn": dsn, "data": str(data), "port": port, "bin": str(bin_dir)}))
+        write_private(self.state_file, json.dumps({"dsn": dsn, "data": str(data), "port": port, "bin": str(bin_dir)}))
         return dsn
 
     def _call(self, command: list[str], data: Path) -> None:

@@ -6,9 +6,13 @@ import argparse
 import asyncio
 import logging
 import signal
+import sys
 from pathlib import Path
 
 from reference.platform import Platform, PlatformConfig
+from reference.processes import StateDirBusy
+from reference.runtime.catalog import CatalogError
+from reference.runtime.nodes import NodeFileError
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -31,8 +35,13 @@ def main(argv: list[str] | None = None) -> None:
         uvloop.install()
     except ImportError:  # the standard loop works too, a little slower
         pass
-    asyncio.run(_run(PlatformConfig(args.state_dir.resolve(), args.host, args.api_port, args.ingress_port,
-                                     args.images, args.kafka_bootstrap, args.nodes)))
+    config = PlatformConfig(args.state_dir.resolve(), args.host, args.api_port, args.ingress_port, args.images,
+                            args.kafka_bootstrap, args.nodes)
+    try:
+        asyncio.run(_run(config))
+    except (StateDirBusy, CatalogError, NodeFileError) as err:  # said in one line, not as a traceback
+        logging.getLogger("kproof.reference").error("%s", err)
+        sys.exit(2)
 
 
 async def _run(config: PlatformConfig) -> None:

@@ -8,9 +8,13 @@ State directory layout:
   endpoints.json  where the running components listen (removed on a clean stop)
   ports.json      the ports used last time (reused when free)
   config.yaml     settings given to `kproof up` that later starts keep (extra image catalogs, the node file)
+  processes/      every process the platform started, with its start time (see reference/processes.py)
   pods/           per pod: volumes and container logs (kubectl logs)
   volumes/        persistent volume claims, one directory each
   reference.log, dataplane.log
+
+The directory is 0700 and the files the platform writes are 0600: state.db holds Secrets, token and
+kubeconfig grant access, pki/ holds the keys.
 """
 
 from __future__ import annotations
@@ -47,9 +51,28 @@ from reference.eventing.controllers.kafka_sink import KafkaSinkReconciler
 from reference.kafka.locate import KafkaEndpoint
 from reference.kafka.locate import locate as locate_kafka
 from reference.kafka.locate import reachable as kafka_reachable
+from reference.processes import (
+    MAIN,
+    PLATFORM_PID_ENV,
+    Record,
+    create_private,
+    forget,
+    lock_state_dir,
+    pids_of,
+    private_dir,
+    record,
+    recorded,
+    snapshot,
+    start_time,
+    stat,
+    stop_leftovers,
+    write_private,
+)
+from reference.processes import stop as stop_processes
 from reference.runtime.catalog import Catalog
 from reference.runtime.kubelet import Kubelet
 from reference.runtime.nodes import node_specs
+from reference.runtime.sandbox import containment
 from reference.scheduler.scheduler import Scheduler
 from reference.serving.configuration import ConfigurationReconciler
 from reference.serving.podautoscaler import PodAutoscalerReconciler
@@ -80,15 +103,19 @@ class PlatformConfig:
         return (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
 
     def _save(self, key: str, value: object) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        (self.state_dir / "config.yaml").write_text(yaml.safe_dump({**self._saved(), key: value}))
+        private_dir(self.state_dir)
+        write_private(self.state_dir / "config.yaml", yaml.safe_dump({**self._saved(), key: value}))
 
     def saved_images(self) -> list[Path]:
-        """Catalogs given now, else those a previous start was given."""
+        """Catalogs given now, else those a previous start was given (one since removed is left out,
+        so that the platform still starts)."""
         if self.images:
             self._save("images", [str(p.resolve()) for p in self.images])
             return self.images
-        return [Path(p) for p in self._saved().get("images") or []]
+        kept = [Path(p) for p in self._saved().get("images") or []]
+        for gone in [path for path in kept if not path.is_file()]:
+            log.warning("the image catalog %s, given to an earlier start, is gone: left out", gone)
+        return [path for path in kept if path.is_file()]
 
     def saved_nodes(self) -> Path | None:
         """The node file given now, else the one a previous start was given (nodes outlive a restart)."""
@@ -102,10 +129,10 @@ class PlatformConfig:
 def read_or_create_token(state_dir: Path) -> str:
     path = state_dir / "token"
     if path.exists():
+        path.chmod(0o600)  # a state directory from before files were private
         return path.read_text().strip()
     token = secrets.token_urlsafe(32)
-    path.write_text(token + "\n")
-    path.chmod(0o600)
+    write_private(path, token + "\n")
     return token
 
 
@@ -155,11 +182,79 @@ def _previous_port(state_dir: Path, key: str) -> int:
         return 0
 
 
+REPLICA_PREFIX = "pod-"
+PRUNE_SECONDS = 5.0
+
+
+def _make_private(state_dir: Path, *names: str) -> None:
+    for name in names:
+        with contextlib.suppress(FileNotFoundError):
+            (state_dir / name).chmod(0o600)
+
+
+def replica_processes(pod: dict) -> dict[str, int]:
+    """Record name -> pid of each running container of a Pod, from its status (containerID process://PID)."""
+    uid = pod["metadata"].get("uid", "")
+    found = {}
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        scheme, _, pid = str(status.get("containerID") or "").partition("://")
+        if scheme == "process" and pid.isdigit():
+            found[f"{REPLICA_PREFIX}{uid}-{status['name']}-{pid}"] = int(pid)
+    return found
+
+
+class ReplicaRecords:
+    """Records each replica process the kubelet starts, as its Pod's status names it. Replicas run in
+    sessions of their own: those a killed platform leaves behind are stopped by the next start or by
+    `kproof down`, and a clean stop ends whatever is left in their process groups."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.known: dict[str, Record] = {}
+
+    def observe(self, pod: dict) -> None:
+        """Records the Pod's replicas that are this platform's children (a status written by an earlier
+        run names processes that are not)."""
+        for name, pid in replica_processes(pod).items():
+            found = stat(pid)
+            if name not in self.known and found is not None and found.ppid == os.getpid():
+                entry = record(self.state_dir, name, pid, group=True)
+                if entry is not None:
+                    self.known[name] = entry
+
+    def prune(self) -> None:
+        """Forgets the replicas whose process groups are gone."""
+        processes = snapshot()
+        for name, entry in list(self.known.items()):
+            if not pids_of(entry, processes):
+                forget(self.state_dir, name, entry.pid)
+                del self.known[name]
+
+    async def run(self, store: Store, resource: str) -> None:
+        watcher = store.watch(resource, None, None)
+        pruning = asyncio.create_task(self._prune_every(PRUNE_SECONDS))
+        try:
+            async for event in store.events(watcher):
+                self.observe(event.obj)
+        finally:
+            pruning.cancel()
+            store.unwatch(watcher)
+
+    async def _prune_every(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            self.prune()
+
+    def stop_all(self, timeout: float) -> None:
+        stop_processes(self.known.values(), timeout)
+        self.prune()
+
+
 class Platform:
     def __init__(self, config: PlatformConfig) -> None:
         self.config = config
-        self.state_dir = config.state_dir
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir = private_dir(config.state_dir)
+        self._claim_state_dir()
         self.token = read_or_create_token(self.state_dir)
         self.store = Store(self.state_dir / "state.db")
         self.registry = Registry(self.store)
@@ -168,12 +263,21 @@ class Platform:
         self.node_specs = node_specs(config.saved_nodes())  # NodeFileError: the file says what is wrong
         self.dataplane: DataPlaneProcess | None = None
         self.kubelet: Kubelet | None = None
+        self.replicas = ReplicaRecords(self.state_dir)
         self.controllers: list[Controller] = []
         self.kafka: KafkaEndpoint | None = None
         self.kafka_problem: str | None = None
         self._tasks: dict[str, asyncio.Task] = {}
         self._runners: list[web.AppRunner] = []
         self.endpoints: dict[str, str] = {}
+
+    def _claim_state_dir(self) -> None:
+        """Takes the state directory (StateDirBusy while another platform runs on it), stops what a killed
+        platform left running there, then records this one."""
+        self._lock = lock_state_dir(self.state_dir)
+        for entry in stop_leftovers(self.state_dir):
+            log.warning("stopped %s (pid %d), left running by a platform that was killed", entry.name, entry.pid)
+        record(self.state_dir, MAIN, os.getpid())
 
     async def _serve(self, app: web.Application, port: int, ssl_context: ssl.SSLContext | None = None) -> int:
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
@@ -204,7 +308,7 @@ class Platform:
     async def start(self) -> None:
         bootstrap(self.registry)
         hosts = sorted({"127.0.0.1", "localhost", self.config.host} - {"0.0.0.0", "::"})
-        certs = ensure_certificates(self.state_dir / "pki", hosts)
+        certs = ensure_certificates(private_dir(self.state_dir / "pki"), hosts)
         pods = self.registry.kinds.by_path("", "v1", "pods")
         self.api.add_subresource(pods, "log", self._logs)
         api_port = await self._serve(self.api.app(), self._choose_port(self.config.api_port, "api"),
@@ -213,21 +317,25 @@ class Platform:
         self.api.address = f"{client_host}:{api_port}"
         api_url = f"https://{client_host}:{api_port}"
         ingress_port = self._choose_port(self.config.ingress_port, "ingress") or _free_port(self.config.host)
-        admin_port = self._choose_port(0, "dataplane-admin") or _free_port(self.config.host)
+        admin_port = self._choose_port(0, "dataplane-admin") or _free_port("127.0.0.1")
         kubeconfig_path = self.state_dir / "kubeconfig"
         config = kubeconfig(api_url, self.token, certs.ca.read_bytes())
-        kubeconfig_path.write_text(yaml.safe_dump(config, sort_keys=False))
-        kubeconfig_path.chmod(0o600)
+        write_private(kubeconfig_path, yaml.safe_dump(config, sort_keys=False))
 
+        os.environ[PLATFORM_PID_ENV] = str(os.getpid())  # the data plane dies with this process
+        create_private(self.state_dir / "dataplane.log")
         self.dataplane = DataPlaneProcess(self.state_dir, api_url, certs.ca, self.config.host, ingress_port,
                                           admin_port)
         await self.dataplane.start()
         self.api.add_health_check("dataplane", lambda: self.dataplane.problem if self.dataplane else "absent")
         await self._start_kafka()
+        _make_private(self.state_dir, "dataplane.pid", "kafka.json", "kafka.log")  # their writers keep the mode
         ingress_url = f"http://{client_host}:{ingress_port}"
         self.kubelet = Kubelet(self.registry, self.state_dir, self.catalog, self.dataplane.drain,
                                cluster_network_env(ingress_url), self.node_specs)
         self._run_task("kubelet", self.kubelet.run())
+        self._tasks["replica-records"] = asyncio.create_task(
+            self.replicas.run(self.store, self.registry.kinds.by_path("", "v1", "pods").resource))
         self.controllers = [Scheduler(self.registry), ServiceReconciler(self.registry),
                             ConfigurationReconciler(self.registry),
                             RevisionReconciler(self.registry), RouteReconciler(self.registry, self.dataplane.serves),
@@ -246,11 +354,13 @@ class Platform:
 
         self.endpoints = {"api": api_url, "ca": str(certs.ca), "ingress": ingress_url,
                           "dataplane_admin": self.dataplane.admin, "pid": str(os.getpid()),
+                          "pid_start": str(start_time(os.getpid()) or ""),
                           "kafka": self.kafka.bootstrap if self.kafka else "", "kafka_kind": self.kafka.kind
-                          if self.kafka else "", "gpus": sum(len(spec.gpus) for spec in self.node_specs)}
-        (self.state_dir / "ports.json").write_text(json.dumps({"api": api_port, "ingress": ingress_port,
-                                                               "dataplane-admin": admin_port}))
-        (self.state_dir / "endpoints.json").write_text(json.dumps(self.endpoints, indent=2))
+                          if self.kafka else "", "gpus": sum(len(spec.gpus) for spec in self.node_specs),
+                          "containment": containment()}
+        write_private(self.state_dir / "ports.json", json.dumps({"api": api_port, "ingress": ingress_port,
+                                                                 "dataplane-admin": admin_port}))
+        write_private(self.state_dir / "endpoints.json", json.dumps(self.endpoints, indent=2))
         log.info("API server on %s, ingress on %s", api_url, ingress_url)
 
     async def _logs(self, request, kind, namespace, name):
@@ -281,6 +391,8 @@ class Platform:
                 task.cancel()
         if self.kubelet is not None:
             await self.kubelet.stop()
+        # What the replicas left in their process groups (their own children) goes too.
+        await asyncio.to_thread(self.replicas.stop_all, 5.0)
         for task in self._tasks.values():
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
@@ -291,6 +403,18 @@ class Platform:
             await runner.cleanup()
         self._runners.clear()
         self.store.close()
+        await asyncio.to_thread(self._forget_processes)
+
+    def _forget_processes(self) -> None:
+        """A clean stop leaves nothing it started running, and no record behind; then the state directory
+        is free for the next platform."""
+        others = [entry for entry in recorded(self.state_dir) if entry.pid != os.getpid()]
+        stop_processes(others, 5.0)
+        for entry in recorded(self.state_dir):
+            forget(self.state_dir, entry.name, entry.pid)
+        if self._lock >= 0:
+            os.close(self._lock)
+            self._lock = -1
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         await self.start()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -54,6 +55,15 @@ class Watcher:
         )
 
 
+def _make_private(path: Path) -> None:
+    """The database holds Secrets: 0600, created so before SQLite opens it (SQLite gives its -wal and
+    -shm files the database's mode); files from before are tightened."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if name.exists():
+            name.chmod(0o600)
+
+
 def dumps(obj: dict) -> str:
     return json.dumps(obj, separators=(",", ":"))
 
@@ -62,6 +72,8 @@ class Store:
     """Objects keyed by resource ("group/plural"), namespace ("" when cluster-scoped) and name."""
 
     def __init__(self, path: Path | str | None = None) -> None:
+        if path:
+            _make_private(Path(path))
         self._db = sqlite3.connect(str(path) if path else ":memory:", isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")

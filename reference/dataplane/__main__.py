@@ -1,4 +1,8 @@
-"""`python -m reference.dataplane`: the data plane process (started by the platform)."""
+"""`python -m reference.dataplane`: the data plane process (started by the platform).
+
+It dies with the platform (a killed platform must not leave it holding the ingress port) and records
+itself in the state directory, so that `kproof down` and the next start can stop it should it not.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,19 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from pathlib import Path
 
 from reference.dataplane.server import DataPlane
 from reference.informer import ApiAccess
+from reference.processes import die_with_platform, forget, record
+
+RECORD = "dataplane"
 
 
 def main() -> None:
+    die_with_platform()
     parser = argparse.ArgumentParser(prog="python -m reference.dataplane")
     parser.add_argument("--api", required=True)
     parser.add_argument("--ca", type=Path, required=True)
@@ -31,7 +40,12 @@ def main() -> None:
     except ImportError:
         pass
     access = ApiAccess(args.api, args.token_file.read_text().strip(), args.ca)
-    asyncio.run(_run(DataPlane(access, args.state_dir), args.host, args.port, args.admin_port))
+    me = record(args.state_dir, RECORD, os.getpid())
+    try:
+        asyncio.run(_run(DataPlane(access, args.state_dir), args.host, args.port, args.admin_port))
+    finally:
+        if me is not None:
+            forget(args.state_dir, RECORD, me.pid)
 
 
 async def _run(plane: DataPlane, host: str, port: int, admin_port: int) -> None:

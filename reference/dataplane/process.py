@@ -31,7 +31,7 @@ class DataPlaneProcess:
 
     @property
     def admin(self) -> str:
-        return f"http://{self.host}:{self.admin_port}"
+        return f"http://127.0.0.1:{self.admin_port}"  # the data plane keeps its admin port on loopback
 
     async def _spawn(self) -> None:
         log_file = (self.state_dir / "dataplane.log").open("ab")

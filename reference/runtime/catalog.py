@@ -13,6 +13,10 @@ DEFAULT_CATALOG = Path(__file__).resolve().parents[2] / "fixtures" / "images.yam
 DOCKER_HUB = "docker.io"
 
 
+class CatalogError(ValueError):
+    """An image catalog that cannot be read: the message names the file and what is wrong."""
+
+
 class ImageNotFound(LookupError):
     """No entry for the image: the pod waits with ErrImagePull / ImagePullBackOff."""
 
@@ -77,25 +81,50 @@ class Launch:
     annotations: dict[str, str] = field(default_factory=dict)  # Pod annotation -> env variable
 
 
+def _entry(item: dict) -> Entry:
+    return Entry(
+        image=item["image"], command=tuple(item.get("command") or ()),
+        args=tuple(item.get("args") or ()), env=dict(item.get("env") or {}),
+        tag=item.get("tag", ""), passthrough=bool(item.get("passthrough")),
+        builtin=bool(item.get("builtin")),
+        unavailable=item.get("unavailable", ""), annotations=dict(item.get("annotations") or {}),
+        executables=dict(item.get("executables") or {}),
+    )
+
+
+def _read_catalog(path: Path) -> list[Entry]:
+    """The entries of one catalog file, in order."""
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except OSError as err:
+        raise CatalogError(f"{path}: {err.strerror or err}") from err
+    except yaml.YAMLError as err:
+        raise CatalogError(f"{path}: not YAML: {err}") from err
+    items = doc.get("images") if isinstance(doc, dict) else None
+    if not isinstance(items, list):
+        raise CatalogError(f"{path}: no `images:` list (see fixtures/images.yaml)")
+    entries = []
+    for number, item in enumerate(items, 1):
+        if not isinstance(item, dict) or not isinstance(item.get("image"), str) or not item["image"]:
+            raise CatalogError(f"{path}: entry {number} names no `image`")
+        try:
+            entries.append(_entry(item))
+        except (TypeError, ValueError) as err:
+            raise CatalogError(f"{path}: entry {number} ({item['image']}): {err}") from err
+    return entries
+
+
 class Catalog:
     def __init__(self, entries: Iterable[Entry]) -> None:
         self.entries = list(entries)
 
     @classmethod
     def load(cls, *extra: Path) -> Catalog:
-        """User files first (their entries win), then the built-in catalog."""
+        """User files first (their entries win), then the built-in catalog (CatalogError if one cannot
+        be read)."""
         entries: list[Entry] = []
         for path in [*extra, DEFAULT_CATALOG]:
-            doc = yaml.safe_load(Path(path).read_text()) or {}
-            for item in doc.get("images") or []:
-                entries.append(Entry(
-                    image=item["image"], command=tuple(item.get("command") or ()),
-                    args=tuple(item.get("args") or ()), env=dict(item.get("env") or {}),
-                    tag=item.get("tag", ""), passthrough=bool(item.get("passthrough")),
-                    builtin=bool(item.get("builtin")),
-                    unavailable=item.get("unavailable", ""), annotations=dict(item.get("annotations") or {}),
-                    executables=dict(item.get("executables") or {}),
-                ))
+            entries += _read_catalog(Path(path))
         return cls(entries)
 
     def find(self, image: str) -> Entry:

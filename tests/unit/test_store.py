@@ -56,3 +56,16 @@ def test_versions_before_a_restart_are_too_old(tmp_path: Path) -> None:
     with pytest.raises(ResourceVersionTooOld):
         again.watch("/configmaps", None, 1)
     assert again.watch("/configmaps", None, 2) is not None
+
+
+def test_the_database_and_its_wal_files_are_private(tmp_path: Path) -> None:
+    """state.db holds Secrets: no other user may read it, nor its write-ahead log."""
+    old = tmp_path / "old.db"
+    old.write_bytes(b"")
+    old.chmod(0o644)
+    for path in (tmp_path / "state.db", old):
+        store = Store(path)
+        put(store, "a", x="1")
+        for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            assert name.exists() and name.stat().st_mode & 0o777 == 0o600, name
+        store.close()
