@@ -5,6 +5,7 @@ CloudEvents 1.0 and 0.3 in both modes, knativearrivaltime)."""
 from __future__ import annotations
 
 import base64
+import json
 
 from conformance.eventing.support import BROKER, TRIGGER, Bench, broker_manifest, event, ids, sink_ref
 from conformance.helpers import assert_invalid, refused, unique
@@ -105,6 +106,24 @@ def test_ingress_refuses_what_it_cannot_take(bench: Bench) -> None:
     assert bench.forward(unknown, headers={**ce, "ce-id": "1"}, body="{}")["status"] == 404
     assert bench.forward(url, headers={**ce, "ce-id": "1"}, size=12 * 1024 * 1024)["status"] == 413
     assert bench.forward(url, headers={**ce, "ce-id": "1", "ce-knativebrokerttl": "0"}, body="{}")["status"] == 400
+
+
+# CloudEvents: attribute names "MUST consist of lower-case letters ('a' to 'z') or digits ('0' to '9')", and
+# String values exclude control characters. `type:spoofed.type` would reach a subscriber as a second ce-type.
+BAD_ATTRIBUTES = {"type:spoofed.type": "x", "foo bar": "x", "a.b": "x", "f\u00e9e": "x", "Upper": "x",
+                  "subject": "line\r\nbreak"}
+
+
+def test_ingress_refuses_bad_attribute_names_and_values(bench: Bench) -> None:
+    url = bench.broker_url()
+    structured = {"content-type": "application/cloudevents+json"}
+    for name, value in BAD_ATTRIBUTES.items():
+        body = json.dumps({"specversion": "1.0", "id": unique("bad"), "source": "/kproof", "type": "kproof.bad",
+                           name: value})
+        assert bench.forward(url, headers=structured, body=body)["status"] == 400, f"attribute {name!r}"
+    deep = json.dumps({"specversion": "1.0", "id": unique("deep"), "source": "/kproof", "type": "kproof.deep",
+                       "data": None}).replace("null", "[" * 2000 + "]" * 2000)
+    assert bench.forward(url, headers=structured, body=deep)["status"] in (202, 400), "data nested 2,000 deep"
 
 
 def test_binary_data_passes_through_unchanged(bench: Bench) -> None:

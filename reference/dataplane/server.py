@@ -34,8 +34,15 @@ from reference.eventing.kafka_sink import KafkaSinkPlane
 from reference.informer import ApiAccess, Informer
 from reference.sources.kafka_adapter import KafkaSourcePlane
 
+ADMIN_HOST = "127.0.0.1"
 REQUEST_LOG_FLAG = "logging.enable-request-log"
 REQUEST_LOG_TEMPLATE = "logging.request-log-template"
+# aiohttp's keep-alive timer runs from a connection's start, and from each answer, until a whole request
+# head has come; bytes of a partial head do not restart it. So it bounds an idle connection and a head
+# sent slowly alike (aiohttp's default is an hour). A minute, a common ReadHeaderTimeout of Go servers, and
+# longer than clients keep idle connections (the dispatcher's pool: 30 s), so none reuses one being closed.
+# (Bodies have their own limit where they are read: reference.eventing.receiver.BODY_TIMEOUT.)
+HEAD_TIMEOUT = 60.0
 
 
 class DataPlane:
@@ -280,10 +287,12 @@ class DataPlane:
         self.informers += self._eventing_informers()
         tasks = [asyncio.create_task(i.run(api_session)) for i in self.informers]
         runners = []
-        for app, app_port in ((self.ingress_app(), port), (self.admin_app(), admin_port)):
-            runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
+        # The admin port (/metrics, /routes, /drain) has no authentication: it stays on loopback whatever
+        # address the ingress is given.
+        for app, app_host, app_port in ((self.ingress_app(), host, port), (self.admin_app(), ADMIN_HOST, admin_port)):
+            runner = app_runner(app)
             await runner.setup()
-            await web.TCPSite(runner, host, app_port, reuse_address=True, backlog=1024).start()
+            await web.TCPSite(runner, app_host, app_port, reuse_address=True, backlog=1024).start()
             runners.append(runner)
         print(json.dumps({"ingress": port, "admin": admin_port}), flush=True)
         try:
@@ -304,3 +313,9 @@ class DataPlane:
             for handle in self._log_files.values():
                 with contextlib.suppress(OSError):
                     handle.close()
+
+
+def app_runner(app: web.Application, head_timeout: float = HEAD_TIMEOUT) -> web.AppRunner:
+    """The data plane's servers: a connection must bring a whole request head within `head_timeout`."""
+    return web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0,
+                         keepalive_timeout=head_timeout)

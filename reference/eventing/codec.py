@@ -9,18 +9,53 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import accumulate
 from urllib.parse import quote, unquote
 
 STRUCTURED = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"
 REQUIRED = ("id", "source", "specversion", "type")
 SPEC_VERSIONS = ("1.0", "0.3")
+# The spec: names "MUST consist of lower-case letters ('a' to 'z') or digits ('0' to '9')" (at most 20 is
+# only a SHOULD, so longer ones pass). Anything else (a dot, a colon, a space, CR/LF) would reach an HTTP
+# subscriber as a different or a broken header: `type:x` becomes a second ce-type.
+NAME = re.compile(r"[a-z0-9]+")
+# The spec's String type excludes the control characters, among them CR and LF, which no header can carry.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# JSON nested deeper is refused (a structured event) or left undecoded (data): the json module recurses per
+# level, so without a bound of its own how deep it goes would depend on the interpreter's recursion limit,
+# which libraries change (celpy raises it to 2500). Go's encoding/json stops at 10,000; 500 keeps clear of
+# Python's default limit of 1,000 frames.
+MAX_DEPTH = 500
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_STEPS = tuple(1 if chr(c) in "[{" else -1 if chr(c) in "]}" else 0 for c in range(256))
 
 
 class MalformedEvent(ValueError):
     """The request does not carry a valid CloudEvent; the message says why."""
+
+
+class TooDeep(ValueError):
+    """JSON nested more than MAX_DEPTH levels deep."""
+
+
+def loads(text: bytes) -> object:
+    """json.loads, but TooDeep (a ValueError) for JSON nested more than MAX_DEPTH levels deep."""
+    # Counting brackets is cheap; only a body with enough of them needs its depth measured.
+    if text.count(b"[") + text.count(b"{") > MAX_DEPTH and _depth(text) > MAX_DEPTH:
+        raise TooDeep(f"nested more than {MAX_DEPTH} levels deep")
+    try:
+        return json.loads(text)
+    except RecursionError as err:  # called with the stack already deep
+        raise TooDeep("nested too deeply to decode") from err
+
+
+def _depth(text: bytes) -> int:
+    """How deep arrays and objects nest outside string literals, without recursing."""
+    return max(accumulate(map(_STEPS.__getitem__, _STRING.sub(b"", text))), default=0)
 
 
 @dataclass
@@ -37,15 +72,17 @@ class Event:
         return self.attributes.get("type", "")
 
     def json(self) -> object:
-        """The data decoded as JSON (None when absent)."""
-        return json.loads(self.data) if self.data else None
+        """The data decoded as JSON (None when absent); ValueError when it is not JSON or nested too deep."""
+        return loads(self.data) if self.data else None
 
     def to_dict(self) -> dict:
         """The event in structured JSON form (data as JSON when it is JSON, else text or base64)."""
         out: dict = dict(self.attributes)
         if self.data is not None:
             try:
-                out["data"] = json.loads(self.data)
+                out["data"] = loads(self.data)
+            except TooDeep:  # JSON, but too deep to decode: base64 still carries it byte-exact
+                out["data_base64"] = base64.b64encode(self.data).decode()
             except ValueError:
                 try:
                     out["data"] = self.data.decode()
@@ -55,6 +92,11 @@ class Event:
 
 
 def _validate(attributes: dict[str, str]) -> None:
+    for name, value in attributes.items():
+        if not NAME.fullmatch(name):
+            raise MalformedEvent(f"invalid attribute name {name!r}: only lower-case letters a-z and digits 0-9")
+        if CONTROL.search(value):
+            raise MalformedEvent(f"attribute {name!r} has a control character (such as CR or LF) in its value")
     missing = [name for name in REQUIRED if not attributes.get(name)]
     if missing:
         raise MalformedEvent(f"missing required attribute(s): {', '.join(missing)}")
@@ -64,38 +106,58 @@ def _validate(attributes: dict[str, str]) -> None:
 
 def from_http(headers: Mapping[str, str], body: bytes) -> Event:
     """The event in an HTTP request; MalformedEvent if there is none or it lacks required attributes."""
-    lowered = {k.lower(): v for k, v in headers.items()}
+    items = headers.items()
+    lowered = {k.lower(): v for k, v in items}
     content_type = lowered.get("content-type", "")
     media = content_type.split(";")[0].strip().lower()
     if media == BATCH:
         raise MalformedEvent("batched CloudEvents are not supported")
     if media == STRUCTURED:
-        try:
-            doc = json.loads(body)
-        except ValueError as err:
-            raise MalformedEvent(f"structured event is not JSON: {err}") from err
-        if not isinstance(doc, dict):
-            raise MalformedEvent("structured event must be a JSON object")
-        attributes = {k: _text(v) for k, v in doc.items() if k not in ("data", "data_base64")}
-        data: bytes | None = None
-        if "data_base64" in doc:
-            try:
-                data = base64.b64decode(doc["data_base64"], validate=True)
-            except (ValueError, TypeError) as err:
-                raise MalformedEvent(f"data_base64 is not base64: {err}") from err
-        elif "data" in doc:
-            value = doc["data"]
-            data = value.encode() if isinstance(value, str) and not _is_json(attributes) else \
-                json.dumps(value, separators=(",", ":")).encode()
-        _validate(attributes)
-        return Event(attributes, data)
-    attributes = {k[3:]: unquote(v) for k, v in lowered.items() if k.startswith("ce-")}
+        return _structured(body)
+    attributes = _ce_headers(items)
     if not attributes:
         raise MalformedEvent("no CloudEvent in the request (no ce- headers, not structured)")
     if content_type:
         attributes["datacontenttype"] = content_type
     _validate(attributes)
     return Event(attributes, body if body else None)
+
+
+def _ce_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The attributes in ce- headers; a repeated one is refused (which copy would a filter see?)."""
+    attributes: dict[str, str] = {}
+    for key, value in items:
+        if not key.lower().startswith("ce-"):
+            continue
+        name = key[3:].lower()
+        if name in attributes:
+            raise MalformedEvent(f"attribute {name!r} is given more than once")
+        attributes[name] = unquote(value)
+    return attributes
+
+
+def _structured(body: bytes) -> Event:
+    try:
+        doc = loads(body)
+    except TooDeep as err:
+        raise MalformedEvent(f"structured event is {err}") from err
+    except ValueError as err:
+        raise MalformedEvent(f"structured event is not JSON: {err}") from err
+    if not isinstance(doc, dict):
+        raise MalformedEvent("structured event must be a JSON object")
+    attributes = {k: _text(v) for k, v in doc.items() if k not in ("data", "data_base64")}
+    data: bytes | None = None
+    if "data_base64" in doc:
+        try:
+            data = base64.b64decode(doc["data_base64"], validate=True)
+        except (ValueError, TypeError) as err:
+            raise MalformedEvent(f"data_base64 is not base64: {err}") from err
+    elif "data" in doc:
+        value = doc["data"]
+        data = value.encode() if isinstance(value, str) and not _is_json(attributes) else \
+            json.dumps(value, separators=(",", ":")).encode()
+    _validate(attributes)
+    return Event(attributes, data)
 
 
 def _text(value: object) -> str:

@@ -21,7 +21,7 @@ from reference.apiserver.admission.eventing import KAFKA_BROKER_CLASS
 from reference.eventing.broker import BrokerPlane, TriggerRoute
 from reference.eventing.codec import Event, to_kafka
 from reference.eventing.delivery import Dispatcher
-from reference.kafka.client import consumer_config
+from reference.kafka.client import FAST_SESSION_TIMEOUT_MS, consumer_config
 from reference.kafka.consumer import GroupWorker
 from reference.kafka.producer import AsyncProducer
 from reference.sources.kafka_adapter import record_to_event
@@ -102,7 +102,9 @@ class KafkaBrokerPlane(BrokerPlane):
             for uid, (fingerprint, route, bootstrap, topic) in wanted.items():
                 if uid not in self.workers:
                     namespace = route.trigger["metadata"].get("namespace", "")
-                    settings = consumer_config(bootstrap, trigger_group(namespace, route.name), "latest")
+                    # A short session: after a crash of the data plane, the group drops the dead consumer soon.
+                    settings = consumer_config(bootstrap, trigger_group(namespace, route.name), "latest",
+                                               **{"session.timeout.ms": FAST_SESSION_TIMEOUT_MS})
                     worker = GroupWorker(settings, [topic], self._handler(namespace, route.broker, uid),
                                          asyncio.get_running_loop(), f"trigger {namespace}/{route.name}",
                                          ordered=ordered(route.trigger))

@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
+from reference.kafka.client import SESSION_TIMEOUT_MS
 from reference.kafka.offsets import OffsetTracker, Partition
 
 log = logging.getLogger("kproof.kafka")
@@ -86,9 +87,21 @@ class GroupWorker:
 
     # The consumer's thread ------------------------------------------------------------------------
 
-    def _run(self) -> None:
+    def _subscribed(self) -> Consumer:
         consumer = Consumer(self.settings)
         consumer.subscribe(self.topics, on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._revoked)
+        return consumer
+
+    def _lengthen_session(self) -> bool:
+        """The broker refused the session timeout: ask for the usual minimum instead, once."""
+        if int(self.settings.get("session.timeout.ms", SESSION_TIMEOUT_MS)) >= SESSION_TIMEOUT_MS:
+            return False
+        log.info("%s: the broker wants a longer session; joining again with %d ms", self.name, SESSION_TIMEOUT_MS)
+        self.settings = {**self.settings, "session.timeout.ms": SESSION_TIMEOUT_MS}
+        return True
+
+    def _run(self) -> None:
+        consumer = self._subscribed()
         last_commit = last_lag = 0.0
         try:
             while not self._stop.is_set():
@@ -103,6 +116,10 @@ class GroupWorker:
                     error = message.error()
                     if error is None:
                         good.append(message)
+                    elif error.code() == KafkaError.INVALID_SESSION_TIMEOUT and self._lengthen_session():
+                        consumer.close()  # it never joined: nothing assigned, nothing to commit
+                        consumer = self._subscribed()
+                        break
                     elif error.code() != KafkaError._PARTITION_EOF:
                         self.problem = f"{error.name()}: {error.str()}"
                         log.warning("%s: %s", self.name, self.problem)

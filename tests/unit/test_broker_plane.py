@@ -3,15 +3,20 @@ replies, and channel fan-out; sinks are recorder apps on real sockets."""
 
 import asyncio
 import contextlib
+import json
 
 import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from yarl import URL
 
+from reference.apiserver.admission.eventing import BROKER_CLASS, KAFKA_BROKER_CLASS
 from reference.apps import recorder
 from reference.eventing.broker import ARRIVAL, TTL, BrokerPlane
 from reference.eventing.channel import ChannelPlane
 from reference.eventing.delivery import Dispatcher
+from reference.eventing.kafka_broker import KafkaBrokerPlane
+from reference.eventing.kafka_sink import KafkaSinkPlane, SinkTarget
 
 CE = {"ce-specversion": "1.0", "ce-id": "1", "ce-source": "/unit", "ce-type": "t.created",
       "content-type": "application/json"}
@@ -194,3 +199,73 @@ def test_the_trigger_probe_wants_this_generation_and_subscriber() -> None:
     assert not plane.serves_trigger("ns", "t", "uid-t", 2, "http://a")
     plane.set_trigger("DELETED", trigger("t", "http://a", generation=2), None)
     assert not plane.serves_trigger("ns", "t", "uid-t", 2, "http://a")
+
+
+STRUCTURED = {"content-type": "application/cloudevents+json"}
+BAD_STRUCTURED = {"type:spoofed.type": "x", "foo bar": "x", "a\r\nb": "x", "f\u00e9e": "x", "subject": "a\r\nb"}
+BAD_HEADER_LINES = [b"ce-type:spoofed.type: x", b"ce-a.b: x", b"ce-subject: a%0D%0Ab"]
+
+
+def structured(**attributes: object) -> bytes:
+    return json.dumps({"specversion": "1.0", "id": "bad", "source": "/s", "type": "t.created", **attributes}).encode()
+
+
+async def raw_post(url: URL, header_line: bytes) -> tuple[int, bytes]:
+    """A binary-mode POST with one header line as written (aiohttp's client would refuse to send some)."""
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    head = b"".join(f"{k}: {v}\r\n".encode() for k, v in CE.items() if k != "ce-id")
+    writer.write(b"POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 2\r\nce-id: bad\r\n"
+                 b"%s%s\r\n\r\n{}" % (url.path.encode(), head, header_line))
+    answer = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), rest
+
+
+def test_bad_attribute_names_and_values_are_refused_and_never_delivered() -> None:
+    async def main() -> None:
+        async with Bench(sinks=2) as bench:
+            bench.plane.set_broker("ADDED", broker(), None)
+            bench.plane.set_trigger("ADDED", trigger("all", bench.url(0)), None)
+            subscribers = [{"uid": "a", "subscriberUri": bench.url(1)}]
+            bench.channels.set_channel("ADDED", {"metadata": {"namespace": "ns", "name": "chan"},
+                                                 "spec": {"subscribers": subscribers}}, None)
+            for path in ("/ns/default", "/channel/"):
+                for name, value in BAD_STRUCTURED.items():
+                    status, _, text = await bench.post(path, STRUCTURED, structured(**{name: value}))
+                    assert status == 400 and repr(name) in text, (path, name, text)
+                for line in BAD_HEADER_LINES:
+                    status, text = await raw_post(bench.ingress.make_url(path), line)
+                    assert status == 400 and b"malformed event" in text, (path, line, text)
+                deep = structured(data=None).replace(b'"data": null', b'"data": ' + b"[" * 2000 + b"]" * 2000)
+                status, _, text = await bench.post(path, STRUCTURED, deep)
+                assert status == 400 and "nested more than 500 levels deep" in text
+                assert (await bench.post(path, {**CE, "ce-id": "good"}))[0] == 202
+            await bench.settle()
+            for sink in (0, 1):
+                assert [r["event"]["id"] for r in await bench.records(sink, 1)] == ["good"]
+
+    asyncio.run(main())
+
+
+def test_kafka_ingresses_refuse_bad_names_before_writing() -> None:
+    async def main() -> None:
+        sinks = KafkaSinkPlane()
+        sinks.sinks[("ns", "sink")] = SinkTarget("127.0.0.1:1", "topic", structured=False)
+        brokers = KafkaBrokerPlane(Dispatcher(None))  # type: ignore[arg-type]
+        brokers.set_broker("ADDED", {**broker(), "metadata": {
+            "namespace": "ns", "name": "default", "annotations": {BROKER_CLASS: KAFKA_BROKER_CLASS}}}, None)
+        app = web.Application()
+        app.router.add_route("*", "/ns/sink", sinks.handle)
+        app.router.add_route("*", "/ns/default", brokers.handle)
+        async with TestServer(app) as server, aiohttp.ClientSession() as session:
+            for path in ("/ns/sink", "/ns/default"):
+                async with session.post(server.make_url(path), headers=STRUCTURED,
+                                        data=structured(**{"type:spoofed.type": "x"})) as response:
+                    assert response.status == 400 and "'type:spoofed.type'" in await response.text()
+                status, _ = await raw_post(server.make_url(path), BAD_HEADER_LINES[0])
+                assert status == 400
+        assert not sinks.producers and not brokers.producers, "nothing was written"
+        await brokers.close()
+
+    asyncio.run(main())

@@ -3,11 +3,15 @@ events kproof writes read back the same through the SDK, in binary and structure
 exists because the SDK's parser fills in missing required attributes, which a broker must refuse.)"""
 
 import json
+import sys
+from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
 from cloudevents.core.bindings import http as sdk
 from cloudevents.core.bindings import kafka as kafka_sdk
 from cloudevents.core.v1.event import CloudEvent
+from multidict import CIMultiDict
 
 from reference.eventing.codec import MalformedEvent, from_http, from_kafka, to_binary, to_kafka, to_structured
 
@@ -69,3 +73,87 @@ def test_a_record_without_a_cloudevent_is_refused() -> None:
         from_kafka([("content-type", b"application/json")], b"{}")
     with pytest.raises(MalformedEvent):
         from_kafka([("ce_specversion", b"1.0"), ("ce_id", b"x")], b"{}")
+
+
+STRUCTURED_HEADERS = {"content-type": "application/cloudevents+json"}
+BINARY = {"ce-specversion": "1.0", "ce-id": "1", "ce-source": "/s", "ce-type": "t", "content-type": "text/plain"}
+STRUCTURED_EVENT = {"specversion": "1.0", "id": "1", "source": "/s", "type": "t"}
+BAD_NAMES = ["type:spoofed.type", "a.b", "foo bar", "a\r\nb", "f\u00e9e", "Type", "data-x", ""]
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_attribute_names_are_lower_case_letters_and_digits(name: str) -> None:
+    with pytest.raises(MalformedEvent, match="invalid attribute name") as structured:
+        from_http({"content-type": "application/cloudevents+json"},
+                  json.dumps({**STRUCTURED_EVENT, name: "x"}).encode())
+    assert repr(name) in str(structured.value), "the message names the attribute"
+    if name == "Type":
+        return  # header names are case-insensitive: ce-Type is ce-type
+    with pytest.raises(MalformedEvent, match="invalid attribute name"):
+        from_http({**BINARY, f"ce-{name}": "x"}, b"")
+    with pytest.raises(MalformedEvent, match="invalid attribute name"):
+        from_kafka([("ce_specversion", b"1.0"), ("ce_id", b"1"), ("ce_source", b"/s"), ("ce_type", b"t"),
+                    (f"ce_{name}", b"x")], b"")
+
+
+def test_long_names_and_digits_pass() -> None:
+    name = "averyveryverylongextensionname2"  # over 20 characters is only a SHOULD NOT in the spec
+    assert from_http({**BINARY, f"ce-{name}": "x"}, b"").attributes[name] == "x"
+
+
+def test_a_repeated_attribute_header_is_refused() -> None:
+    # A raw `ce-type:spoofed.type: x` header line is a second ce-type header with the value `spoofed.type: x`.
+    headers = CIMultiDict(BINARY)
+    headers.add("ce-type", "spoofed.type: x")
+    with pytest.raises(MalformedEvent, match="'type' is given more than once"):
+        from_http(headers, b"")
+
+
+@pytest.mark.parametrize("value", ["a\r\nb", "a\nb", "nul\x00", "\x85"])
+def test_control_characters_in_values_are_refused(value: str) -> None:
+    with pytest.raises(MalformedEvent, match="'subject' has a control character"):
+        from_http({"content-type": "application/cloudevents+json"},
+                  json.dumps({**STRUCTURED_EVENT, "subject": value}).encode())
+    with pytest.raises(MalformedEvent, match="'subject' has a control character"):
+        from_http({**BINARY, "ce-subject": quote(value)}, b"")  # percent-encoded in a header
+    with pytest.raises(MalformedEvent, match="'datacontenttype' has a control character"):
+        from_http({"content-type": "application/cloudevents+json"},
+                  json.dumps({**STRUCTURED_EVENT, "datacontenttype": f"text/plain{value}"}).encode())
+
+
+@pytest.fixture(params=[None, 2500], ids=["default-recursion-limit", "celpy-recursion-limit"])
+def recursion_limit(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The bound is the codec's own, whatever the interpreter's recursion limit (celpy raises it)."""
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(request.param or before)
+    yield
+    sys.setrecursionlimit(before)
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def structured_with(data: str) -> bytes:
+    return (json.dumps(STRUCTURED_EVENT)[:-1] + f',"data":{data}}}').encode()
+
+
+@pytest.mark.usefixtures("recursion_limit")
+def test_data_nested_very_deep() -> None:
+    deep = nested(2000)
+    with pytest.raises(MalformedEvent, match="nested more than 500 levels"):
+        from_http({"content-type": "application/cloudevents+json"}, structured_with(deep))
+    event = from_http({**BINARY, "content-type": "application/json"}, deep.encode())  # binary data stays opaque
+    with pytest.raises(ValueError, match="nested more than 500 levels"):
+        event.json()
+    headers, value = to_structured(event)  # too deep to decode: carried as base64, byte-exact
+    assert from_http(headers, value).data == deep.encode()
+
+
+def test_the_depth_bound_counts_only_brackets_outside_strings() -> None:
+    # The event's own object is the first level.
+    assert from_http(STRUCTURED_HEADERS, structured_with(nested(499))).json() == json.loads(nested(499))
+    with pytest.raises(MalformedEvent, match="nested more than 500 levels"):
+        from_http(STRUCTURED_HEADERS, structured_with(nested(500)))
+    text = json.dumps({"text": "[{" * 600, "list": [[1]] * 600})  # many brackets, but shallow
+    assert from_http(STRUCTURED_HEADERS, structured_with(text)).json() == json.loads(text)
