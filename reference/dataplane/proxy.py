@@ -15,6 +15,7 @@ from reference.dataplane.metrics import Metrics
 from reference.dataplane.requestlog import RequestRecord
 from reference.dataplane.routing import RevisionTarget, RoutingTable
 from reference.dataplane.throttler import Endpoint, NoCapacity, Overloaded
+from reference.eventing.receiver import BODY_TIMEOUT
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
               "transfer-encoding", "upgrade", "content-length"}
@@ -64,7 +65,12 @@ class Proxy:
     async def _serve(self, request: web.Request, target: RevisionTarget, started: float
                      ) -> tuple[web.StreamResponse, Endpoint | None]:
         deadline = started + target.first_byte_timeout
-        body = await request.read() if request.can_read_body else None
+        try:
+            async with asyncio.timeout(BODY_TIMEOUT):  # a client that trickles its body holds nothing for long
+                body = await request.read() if request.can_read_body else None
+        except TimeoutError:
+            return web.Response(status=408, text=f"the body did not arrive within {BODY_TIMEOUT:g} s\n",
+                                headers={"Connection": "close"}), None
         return await self._on_replica(
             target, deadline, lambda endpoint: self._forward(request, target, endpoint, body, deadline),
             lambda status, text: web.Response(status=status, text=text))
