@@ -71,6 +71,8 @@ from reference.processes import (
 from reference.processes import stop as stop_processes
 from reference.runtime.catalog import Catalog
 from reference.runtime.kubelet import Kubelet
+from reference.runtime.network import Bridge, NetworkError
+from reference.runtime.network import unavailable as network_unavailable
 from reference.runtime.nodes import node_specs
 from reference.runtime.sandbox import containment
 from reference.scheduler.scheduler import Scheduler
@@ -263,6 +265,7 @@ class Platform:
         self.node_specs = node_specs(config.saved_nodes())  # NodeFileError: the file says what is wrong
         self.dataplane: DataPlaneProcess | None = None
         self.kubelet: Kubelet | None = None
+        self.bridge: Bridge | None = None
         self.replicas = ReplicaRecords(self.state_dir)
         self.controllers: list[Controller] = []
         self.kafka: KafkaEndpoint | None = None
@@ -270,6 +273,22 @@ class Platform:
         self._tasks: dict[str, asyncio.Task] = {}
         self._runners: list[web.AppRunner] = []
         self.endpoints: dict[str, str] = {}
+
+    def _pod_network(self) -> Bridge | None:
+        """A bridge for pods' own networks where this machine allows one; else they share the host's."""
+        reason = network_unavailable()
+        if reason is None:
+            bridge = Bridge(self.state_dir)
+            try:
+                bridge.start()
+                log.info("pods get networks of their own on %s (%s)", bridge.name, bridge.subnet)
+                return bridge
+            except NetworkError as err:
+                reason = str(err)
+                with contextlib.suppress(NetworkError):
+                    bridge.stop()
+        log.info("pods share the host's network: %s", reason)
+        return None
 
     def _claim_state_dir(self) -> None:
         """Takes the state directory (StateDirBusy while another platform runs on it), stops what a killed
@@ -324,15 +343,20 @@ class Platform:
 
         os.environ[PLATFORM_PID_ENV] = str(os.getpid())  # the data plane dies with this process
         create_private(self.state_dir / "dataplane.log")
-        self.dataplane = DataPlaneProcess(self.state_dir, api_url, certs.ca, self.config.host, ingress_port,
+        self.bridge = await asyncio.to_thread(self._pod_network)
+        # Pods on a bridge reach the ingress at its gateway address (the ingress listens there too).
+        every_address = self.config.host in ("0.0.0.0", "::")
+        ingress_hosts = self.config.host + (f",{self.bridge.gateway}" if self.bridge and not every_address else "")
+        self.dataplane = DataPlaneProcess(self.state_dir, api_url, certs.ca, ingress_hosts, ingress_port,
                                           admin_port)
         await self.dataplane.start()
         self.api.add_health_check("dataplane", lambda: self.dataplane.problem if self.dataplane else "absent")
         await self._start_kafka()
         _make_private(self.state_dir, "dataplane.pid", "kafka.json", "kafka.log")  # their writers keep the mode
         ingress_url = f"http://{client_host}:{ingress_port}"
+        pods_ingress = f"http://{self.bridge.gateway}:{ingress_port}" if self.bridge else ingress_url
         self.kubelet = Kubelet(self.registry, self.state_dir, self.catalog, self.dataplane.drain,
-                               cluster_network_env(ingress_url), self.node_specs)
+                               cluster_network_env(pods_ingress), self.node_specs, self.bridge)
         self._run_task("kubelet", self.kubelet.run())
         self._tasks["replica-records"] = asyncio.create_task(
             self.replicas.run(self.store, self.registry.kinds.by_path("", "v1", "pods").resource))
@@ -357,7 +381,7 @@ class Platform:
                           "pid_start": str(start_time(os.getpid()) or ""),
                           "kafka": self.kafka.bootstrap if self.kafka else "", "kafka_kind": self.kafka.kind
                           if self.kafka else "", "gpus": sum(len(spec.gpus) for spec in self.node_specs),
-                          "containment": containment()}
+                          "containment": containment(self.bridge)}
         write_private(self.state_dir / "ports.json", json.dumps({"api": api_port, "ingress": ingress_port,
                                                                  "dataplane-admin": admin_port}))
         write_private(self.state_dir / "endpoints.json", json.dumps(self.endpoints, indent=2))
@@ -398,6 +422,8 @@ class Platform:
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         if self.dataplane is not None:
             await self.dataplane.stop()
+        if self.bridge is not None:
+            await asyncio.to_thread(self.bridge.stop)
         self.store.end_watches()
         for runner in reversed(self._runners):
             await runner.cleanup()

@@ -277,7 +277,8 @@ class DataPlane:
             timeout=aiohttp.ClientTimeout(total=None))
         self.proxy = Proxy(self.table, self.metrics, self.session, self.request_logger, self.wake)
         # The dispatcher sends cluster-local and routed hosts through this ingress (Services skip even that hop).
-        route = ingress_route(f"http://{host}:{port}", routed=lambda h: cluster_local(h) or h in self.table.hosts)
+        hosts = host.split(",")  # the ingress's addresses: the platform's, and its pods' gateway where they have one
+        route = ingress_route(f"http://{hosts[0]}:{port}", routed=lambda h: cluster_local(h) or h in self.table.hosts)
         connections = int(os.environ.get("KPROOF_DESTINATION_CONNECTIONS") or CONNECTIONS_PER_DESTINATION)
         dispatcher = Dispatcher(self.session, route, local=self.local_exchange, connections=connections)
         self.brokers = BrokerPlane(dispatcher, self.metrics.registry)
@@ -289,10 +290,12 @@ class DataPlane:
         runners = []
         # The admin port (/metrics, /routes, /drain) has no authentication: it stays on loopback whatever
         # address the ingress is given.
-        for app, app_host, app_port in ((self.ingress_app(), host, port), (self.admin_app(), ADMIN_HOST, admin_port)):
+        sites = ((self.ingress_app(), hosts, port), (self.admin_app(), [ADMIN_HOST], admin_port))
+        for app, app_hosts, app_port in sites:
             runner = app_runner(app)
             await runner.setup()
-            await web.TCPSite(runner, app_host, app_port, reuse_address=True, backlog=1024).start()
+            for app_host in app_hosts:
+                await web.TCPSite(runner, app_host, app_port, reuse_address=True, backlog=1024).start()
             runners.append(runner)
         print(json.dumps({"ingress": port, "admin": admin_port}), flush=True)
         try:

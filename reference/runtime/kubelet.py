@@ -32,6 +32,7 @@ from reference.runtime.catalog import Catalog, ImageNotFound, ImageUnavailable
 from reference.runtime.container import BuiltinContainer, Container, ContainerSpec
 from reference.runtime.devices import DeviceManager, DevicesUnavailable, no_gpu_env, whole_gpu_env
 from reference.runtime.limits import limits_of
+from reference.runtime.network import Bridge, NetworkError, PodNetwork
 from reference.runtime.nodes import HOST_IP, MANAGED_LABEL, NodeSpec, node_object
 from reference.runtime.probes import checker
 from reference.scheduler import gpushare
@@ -79,6 +80,8 @@ class PodWorker:
         self._tasks: list[asyncio.Task] = []
         self.terminating = False
         self.start_time = _now()
+        self.network: PodNetwork | None = None  # its own namespace, where the platform wires pods
+        self.pod_ip = HOST_IP
 
     @property
     def key(self) -> tuple[str, str]:
@@ -93,7 +96,7 @@ class PodWorker:
 
     def _field(self, path: str) -> str:
         values = {"metadata.name": self.meta["name"], "metadata.namespace": self.meta.get("namespace", ""),
-                  "metadata.uid": self.meta["uid"], "spec.nodeName": self.node.name, "status.podIP": HOST_IP,
+                  "metadata.uid": self.meta["uid"], "spec.nodeName": self.node.name, "status.podIP": self.pod_ip,
                   "status.hostIP": HOST_IP, "spec.serviceAccountName": self.pod["spec"].get(
                       "serviceAccountName", "default")}
         if path.startswith("metadata.labels['") or path.startswith("metadata.annotations['"):
@@ -199,7 +202,9 @@ class PodWorker:
             device_files = self._devices(container, env)
             mounts = volumes.mounts(container, prepared_volumes, read_only_claims)
             workdir = container.get("workingDir")
-            argv = sandbox.command(launch.argv, mounts, workdir, self.meta["name"], device_files)
+            argv = self._in_network(sandbox.command(launch.argv, mounts, workdir, self.meta["name"], device_files))
+            if self.network is not None:
+                env.setdefault("KPROOF_BIND", "0.0.0.0")  # kproof's apps: every address of the pod's own network
             cspec = ContainerSpec(
                 name=container["name"], image=container.get("image", ""), argv=argv, env=env,
                 log_path=log_path(state_dir, self.pod, container["name"]),
@@ -208,14 +213,25 @@ class PodWorker:
                 limits=limits_of(container))
 
             def exec_argv(command: list[str], mounts: list = mounts, workdir: str | None = workdir) -> list[str]:
-                return sandbox.command(command, mounts, workdir)
+                return self._in_network(sandbox.command(command, mounts, workdir))
 
             def probe(spec: dict | None, c: dict = container, e: dict = env,
                       x: Callable = exec_argv) -> Callable | None:
-                return checker(spec, HOST_IP, self._port_of(c), x, e, session) if spec else None
+                return checker(spec, self.pod_ip, self._port_of(c), x, e, session) if spec else None
 
             out.append(Container(cspec, probe(cspec.readiness), probe(cspec.liveness), self.changed))
         return out
+
+    def _in_network(self, argv: list[str]) -> list[str]:
+        return Bridge.wrap(argv, self.network) if self.network is not None else argv
+
+    async def _wire(self) -> None:
+        """The pod's own network namespace and address (the CNI plugin's part), where the platform wires
+        pods; raises NetworkError with the step that failed."""
+        bridge = self.kubelet.bridge
+        if bridge is not None and self.network is None:
+            self.network = await asyncio.to_thread(bridge.add, self.meta["uid"])
+            self.pod_ip = self.network.ip
 
     # Running -----------------------------------------------------------------------------------
 
@@ -228,6 +244,7 @@ class PodWorker:
         session = self.kubelet.session
         while not self.terminating:
             try:
+                await self._wire()
                 self.containers = self._prepare(session)
                 self.waiting.clear()
                 break
@@ -244,6 +261,8 @@ class PodWorker:
                 self._wait_all("CreateContainerError", str(err))
             except DevicesUnavailable as err:
                 self._wait_all("UnexpectedAdmissionError", str(err))
+            except NetworkError as err:
+                self._wait_all("ContainerCreating", f"failed to set up the pod's network: {err}")
             await asyncio.sleep(RETRY_SECONDS)
         self._mark_gpu_share_assigned()
         runners = [asyncio.create_task(c.run()) for c in self.containers]
@@ -295,8 +314,8 @@ class PodWorker:
             {"type": "ContainersReady", "status": flag},
             {"type": "Ready", "status": flag},
         ]
-        return {"phase": phase, "conditions": conditions, "hostIP": HOST_IP, "podIP": HOST_IP,
-                "podIPs": [{"ip": HOST_IP}], "startTime": self.start_time, "qosClass": qos_class(self.pod),
+        return {"phase": phase, "conditions": conditions, "hostIP": HOST_IP, "podIP": self.pod_ip,
+                "podIPs": [{"ip": self.pod_ip}], "startTime": self.start_time, "qosClass": qos_class(self.pod),
                 "containerStatuses": statuses}
 
     async def _write_status(self) -> None:
@@ -336,6 +355,8 @@ class PodWorker:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self.kubelet.devices.release(self.meta["uid"])
+        if self.network is not None and self.kubelet.bridge is not None:
+            await asyncio.to_thread(self.kubelet.bridge.remove, self.meta["uid"])
 
 
 def _with_transition_times(status: dict, previous: dict) -> dict:
@@ -349,8 +370,10 @@ def _with_transition_times(status: dict, previous: dict) -> dict:
 
 class Kubelet:
     def __init__(self, registry: Registry, state_dir: Path, catalog: Catalog, drain: Drain | None = None,
-                 node_env: dict[str, str] | None = None, nodes: list[NodeSpec] | None = None) -> None:
+                 node_env: dict[str, str] | None = None, nodes: list[NodeSpec] | None = None,
+                 bridge: Bridge | None = None) -> None:
         self.registry = registry
+        self.bridge = bridge  # pods get networks of their own on it (None: they share the host's)
         self.node_env = node_env or {}  # what every container sees (the cluster-DNS stand-in)
         self.state_dir = state_dir
         self.catalog = catalog

@@ -11,8 +11,9 @@ from read-only binds of the system (/usr, /etc, /opt and their /bin, /lib links)
 two parts of the project replicas run (`reference/`, the apps and models, and `fixtures/`, their data);
 never the state directory (the API token, the store, other pods' volumes) or the project's other files.
 Volumes are bound at their mountPath, /tmp and /run are private, /dev is minimal (plus a GPU's device
-files when it has one). The network is the host's: a replica listens on 127.0.0.1 at the port the
-platform gave it ($PORT), and can connect to what listens there (see the README's security model).
+files when it has one). Its network is a namespace of its own where the platform can wire one
+(reference.runtime.network), else the host's: it then listens on 127.0.0.1 at the port the platform
+gave it ($PORT) and can connect to what listens there (see the README's security model).
 
 Without bubblewrap (documented fallback) a replica runs as a plain child process, still as the
 unprivileged user when the platform is root: no private /tmp, PID namespace or hidden files, and
@@ -29,6 +30,10 @@ import site
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from reference.runtime.network import Bridge
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 REPLICA_PARTS = ("reference", "fixtures")  # what replicas of kproof's images run and read
@@ -109,14 +114,17 @@ def command(argv: list[str], mounts: list[Mount], working_dir: str | None, hostn
     return [*out, "--", *unprivileged(), *argv]
 
 
-def containment() -> dict[str, str]:
+def containment(bridge: Bridge | None = None) -> dict[str, str]:
     """How replicas are contained here, for `kproof status`."""
     from reference.runtime.limits import mode
+    from reference.runtime.network import unavailable
 
     user = f"uid {REPLICA_UID}" if os.geteuid() == 0 else f"uid {os.geteuid()} in a user namespace"
     sandbox = f"bubblewrap ({user}, no capabilities)" if bubblewrap() else (
         f"none (plain processes as uid {REPLICA_UID if os.geteuid() == 0 else os.geteuid()})")
-    return {"sandbox": sandbox, "limits": mode(), "network": "host (replicas listen on 127.0.0.1)"}
+    network = (f"pod (a namespace each on {bridge.name}, {bridge.subnet})" if bridge is not None
+               else f"host ({unavailable() or 'no bridge'}: replicas listen on 127.0.0.1)")
+    return {"sandbox": sandbox, "limits": mode(), "network": network}
 
 
 def unprivileged() -> list[str]:

@@ -1,0 +1,163 @@
+"""Pod networking the way CNI's bridge plugin wires it: each Pod gets a network namespace of its own, a
+veth pair into a bridge of this platform, an address of the platform's /24 and a default route through
+the bridge's address (the gateway).
+
+A replica then listens on its own address, reaches the data plane's ingress at the gateway (its
+HTTP proxy, so cluster-local names work), other pods, and whatever on the host listens on all
+addresses; it cannot reach what listens on the host's 127.0.0.1 only: the API server, the data plane's
+admin port, the embedded Kafka, PostgreSQL. It needs root and iproute2; elsewhere replicas share the
+host's network (`kproof status` says which).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import ipaddress
+import logging
+import os
+import shutil
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger("kproof.kubelet")
+
+NETNS_DIR = Path("/run/netns")
+SUBNET_BASE = ipaddress.ip_network("10.88.0.0/16")  # one /24 of it per platform
+TIMEOUT = 10.0
+
+
+class NetworkError(RuntimeError):
+    """A pod's network could not be set up; the message says which step failed."""
+
+
+@dataclass(frozen=True)
+class PodNetwork:
+    ip: str
+    netns: str
+
+
+def _ip(*args: str, namespace: str | None = None) -> str:
+    command = ["ip", *(["-n", namespace] if namespace else []), *args]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise NetworkError(f"{' '.join(command)}: {err}") from err
+    if done.returncode != 0:
+        raise NetworkError(f"{' '.join(command)}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def unavailable() -> str | None:
+    """Why pods cannot have networks of their own here (None: they can)."""
+    if os.environ.get("KPROOF_NETWORK", "").lower() == "host":
+        return "KPROOF_NETWORK=host"
+    if os.geteuid() != 0:
+        return "not root"
+    if shutil.which("ip") is None:
+        return "no iproute2"
+    return None
+
+
+class Bridge:
+    """This platform's bridge and its pods' namespaces, named after its state directory so that two
+    platforms on one machine never meet, and so that what a killed one left is found again."""
+
+    def __init__(self, state_dir: Path) -> None:
+        digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()
+        self.name = f"kp{digest[:8]}"  # interface names have at most 15 characters
+        self.prefix = f"kproof-{digest[:8]}-"
+        self._seed = int(digest[8:12], 16)
+        self.subnet: ipaddress.IPv4Network | None = None
+        self._free: list[str] = []
+        self._pods: dict[str, PodNetwork] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def gateway(self) -> str:
+        assert self.subnet is not None, "start() first"
+        return str(next(self.subnet.hosts()))
+
+    def start(self) -> None:
+        """Removes what a killed run left, then makes the bridge on a /24 no other network uses."""
+        self._remove_leftovers()
+        self.subnet = self._free_subnet()
+        _ip("link", "add", self.name, "type", "bridge")
+        _ip("addr", "add", f"{self.gateway}/{self.subnet.prefixlen}", "dev", self.name)
+        _ip("link", "set", self.name, "up")
+        self._free = [str(host) for host in list(self.subnet.hosts())[1:]]
+
+    def _free_subnet(self) -> ipaddress.IPv4Network:
+        used = [ipaddress.ip_network(line.split()[0], strict=False) for line in _ip("-4", "route").splitlines()
+                if line and line.split()[0][0].isdigit()]
+        subnets = list(SUBNET_BASE.subnets(new_prefix=24))
+        for offset in range(len(subnets)):
+            candidate = subnets[(self._seed + offset) % len(subnets)]
+            if not any(candidate.overlaps(net) for net in used):
+                return candidate
+        raise NetworkError(f"no free /24 in {SUBNET_BASE}")
+
+    def _remove_leftovers(self) -> None:
+        with contextlib.suppress(OSError):
+            for entry in NETNS_DIR.iterdir():
+                if entry.name.startswith(self.prefix):
+                    with contextlib.suppress(NetworkError):
+                        _ip("netns", "delete", entry.name)
+        with contextlib.suppress(NetworkError):
+            _ip("link", "delete", self.name)
+
+    def add(self, uid: str) -> PodNetwork:
+        """A namespace for the pod `uid`, wired to the bridge (the same one again if it has one)."""
+        with self._lock:
+            if uid in self._pods:
+                return self._pods[uid]
+            if not self._free:
+                raise NetworkError(f"no free address in {self.subnet}")
+            address = self._free.pop(0)
+        pod = PodNetwork(address, self.prefix + uid[:18])
+        short = hashlib.sha256(uid.encode()).hexdigest()[:8]
+        host_end, pod_end = f"vh{short}", f"vp{short}"
+        try:
+            _ip("netns", "add", pod.netns)
+            _ip("link", "add", host_end, "type", "veth", "peer", "name", pod_end)
+            _ip("link", "set", pod_end, "netns", pod.netns)
+            _ip("link", "set", host_end, "master", self.name, "up")
+            assert self.subnet is not None
+            _ip("addr", "add", f"{address}/{self.subnet.prefixlen}", "dev", pod_end, namespace=pod.netns)
+            _ip("link", "set", pod_end, "name", "eth0", namespace=pod.netns)
+            _ip("link", "set", "eth0", "up", namespace=pod.netns)
+            _ip("link", "set", "lo", "up", namespace=pod.netns)
+            _ip("route", "add", "default", "via", self.gateway, namespace=pod.netns)
+        except NetworkError:
+            self._release(uid, pod, host_end)
+            raise
+        with self._lock:
+            self._pods[uid] = pod
+        return pod
+
+    def remove(self, uid: str) -> None:
+        with self._lock:
+            pod = self._pods.pop(uid, None)
+        if pod is not None:
+            self._release(uid, pod, f"vh{hashlib.sha256(uid.encode()).hexdigest()[:8]}")
+
+    def _release(self, uid: str, pod: PodNetwork, host_end: str) -> None:
+        for args in (("netns", "delete", pod.netns), ("link", "delete", host_end)):
+            with contextlib.suppress(NetworkError):
+                _ip(*args)  # deleting the namespace takes its end of the pair, and so the pair, with it
+        with self._lock:
+            if pod.ip not in self._free:
+                self._free.append(pod.ip)
+
+    def stop(self) -> None:
+        for uid in list(self._pods):
+            self.remove(uid)
+        with contextlib.suppress(NetworkError):
+            _ip("link", "delete", self.name)
+
+    @staticmethod
+    def wrap(argv: list[str], pod: PodNetwork) -> list[str]:
+        """`argv` run inside the pod's namespace (ip netns exec sets it and execs: the same process)."""
+        return ["ip", "netns", "exec", pod.netns, *argv]
