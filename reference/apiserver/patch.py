@@ -11,9 +11,11 @@
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, datetime
 
 import jsonpatch
+import jsonpointer
 
 from reference.apiserver.errors import ApiError, bad_request
 
@@ -37,14 +39,34 @@ def merge_patch(target: object, patch: object) -> object:
     return result
 
 
-def json_patch(target: dict, operations: object) -> dict:
+# Kubernetes' bounds on a JSON patch: how many operations, and how much `copy` may duplicate in all
+# (a copy of a copy doubles the object each time).
+MAX_JSON_PATCH_OPERATIONS = 10000
+MAX_COPIED_BYTES = 3 * 1024 * 1024
+
+
+def json_patch(target: dict, operations: object) -> object:
     if not isinstance(operations, list):
         raise bad_request("json patch must be a list of operations")
+    if not all(isinstance(op, dict) for op in operations):
+        raise bad_request("json patch operations must be objects")
+    if len(operations) > MAX_JSON_PATCH_OPERATIONS:
+        raise ApiError(413, "RequestEntityTooLarge", f"The allowed maximum operations in a JSON patch is "
+                       f"{MAX_JSON_PATCH_OPERATIONS}, got {len(operations)}")
+    doc: object = copy.deepcopy(target)
+    copied = 0
     try:
-        return jsonpatch.apply_patch(target, operations)
-    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError) as err:
+        for op in operations:
+            if op.get("op") == "copy" and isinstance(op.get("from"), str):
+                copied += len(json.dumps(jsonpointer.resolve_pointer(doc, op["from"])))
+                if copied > MAX_COPIED_BYTES:
+                    raise jsonpatch.JsonPatchException(
+                        f"Unable to copy, would use {copied} bytes which exceeds the limit of {MAX_COPIED_BYTES}")
+            doc = jsonpatch.JsonPatch([op]).apply(doc, in_place=True)
+    except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, TypeError, RecursionError) as err:
         raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our "
                        f"request: {err}") from err
+    return doc
 
 
 # Lists that Kubernetes' built-in types merge by a key instead of replacing.
@@ -63,9 +85,28 @@ _MERGE_KEYS = {
 _MERGED_PRIMITIVE_LISTS = {"finalizers"}
 
 
+def _check_directives(patch: dict) -> None:
+    """The directive keys' values have the shapes Kubernetes' strategicpatch requires (else 400)."""
+    directive = patch.get("$patch")
+    if directive is not None and directive not in ("delete", "replace", "merge"):
+        raise bad_request(f"unknown patch type: {directive} in map: {patch}")
+    for key, value in patch.items():
+        if key == "$retainKeys" and not _strings(value):
+            raise bad_request("invalid patch format of retainKeys")
+        if key.startswith("$deleteFromPrimitiveList/") and not isinstance(value, list):
+            raise bad_request("invalid patch format of primitive list")
+        if key.startswith("$setElementOrder/") and not isinstance(value, list):
+            raise bad_request("invalid patch format of setElementOrder list")
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
 def strategic_merge_patch(target: object, patch: object) -> object:
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
+    _check_directives(patch)
     directive = patch.get("$patch")
     if directive == "delete":
         return None
@@ -79,7 +120,8 @@ def strategic_merge_patch(target: object, patch: object) -> object:
     for key, value in patch.items():
         if key.startswith("$deleteFromPrimitiveList/"):
             name = key.split("/", 1)[1]
-            result[name] = [v for v in result.get(name) or [] if v not in value]
+            if isinstance(result.get(name), list):
+                result[name] = [v for v in result[name] if v not in value]
     for key, value in body.items():
         if value is None:
             result.pop(key, None)
@@ -104,6 +146,7 @@ def _merge_keyed_list(current: list, patch: list, key: str) -> list:
     for item in patch:
         if not isinstance(item, dict) or key not in item:
             return copy.deepcopy(patch)
+        _check_directives(item)
         index = next((i for i, have in enumerate(result)
                       if isinstance(have, dict) and have.get(key) == item[key]), None)
         if item.get("$patch") == "delete":
@@ -131,7 +174,7 @@ def _remove_fields(live: dict, previous: dict, current: dict) -> None:
         name = key[2:]
         if key not in current:
             live.pop(name, None)
-        elif sub and isinstance(live.get(name), dict):
+        elif isinstance(sub, dict) and sub and isinstance(live.get(name), dict):
             _remove_fields(live[name], sub, current[key])
 
 
@@ -152,6 +195,8 @@ def apply(live: dict | None, applied: dict, manager: str, api_version: str) -> d
     """Server-side apply of `applied` by `manager` onto `live` (None when the object is new)."""
     if not manager:
         raise bad_request("fieldManager is required for apply requests")
+    if not isinstance(applied, dict) or not isinstance(applied.get("metadata") or {}, dict):
+        raise bad_request("an applied configuration must be an object, and so must its metadata")
     config = {k: v for k, v in applied.items() if k not in _SKIP_FIELDS}
     config["metadata"] = {k: v for k, v in (applied.get("metadata") or {}).items() if k not in _SKIP_META}
     fields = field_set(config)

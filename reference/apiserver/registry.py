@@ -7,25 +7,23 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from reference.apiserver import errors, patch
+from reference.apiserver import errors, objectmeta, patch
 from reference.apiserver.admission.context import Context
 from reference.apiserver.admission.fielderror import FieldError
 from reference.apiserver.conversion import view_text
+from reference.apiserver.decode import DecodeError, check_shape, decode_json, decode_yaml
 from reference.apiserver.errors import ApiError, Cause
 from reference.apiserver.kinds import Kind, Kinds
 from reference.apiserver.schema import Findings, describe_value, walk
 from reference.apiserver.selectors import Predicate
 from reference.apiserver.store import Store
 
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _GENERATE_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 # ObjectMeta fields a client may send; anything else is unknown.
@@ -38,6 +36,7 @@ _META_FIELDS = {
 _SERVER_META = ("uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds")
 
 FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
+PROPAGATION_POLICIES = ("Orphan", "Background", "Foreground")
 
 
 def now() -> str:
@@ -104,19 +103,17 @@ class Registry:
             else:
                 del obj[key]
         if findings.wrong_type:
-            causes = []
-            for path, value, want in findings.wrong_type:
-                shown = describe_value(value)
-                message = (f"Unsupported value: {shown}" if want == "enum"
-                           else f"Invalid value: {shown}: {path} in body must be of type {want}: {shown}")
-                causes.append(Cause(path, message, "FieldValueNotSupported" if want == "enum"
-                                    else "FieldValueTypeInvalid"))
-            raise errors.invalid(kind.kind, kind.group, obj["metadata"].get("name", ""), causes)
+            raise errors.invalid(kind.kind, kind.group, obj["metadata"].get("name", ""),
+                                 _type_causes(findings.wrong_type))
 
     def _admit(self, kind: Kind, obj: dict, old: dict | None, opts: Options, operation: str) -> None:
         ctx = self._context(operation, opts)
         if kind.default:
             kind.default(obj, old, ctx)
+        # ObjectMeta rules come first, as the API server checks them before any validating webhook.
+        causes = objectmeta.content_causes(obj["metadata"])
+        if causes:
+            raise errors.invalid(kind.kind, kind.group, obj["metadata"].get("name", ""), causes)
         if kind.validate:
             problem = kind.validate(obj, old, ctx)
             if problem:
@@ -136,19 +133,26 @@ class Registry:
         return obj if kind.conversion is None else kind.conversion.down(obj)
 
     def _check_name(self, kind: Kind, name: str) -> None:
-        pattern, limit = ((_DNS1123_LABEL, 63) if kind.kind == "Namespace" else (_DNS1123_SUBDOMAIN, 253))
-        if len(name) > limit or not pattern.match(name):
-            what = "label" if limit == 63 else "subdomain"
-            raise errors.invalid(kind.kind, kind.group, name, [Cause(
-                "metadata.name",
-                f'Invalid value: "{name}": a lowercase RFC 1123 {what} must consist of lower case '
-                f"alphanumeric characters, '-' or '.', and must start and end with an alphanumeric "
-                f"character",
-            )])
+        causes = objectmeta.name_causes(kind.kind, name)
+        if causes:
+            raise errors.invalid(kind.kind, kind.group, name, causes)
+
+    def _generate_name(self, kind: Kind, meta: dict) -> str:
+        prefix = meta["generateName"]
+        causes = objectmeta.generate_name_causes(kind.kind, prefix)
+        if causes:
+            raise errors.invalid(kind.kind, kind.group, "", causes)
+        random = "".join(secrets.choice(_GENERATE_CHARS) for _ in range(5))
+        return prefix[:objectmeta.MAX_GENERATE_NAME] + random
 
     def _decode(self, kind: Kind, body: object, namespace: str) -> dict:
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request must be a JSON or YAML object")
+        try:
+            # Before anything recurses into it; client bodies were checked for JSON values when decoded.
+            check_shape(body, json_values=False)
+        except DecodeError as err:
+            raise errors.bad_request(f"the object could not be decoded: {err}") from err
         obj = copy.deepcopy(body)
         api_version = obj.setdefault("apiVersion", kind.api_version)
         obj.setdefault("kind", kind.kind)
@@ -161,6 +165,10 @@ class Registry:
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
             raise errors.bad_request("metadata must be an object")
+        wrong = objectmeta.wrong_types(meta)
+        if wrong:
+            name = meta["name"] if isinstance(meta.get("name"), str) else ""
+            raise errors.invalid(kind.kind, kind.group, name, _type_causes(wrong))
         if kind.namespaced:
             if meta.get("namespace") and meta["namespace"] != namespace:
                 raise errors.bad_request(
@@ -216,7 +224,7 @@ class Registry:
                 raise errors.invalid(kind.kind, kind.group, "", [Cause(
                     "metadata.name", "Required value: name or generateName is required", "FieldValueRequired"
                 )])
-            meta["name"] = meta["generateName"] + "".join(secrets.choice(_GENERATE_CHARS) for _ in range(5))
+            meta["name"] = self._generate_name(kind, meta)
         self._check_name(kind, meta["name"])
         if kind.namespaced:
             self._check_namespace(kind, namespace)
@@ -312,10 +320,11 @@ class Registry:
         doc = _parse_patch(content_type, body)
         if content_type in (patch.APPLY_PATCH, patch.APPLY_PATCH_CBOR):
             merged = patch.apply(shown, doc, opts.field_manager, kind.api_version)
+            # The name is the URL's, even where an earlier apply owned metadata.name and this one omits it.
+            merged.setdefault("metadata", {})["name"] = name
             if current is None:
-                merged.setdefault("metadata", {})["name"] = name
                 return self.create(kind, namespace, merged, opts)
-            stored, obj = self._stored(kind, merged, opts)
+            stored, obj = self._stored(kind, self._decode(kind, merged, namespace), opts)
             return self._shown(kind, self._replace(stored, current, obj, opts, subresource))
         if current is None:
             raise errors.not_found(kind.plural, kind.group, name)
@@ -329,15 +338,17 @@ class Registry:
             merged = patch.strategic_merge_patch(shown, doc)
         else:
             raise errors.unsupported_media_type(content_type)
-        if not isinstance(merged, dict):
-            raise errors.bad_request("the patch must produce an object")
-        merged.setdefault("metadata", {})
-        sent_version = merged["metadata"].get("resourceVersion")
+        if not isinstance(merged, dict) or not isinstance(merged.setdefault("metadata", {}), dict):
+            raise errors.bad_request("the patch must produce an object, and so must its metadata")
+        if merged["metadata"].setdefault("name", name) != name:
+            raise errors.bad_request(f"the name of the object ({merged['metadata']['name']}) does not match the "
+                                     f"name on the URL ({name})")
+        decoded = self._decode(kind, merged, namespace)
+        sent_version = decoded["metadata"].get("resourceVersion")
         if sent_version and sent_version != current["metadata"]["resourceVersion"]:
             raise errors.conflict(kind.plural, kind.group, name, errors.STALE)
-        merged["metadata"]["name"] = name
         try:
-            stored, obj = self._stored(kind, self._decode(kind, merged, namespace), opts)
+            stored, obj = self._stored(kind, decoded, opts)
             return self._shown(kind, self._replace(stored, current, obj, opts, subresource))
         except errors.StrictDecodingError as err:
             # As Kubernetes reports it for PATCH: 422 with the patched object under the field "patch".
@@ -443,6 +454,36 @@ class Registry:
         return deleted
 
 
+def _wrong_option(field: str, value: object, want: str) -> ApiError:
+    return errors.bad_request(f"invalid DeleteOptions: {field} must be {want}, not {describe_value(value)}")
+
+
+def check_delete_options(options: dict) -> None:
+    """DeleteOptions fields of the right types and values (400 otherwise), before anything is deleted."""
+    grace = options.get("gracePeriodSeconds")
+    if grace is not None and type(grace) is not int:
+        raise _wrong_option("gracePeriodSeconds", grace, "an integer")
+    pre = options.get("preconditions")
+    if pre is not None and not isinstance(pre, dict):
+        raise _wrong_option("preconditions", pre, "an object")
+    for key in ("uid", "resourceVersion"):
+        value = (pre or {}).get(key)
+        if value is not None and not isinstance(value, str):
+            raise _wrong_option(f"preconditions.{key}", value, "a string")
+    orphan = options.get("orphanDependents")
+    if orphan is not None and not isinstance(orphan, bool):
+        raise _wrong_option("orphanDependents", orphan, "a boolean")
+    policy = options.get("propagationPolicy")
+    if policy is not None and policy not in PROPAGATION_POLICIES:
+        raise errors.bad_request(f"propagationPolicy: Unsupported value: {describe_value(policy)}: supported values: "
+                                 + ", ".join(f'"{p}"' for p in PROPAGATION_POLICIES))
+    if orphan is not None and policy is not None:
+        raise errors.bad_request("orphanDependents and deletionPropagation cannot be both set")
+    dry_run = options.get("dryRun")
+    if dry_run is not None and not (isinstance(dry_run, list) and all(v == "All" for v in dry_run)):
+        raise errors.bad_request(f'Invalid dryRun value {describe_value(dry_run)}: supported values: "All"')
+
+
 def _grace_period(kind: Kind, obj: dict, options: dict) -> int:
     """Seconds of graceful deletion: only Pods bound to a node have any (0 deletes at once)."""
     if not kind.graceful or not (obj.get("spec") or {}).get("nodeName"):
@@ -451,6 +492,16 @@ def _grace_period(kind: Kind, obj: dict, options: dict) -> int:
     if asked is not None and asked != "":
         return max(0, int(asked))
     return int((obj.get("spec") or {}).get("terminationGracePeriodSeconds", 30) or 0)
+
+
+def _type_causes(wrong_type: list[tuple[str, object, str]]) -> list[Cause]:
+    causes = []
+    for path, value, want in wrong_type:
+        shown = describe_value(value)
+        message = (f"Unsupported value: {shown}" if want == "enum"
+                   else f"Invalid value: {shown}: {path} in body must be of type {want}: {shown}")
+        causes.append(Cause(path, message, "FieldValueNotSupported" if want == "enum" else "FieldValueTypeInvalid"))
+    return causes
 
 
 def _spec_of(obj: dict) -> dict:
@@ -467,15 +518,13 @@ def _same(a: dict, b: dict) -> bool:
 
 def _parse_patch(content_type: str, body: bytes) -> object:
     if content_type in (patch.APPLY_PATCH,):
-        import yaml
-
         try:
-            return yaml.safe_load(body) or {}
-        except yaml.YAMLError as err:
+            return decode_yaml(body) or {}
+        except DecodeError as err:
             raise errors.bad_request(f"error decoding YAML: {err}") from err
     try:
-        return json.loads(body or b"null")
-    except ValueError as err:
+        return decode_json(body or b"null")
+    except DecodeError as err:
         raise errors.bad_request(f"error decoding patch: {err}") from err
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from reference.apiserver.admission.numbers import parse_int
+
 Predicate = Callable[[dict], bool]
 
 _SET_RE = re.compile(r"^\s*([^\s!=<>]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
@@ -44,13 +46,13 @@ def _label_term(term: str) -> Predicate:
         if op == "!=":
             return lambda labels: labels.get(key) != value
         try:
-            bound = int(value)
+            bound = parse_int(value)  # as Go's ParseInt reads it: no spaces, underscores or other digits
         except ValueError as err:
             raise SelectorError(f"invalid label selector {term!r}: {op} needs an integer") from err
 
         def compare(labels: dict) -> bool:
             try:
-                have = int(labels[key])
+                have = parse_int(labels[key])
             except (KeyError, ValueError):
                 return False
             return have > bound if op == ">" else have < bound

@@ -15,15 +15,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-import yaml
 from aiohttp import web
 
 from reference.apiserver import discovery, errors, tables
+from reference.apiserver.admission.numbers import parse_int
 from reference.apiserver.conversion import view_text
+from reference.apiserver.decode import MAX_BODY_BYTES, DecodeError, decode_json, decode_yaml
 from reference.apiserver.errors import ApiError
 from reference.apiserver.kinds import Kind
 from reference.apiserver.openapi import OpenAPI
-from reference.apiserver.registry import FIELD_VALIDATION, Options, Registry
+from reference.apiserver.registry import FIELD_VALIDATION, Options, Registry, check_delete_options
 from reference.apiserver.selectors import SelectorError, both, field_selector, label_selector
 from reference.apiserver.store import ResourceVersionTooOld
 
@@ -33,6 +34,16 @@ VERSION_INFO = {
 }
 PUBLIC_PATHS = {"/healthz", "/livez", "/readyz", "/version"}
 JSON = "application/json"
+YAML_TYPES = ("application/yaml", "application/apply-patch+yaml")
+
+DEFAULT_WATCH_SECONDS = 1800
+MAX_WATCH_SECONDS = 3600  # Kubernetes' own choice never exceeds twice its 30-minute request timeout
+INT64_MAX = 2**63 - 1
+DRY_RUN_VALUES = ("All",)
+INCLUDE_OBJECT = ("None", "Metadata", "Object")
+MAX_FIELD_MANAGER = 128
+# pods/log: the integer options and the least each may be.
+LOG_INTEGERS = {"tailLines": 0, "limitBytes": 1, "sinceSeconds": 1}
 
 # Handlers for extra subresources (e.g. pods/log), registered by the components that own them.
 SubresourceHandler = Callable[[web.Request, Kind, str, str], Awaitable[web.StreamResponse]]
@@ -49,16 +60,65 @@ class Target:
     subresource: str = ""
 
 
+def _warning_header(warning: str) -> str:
+    """A `299` Warning header: quotes and backslashes escaped, control characters (which a header cannot
+    carry, and a field name sent by a client may hold) written as escapes."""
+    text = warning.replace("\\", "\\\\").replace('"', '\\"')
+    return '299 - "' + "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text) + '"'
+
+
 def _json_response(body: object, status: int = 200, warnings: list[str] | None = None) -> web.Response:
     text = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))
     response = web.Response(text=text, status=status, content_type=JSON)
     for warning in warnings or []:
-        response.headers.add("Warning", f'299 - "{warning.replace(chr(34), chr(92) + chr(34))}"')
+        response.headers.add("Warning", _warning_header(warning))
     return response
 
 
 def _error_response(err: ApiError) -> web.Response:
     return _json_response(err.status(), err.code)
+
+
+def _query_int(request: web.Request, name: str, least: int | None = None) -> int | None:
+    """An integer query parameter as Kubernetes decodes it (an int64), None when absent or empty."""
+    text = request.query.get(name, "")
+    if text == "":
+        return None
+    try:
+        value = parse_int(text)
+    except ValueError as err:
+        raise errors.bad_request(f'{name}: Invalid value: "{text}": must be an integer') from err
+    if not -INT64_MAX - 1 <= value <= INT64_MAX:
+        raise errors.bad_request(f'{name}: Invalid value: "{text}": out of range')
+    if least is not None and value < least:
+        raise errors.bad_request(f"{name}: Invalid value: {value}: must be greater than or equal to {least}")
+    return value
+
+
+def _dry_run(values: list[str]) -> bool:
+    for value in values:
+        if value not in DRY_RUN_VALUES:
+            raise errors.bad_request(f'Invalid dryRun value "{value}": supported values: "All"')
+    return bool(values)
+
+
+def _field_manager(name: str) -> str:
+    if len(name) > MAX_FIELD_MANAGER:
+        raise errors.bad_request(f"fieldManager: Too long: must have at most {MAX_FIELD_MANAGER} bytes")
+    if not name.isprintable():
+        raise errors.bad_request(f"fieldManager: Invalid value: {json.dumps(name)}: must be printable")
+    return name
+
+
+def _include_object(request: web.Request) -> str:
+    include = request.query.get("includeObject") or "Metadata"
+    if include not in INCLUDE_OBJECT:
+        raise errors.bad_request(f'unrecognized includeObject value: "{include}"')
+    return include
+
+
+def _too_large() -> ApiError:
+    return ApiError(413, "RequestEntityTooLarge", f"Request entity too large: limit is {MAX_BODY_BYTES}")
 
 
 class ApiServer:
@@ -90,7 +150,8 @@ class ApiServer:
         self.subresources[(kind.resource, name)] = handler
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._errors, self._auth], client_max_size=8 * 1024 * 1024)
+        # aiohttp refuses a body of client_max_size bytes or more; Kubernetes one over its limit.
+        app = web.Application(middlewares=[self._errors, self._auth], client_max_size=MAX_BODY_BYTES + 1)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         return app
 
@@ -104,6 +165,8 @@ class ApiServer:
             return _error_response(err)
         except SelectorError as err:
             return _error_response(errors.bad_request(str(err)))
+        except web.HTTPRequestEntityTooLarge:
+            return _error_response(_too_large())
 
     @web.middleware
     async def _auth(self, request: web.Request, handler):
@@ -187,15 +250,16 @@ class ApiServer:
 
     # Verbs ---------------------------------------------------------------------------------------
 
-    def _options(self, request: web.Request) -> Options:
+    def _options(self, request: web.Request, delete_options: dict | None = None) -> Options:
+        """The write options in the query (and a delete's dryRun, which may come in its body)."""
         query = request.query
         validation = query.get("fieldValidation", "Warn") or "Warn"
         if validation not in FIELD_VALIDATION:
             raise errors.bad_request(f"fieldValidation must be one of {', '.join(FIELD_VALIDATION)}")
         return Options(
             field_validation=validation,
-            dry_run=query.get("dryRun") == "All",
-            field_manager=query.get("fieldManager", ""),
+            dry_run=_dry_run(query.getall("dryRun", []) + list((delete_options or {}).get("dryRun") or [])),
+            field_manager=_field_manager(query.get("fieldManager", "")),
             force=query.get("force", "") in ("true", "1"),
         )
 
@@ -205,10 +269,8 @@ class ApiServer:
             raise errors.bad_request("the request body is empty")
         content_type = request.headers.get("Content-Type", JSON).split(";")[0].strip()
         try:
-            if content_type in ("application/yaml", "application/apply-patch+yaml"):
-                return yaml.safe_load(raw)
-            return json.loads(raw)
-        except (ValueError, yaml.YAMLError) as err:
+            return decode_yaml(raw) if content_type in YAML_TYPES else decode_json(raw)
+        except DecodeError as err:
             raise errors.bad_request(f"the body of the request could not be decoded: {err}") from err
 
     async def _serve(self, request: web.Request, target: Target) -> web.StreamResponse:
@@ -217,6 +279,9 @@ class ApiServer:
             handler = self.subresources.get((kind.resource, target.subresource))
             if handler is None:
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            if target.subresource == "log":
+                for name, least in LOG_INTEGERS.items():
+                    _query_int(request, name, least)
             return await handler(request, kind, target.namespace or "", target.name)
         if not target.name:
             if method == "GET":
@@ -233,17 +298,25 @@ class ApiServer:
                 predicate = self._predicate(request)
                 options = await self._delete_options(request)
                 deleted = self.registry.delete_collection(kind, target.namespace, predicate, options,
-                                                          self._options(request))
+                                                          self._options(request, options))
                 return _json_response({"kind": f"{kind.kind}List", "apiVersion": kind.api_version,
                                        "metadata": {}, "items": deleted})
             raise errors.method_not_allowed(f"{method} is not supported on a collection")
         namespace = target.namespace or ""
         if method == "GET":
             if self._wants_table(request):
+                include = _include_object(request)
                 obj = self.registry.get(kind, namespace, target.name)
-                include = request.query.get("includeObject", "Metadata")
                 return _json_response(tables.table(kind, [obj], obj["metadata"]["resourceVersion"], include))
             return _json_response(self.registry.get_text(kind, namespace, target.name))
+        if method == "DELETE":
+            if target.subresource:
+                raise errors.method_not_allowed("DELETE is not supported on a subresource")
+            options = await self._delete_options(request)
+            obj = self.registry.delete(kind, namespace, target.name, options, self._options(request, options))
+            pending = bool(obj["metadata"].get("deletionTimestamp")) and self.registry.store.entry(
+                kind.resource, namespace, target.name) is not None
+            return _json_response(obj, 202 if pending else 200)
         opts = self._options(request)
         if method == "PUT":
             obj = self.registry.update(kind, namespace, target.name, await self._body(request), opts,
@@ -256,29 +329,27 @@ class ApiServer:
             obj = self.registry.patch(kind, namespace, target.name, content_type, raw, opts,
                                       subresource=target.subresource)
             return _json_response(obj, 200 if existed else 201, opts.warnings)
-        if method == "DELETE":
-            if target.subresource:
-                raise errors.method_not_allowed("DELETE is not supported on a subresource")
-            options = await self._delete_options(request)
-            obj = self.registry.delete(kind, namespace, target.name, options, opts)
-            pending = bool(obj["metadata"].get("deletionTimestamp")) and self.registry.store.entry(
-                kind.resource, namespace, target.name) is not None
-            return _json_response(obj, 202 if pending else 200)
         raise errors.method_not_allowed(f"{method} is not supported")
 
     async def _delete_options(self, request: web.Request) -> dict:
-        options: dict = {}
+        """DeleteOptions from the body, overridden by query parameters, checked before anything is deleted."""
+        options: object = {}
         if request.can_read_body:
             raw = await request.read()
             if raw.strip():
                 try:
-                    options = json.loads(raw)
-                except ValueError as err:
+                    options = decode_json(raw)
+                except DecodeError as err:
                     raise errors.bad_request(f"invalid DeleteOptions: {err}") from err
-        for key in ("propagationPolicy", "gracePeriodSeconds"):
-            if key in request.query:
-                options[key] = request.query[key]
-        return options if isinstance(options, dict) else {}
+        if not isinstance(options, dict):
+            raise errors.bad_request("invalid DeleteOptions: must be an object")
+        grace = _query_int(request, "gracePeriodSeconds")
+        if grace is not None:
+            options["gracePeriodSeconds"] = grace
+        if request.query.get("propagationPolicy"):
+            options["propagationPolicy"] = request.query["propagationPolicy"]
+        check_delete_options(options)
+        return options
 
     def _predicate(self, request: web.Request):
         return both(label_selector(request.query.get("labelSelector")),
@@ -288,11 +359,20 @@ class ApiServer:
     def _wants_table(request: web.Request) -> bool:
         return "as=Table" in request.headers.get("Accept", "")
 
+    @staticmethod
+    def _check_list_options(request: web.Request) -> None:
+        """ListOptions this server does not act on are still checked, as Kubernetes decodes them."""
+        _query_int(request, "timeoutSeconds", 0)
+        _query_int(request, "limit", 0)
+        if request.query.get("resourceVersion", "") not in ("", "0"):
+            _query_int(request, "resourceVersion")
+
     def _list(self, request: web.Request, target: Target) -> web.Response:
         kind = target.kind
+        self._check_list_options(request)
+        include = _include_object(request) if self._wants_table(request) else "Metadata"
         texts, rv = self.registry.list(kind, target.namespace, self._predicate(request))
         if self._wants_table(request):
-            include = request.query.get("includeObject", "Metadata")
             return _json_response(tables.table_from_texts(kind, texts, str(rv), include))
         body = (f'{{"kind":"{kind.kind}List","apiVersion":"{kind.api_version}",'
                 f'"metadata":{{"resourceVersion":"{rv}"}},"items":[{",".join(texts)}]}}')
@@ -300,11 +380,13 @@ class ApiServer:
 
     async def _watch(self, request: web.Request, target: Target) -> web.StreamResponse:
         kind = target.kind
+        self._check_list_options(request)
         predicate = self._predicate(request)
         as_table = self._wants_table(request)
-        include = request.query.get("includeObject", "Metadata")
+        include = _include_object(request) if as_table else "Metadata"
         since_text = request.query.get("resourceVersion", "")
-        timeout = float(request.query.get("timeoutSeconds") or 1800)
+        # 0 (or none) lets the server choose, as Kubernetes does; a longer wait is cut to the bound.
+        timeout = min(_query_int(request, "timeoutSeconds", 0) or DEFAULT_WATCH_SECONDS, MAX_WATCH_SECONDS)
         store = self.registry.store
         initial: list[str] = []
         try:
@@ -313,7 +395,7 @@ class ApiServer:
                 initial = texts
                 watcher = store.watch(kind.resource, target.namespace, None)
             else:
-                watcher = store.watch(kind.resource, target.namespace, int(since_text))
+                watcher = store.watch(kind.resource, target.namespace, parse_int(since_text))
         except ValueError as err:
             raise errors.bad_request(f"invalid resourceVersion {since_text!r}") from err
         except ResourceVersionTooOld:

@@ -13,8 +13,8 @@ from reference.apiserver.admission.fielderror import (
     invalid_value,
     out_of_bounds,
 )
+from reference.apiserver.admission.numbers import config_int, parse_duration, parse_float, parse_int
 from reference.durations import format_go_duration as format_duration
-from reference.durations import parse_go_duration as parse_duration
 
 GROUP = "autoscaling.knative.dev"
 KPA = "kpa.autoscaling.knative.dev"
@@ -58,14 +58,14 @@ def lookup(annotations: dict[str, str], keys: tuple[str, ...]) -> tuple[str, str
 
 def _float(text: str) -> float | None:
     try:
-        return float(text)
+        return parse_float(text)
     except ValueError:
         return None
 
 
 def _int32(key: str, text: str) -> tuple[int | None, FieldError | None]:
     try:
-        value = int(text.strip(), 10)
+        value = parse_int(text)
     except ValueError:
         return None, invalid_value(text, key)
     if value < 0 or value > INT32_MAX:
@@ -94,7 +94,7 @@ def _validate_min_max(ann: dict[str, str], config: dict[str, str]) -> FieldError
         high = value or 0
     if high != 0 and high < low:
         errs.append(generic(f"max-scale={high} is less than min-scale={low}", MAX_SCALE[0], MIN_SCALE[0]))
-    limit = int(config.get("max-scale-limit", "0") or 0)
+    limit = config_int(config, "max-scale-limit", 0)
     if max_found and limit > 0:
         if high > limit:
             errs.append(out_of_bounds(high, 1, limit, max_found[0]))
@@ -102,7 +102,7 @@ def _validate_min_max(ann: dict[str, str], config: dict[str, str]) -> FieldError
             errs.append(generic(f"max-scale=0 (unlimited), must be less than {limit}", max_found[0]))
     if found := lookup(ann, ACTIVATION_SCALE):
         try:
-            act = int(found[1])
+            act = parse_int(found[1])
             if act < 0 or act > INT32_MAX:
                 raise ValueError
         except ValueError:
@@ -186,11 +186,13 @@ def _validate_initial_scale(ann: dict[str, str], config: dict[str, str]) -> Fiel
         return None
     key, text = found
     try:
-        value = int(text)
+        value = parse_int(text)
     except ValueError:
         return invalid_value(text, key)
     if value < 0:
         return invalid_value(text, f"{key} must be greater than 0")
+    if value > INT32_MAX:
+        return out_of_bounds(text, 0, INT32_MAX, key)
     if value == 0 and config.get("allow-zero-initial-scale", "false").lower() != "true":
         return invalid_value(0, f"{key}=0 not allowed by cluster")
     return None

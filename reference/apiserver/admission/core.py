@@ -8,10 +8,12 @@ import re
 
 from reference.apiserver.admission.context import Context
 from reference.apiserver.admission.fielderror import FieldError, combine, generic, invalid_value, within
+from reference.apiserver.admission.podspec import mount_path_errors, volume_path_errors
 from reference.apiserver.admission.resources import default_requests, validate_requirements
 from reference.scheduler.resources import qos_class
 
 _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+MAX_DATA_BYTES = 1024 * 1024  # core.MaxSecretSize, which bounds a ConfigMap's data too
 
 
 def default_namespace(obj: dict, old: dict | None, ctx: Context) -> None:
@@ -46,18 +48,36 @@ def validate_pod(obj: dict, old: dict | None, ctx: Context) -> FieldError | None
     errs = [FieldError("Required value", [f"spec.containers[{i}].image"])
             for i, c in enumerate(containers) if not isinstance(c, dict) or not c.get("image")]
     errs += [within(validate_requirements(c.get("resources") or {}), f"spec.containers[{i}].resources")
-             for i, c in enumerate(containers) if isinstance(c, dict)]
+             for i, c in enumerate(containers) if isinstance(c, dict) and isinstance(c.get("resources") or {}, dict)]
     if old is not None and (old.get("spec") or {}).get("containers") != containers:
         errs.append(generic("Forbidden: pod updates may not change fields other than "
                             "`spec.containers[*].image`", "spec"))
+    errs += _pod_path_errors(obj["spec"])
     return combine(*errs)
+
+
+def _items(value: object) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _pod_path_errors(spec: dict) -> list[FieldError]:
+    """subPaths and volume item paths stay inside their volume (the kubelet writes and binds them)."""
+    errs: list[FieldError] = []
+    for field in ("containers", "initContainers"):
+        for i, container in enumerate(_items(spec.get(field))):
+            mounts = container.get("volumeMounts") if isinstance(container, dict) else None
+            for j, mount in enumerate(_items(mounts)):
+                errs.extend(e.via(f"spec.{field}[{i}].volumeMounts[{j}]") for e in mount_path_errors(mount))
+    for i, volume in enumerate(_items(spec.get("volumes"))):
+        errs.extend(e.via(f"spec.volumes[{i}]") for e in volume_path_errors(volume))
+    return errs
 
 
 def _validate_keys(obj: dict, *fields: str) -> FieldError | None:
     errs = []
     for name in fields:
         for key in obj.get(name) or {}:
-            if not _CONFIG_KEY.match(key) or len(key) > 253:
+            if not _CONFIG_KEY.fullmatch(key) or len(key) > 253:
                 errs.append(invalid_value(key, f"{name}[{key}]",
                                           "a valid config key must consist of alphanumeric characters, "
                                           "'-', '_' or '.'"))
@@ -72,9 +92,35 @@ def _validate_immutable(obj: dict, old: dict | None, *fields: str) -> FieldError
     return None
 
 
+def _bytes(text: str) -> int:
+    return len(text.encode(errors="surrogatepass"))
+
+
+def _decoded(value: str) -> bytes | None:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _too_long(total: int) -> FieldError | None:
+    if total <= MAX_DATA_BYTES:
+        return None
+    return FieldError(f"Too long: must have at most {MAX_DATA_BYTES} bytes", ["data"])
+
+
 def validate_config_map(obj: dict, old: dict | None, ctx: Context) -> FieldError | None:
-    return combine(_validate_keys(obj, "data", "binaryData"),
-                   _validate_immutable(obj, old, "data", "binaryData"))
+    """Keys, base64 binaryData, and keys plus values together at most 1 MiB (Kubernetes' ValidateConfigMap)."""
+    data, binary = obj.get("data") or {}, obj.get("binaryData") or {}
+    errs = [_validate_keys(obj, "data", "binaryData"), _validate_immutable(obj, old, "data", "binaryData")]
+    total = sum(_bytes(k) + _bytes(v) for k, v in data.items())
+    for key, value in binary.items():
+        decoded = _decoded(value)
+        if decoded is None:
+            errs.append(invalid_value("<binary data>", f"binaryData[{key}]", "illegal base64 data"))
+        total += _bytes(key) + (len(decoded) if decoded is not None else _bytes(value))
+    errs.append(_too_long(total))
+    return combine(*errs)
 
 
 def default_secret(obj: dict, old: dict | None, ctx: Context) -> None:
@@ -89,12 +135,14 @@ def default_secret(obj: dict, old: dict | None, ctx: Context) -> None:
 
 def validate_secret(obj: dict, old: dict | None, ctx: Context) -> FieldError | None:
     errs = [_validate_keys(obj, "data"), _validate_immutable(obj, old, "data", "type")]
+    total = 0
     for key, value in (obj.get("data") or {}).items():
-        try:
-            base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
+        decoded = _decoded(value)
+        if decoded is None:
             errs.append(invalid_value("<secret contents redacted>", f"data[{key}]",
                                       "illegal base64 data"))
+        total += len(decoded) if decoded is not None else _bytes(value)
+    errs.append(_too_long(total))  # Kubernetes' ValidateSecret counts the decoded values only
     if old is not None and old.get("type") != obj.get("type"):
         errs.append(generic("field is immutable", "type"))
     return combine(*errs)

@@ -15,7 +15,7 @@ from reference.apiserver.admission.fielderror import (
     missing_field,
     within,
 )
-from reference.durations import parse_iso8601_duration
+from reference.apiserver.admission.numbers import parse_iso_duration
 
 _EXTENSION_KEY = re.compile(r"^[a-zA-Z0-9]+$")
 
@@ -86,7 +86,7 @@ def validate_delivery(delivery: dict | None, parent_namespace: str, ctx: Context
             errs.append(disallowed_fields(key))
             continue
         try:
-            seconds = parse_iso8601_duration(delivery[key])
+            seconds = parse_iso_duration(delivery[key])
         except ValueError:
             errs.append(invalid_value(delivery[key], key))
             continue
@@ -105,7 +105,7 @@ def validate_ce_overrides(overrides: dict | None) -> FieldError | None:
     for key in ((overrides or {}).get("extensions") or {}):
         if not key:
             return FieldError(f'invalid key name "{key}"', ["ceOverrides.extensions"], "keys MUST NOT be empty")
-        if not _EXTENSION_KEY.match(key):
+        if not _EXTENSION_KEY.fullmatch(key):
             return FieldError(f'invalid key name "{key}"', ["ceOverrides.extensions"],
                               "keys MUST consist of lower-case letters ('a' to 'z') or digits ('0' to '9') "
                               "from the ASCII character set")

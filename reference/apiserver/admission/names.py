@@ -29,17 +29,17 @@ def dns1035_problems(name: str, prefix: bool = False) -> list[str]:
     problems = []
     if len(name) > 63:
         problems.append("must be no more than 63 characters")
-    if not (_DNS1035_PREFIX if prefix else _DNS1035).match(name):
+    if not (_DNS1035_PREFIX if prefix else _DNS1035).fullmatch(name):
         problems.append(DNS1035_MESSAGE)
     return problems
 
 
 def is_dns1123_label(name: str) -> bool:
-    return len(name) <= 63 and bool(_DNS1123_LABEL.match(name))
+    return len(name) <= 63 and bool(_DNS1123_LABEL.fullmatch(name))
 
 
 def is_dns1123_subdomain(name: str) -> bool:
-    return len(name) <= 253 and bool(_DNS1123_SUBDOMAIN.match(name))
+    return len(name) <= 253 and bool(_DNS1123_SUBDOMAIN.fullmatch(name))
 
 
 def qualified_name_problems(name: str) -> list[str]:
@@ -53,7 +53,7 @@ def qualified_name_problems(name: str) -> list[str]:
         problems.append("name part must be non-empty")
     elif len(short) > 63:
         problems.append("name part must be no more than 63 characters")
-    if short and not _QUALIFIED.match(short):
+    if short and not _QUALIFIED.fullmatch(short):
         problems.append("name part must consist of alphanumeric characters, '-', '_' or '.', and must "
                         "start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or "
                         "'123-abc', regex used for validation is "

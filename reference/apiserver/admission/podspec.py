@@ -22,6 +22,7 @@ from reference.apiserver.admission.fielderror import (
     within,
 )
 from reference.apiserver.admission.names import is_dns1123_label, is_dns1123_subdomain
+from reference.apiserver.admission.numbers import config_int
 from reference.apiserver.admission.resources import validate_requirements
 
 RESERVED_PORTS = (8012, 8013, 8022, 9090, 9091, 8008)
@@ -99,12 +100,12 @@ def user_container_index(containers: list[dict]) -> int:
 def default_revision_spec(spec: dict, ctx: Context, creating: bool) -> None:
     defaults = ctx.serving_config("config-defaults")
     if not spec.get("timeoutSeconds"):
-        spec["timeoutSeconds"] = int(defaults.get("revision-timeout-seconds", "300"))
+        spec["timeoutSeconds"] = config_int(defaults, "revision-timeout-seconds", 300)
     if "containerConcurrency" not in spec:
-        spec["containerConcurrency"] = int(defaults.get("container-concurrency", "0"))
+        spec["containerConcurrency"] = config_int(defaults, "container-concurrency", 0)
     for key, config_key in (("responseStartTimeoutSeconds", "revision-response-start-timeout-seconds"),
                             ("idleTimeoutSeconds", "revision-idle-timeout-seconds")):
-        value = int(defaults.get(config_key, "0") or 0)
+        value = config_int(defaults, config_key, 0)
         if key not in spec and 0 < value < spec["timeoutSeconds"]:
             spec[key] = value
     links = defaults.get("enable-service-links", "false").strip().lower()
@@ -157,19 +158,19 @@ def validate_revision_spec(spec: dict, ctx: Context) -> FieldError | None:
     flags = features(ctx)
     errs: list[FieldError | None] = [validate_pod_spec(spec, flags)]
     timeout = spec.get("timeoutSeconds")
-    max_timeout = int(defaults.get("max-revision-timeout-seconds", "600"))
+    max_timeout = config_int(defaults, "max-revision-timeout-seconds", 600)
     if timeout and not 0 <= timeout <= max_timeout:
         errs.append(out_of_bounds(timeout, 0, max_timeout, "timeoutSeconds"))
     for key in ("responseStartTimeoutSeconds", "idleTimeoutSeconds"):
         value = spec.get(key)
-        limit = timeout or int(defaults.get("revision-timeout-seconds", "300"))
+        limit = timeout or config_int(defaults, "revision-timeout-seconds", 300)
         if value is not None and not 0 <= value <= max(limit, max_timeout if key == "idleTimeoutSeconds"
                                                         else limit):
             errs.append(out_of_bounds(value, 0, limit, key))
     cc = spec.get("containerConcurrency")
     if cc is not None:
         low = 0 if defaults.get("allow-container-concurrency-zero", "true").lower() != "false" else 1
-        high = int(defaults.get("container-concurrency-max-limit", "1000"))
+        high = config_int(defaults, "container-concurrency-max-limit", 1000)
         if not low <= cc <= high:
             errs.append(out_of_bounds(cc, low, high, "containerConcurrency"))
     return combine(*errs)
@@ -250,7 +251,7 @@ def _validate_container(container: dict, volumes: dict[str, dict], flags: dict[s
     image = container.get("image")
     if not image:
         errs.append(missing_field("image"))
-    elif not _IMAGE.match(image):
+    elif not _IMAGE.fullmatch(image):
         errs.append(FieldError("Failed to parse image reference", ["image"],
                                f'image: "{image}", error: could not parse reference: {image}'))
     reserved_env = RESERVED_ENV if is_user else RESERVED_ENV[1:]
@@ -329,6 +330,7 @@ def _validate_probe(probe: dict, serving_port: dict, readiness: bool) -> FieldEr
         if isinstance(port, str) and port != serving_port["name"]:
             errs.append(FieldError(f"invalid value: {port}", [f"{handler}.port"],
                                    "Probe port must match container port"))
+    errs.extend(_probe_handler_errors(probe))
     if readiness:
         for key in ("periodSeconds", "initialDelaySeconds"):
             if probe.get(key, 0) < 0:
@@ -349,6 +351,92 @@ def _validate_probe(probe: dict, serving_port: dict, readiness: bool) -> FieldEr
     return combine(*errs)
 
 
+def _probe_handler_errors(probe: dict) -> list[FieldError]:
+    """Port numbers in range (0 stands for the serving port, which Knative fills in) and an exec
+    probe with a command, as the API server checks them on the Deployment."""
+    errs = []
+    for handler in ("httpGet", "tcpSocket", "grpc"):
+        port = (probe.get(handler) or {}).get("port")
+        if isinstance(port, int) and not isinstance(port, bool) and not 0 <= port <= 65535:
+            errs.append(out_of_bounds(port, 0, 65535, f"{handler}.port"))
+    if "exec" in probe and not (probe.get("exec") or {}).get("command"):
+        errs.append(missing_field("exec.command"))
+    return errs
+
+
+# Volume paths -------------------------------------------------------------------------------------
+
+def _local_path_errors(text: str, path: str, *, not_dotdot_prefix: bool) -> list[FieldError]:
+    """Kubernetes' validateLocalDescendingPath (and validateLocalNonReservedPath): a file path inside a
+    volume must stay inside it."""
+    errs = []
+    if text.startswith("/"):
+        errs.append(invalid_value(text, path, "must be a relative path"))
+    if ".." in text.split("/"):
+        errs.append(invalid_value(text, path, "must not contain '..'"))
+    elif not_dotdot_prefix and text.startswith(".."):
+        errs.append(invalid_value(text, path, "must not start with '..'"))
+    return errs
+
+
+def mount_path_errors(mount: object) -> list[FieldError]:
+    """A volumeMount's subPath; paths relative to the mount."""
+    sub_path = mount.get("subPath") if isinstance(mount, dict) else None
+    if not isinstance(sub_path, str) or not sub_path:
+        return []
+    return _local_path_errors(sub_path, "subPath", not_dotdot_prefix=False)
+
+
+def _items_errors(items: object, *keys: str) -> list[FieldError]:
+    """`items` of a configMap, secret or downwardAPI source: `keys` required, paths inside the volume."""
+    errs: list[FieldError] = []
+    for j, item in enumerate(items if isinstance(items, list) else []):
+        if not isinstance(item, dict):
+            errs.append(invalid_value(item, f"items[{j}]"))
+            continue
+        missing = [k for k in keys if not item.get(k)]
+        if missing:
+            errs.append(missing_field(*missing).via_field_index("items", j))
+        if isinstance(item.get("path"), str) and item["path"]:
+            errs.extend(e.via_field_index("items", j)
+                        for e in _local_path_errors(item["path"], "path", not_dotdot_prefix=True))
+    return errs
+
+
+def _projected_errors(projected: object) -> list[FieldError]:
+    sources = projected.get("sources") if isinstance(projected, dict) else None
+    errs: list[FieldError] = []
+    for k, source in enumerate(sources if isinstance(sources, list) else []):
+        if not isinstance(source, dict):
+            continue
+        here: list[FieldError] = []
+        for name, keys in (("configMap", ("key", "path")), ("secret", ("key", "path")), ("downwardAPI", ("path",))):
+            if isinstance(source.get(name), dict):
+                here.extend(e.via(name) for e in _items_errors(source[name].get("items"), *keys))
+        token = source.get("serviceAccountToken")
+        if isinstance(token, dict):
+            path = token.get("path")
+            if not isinstance(path, str) or not path:
+                here.append(missing_field("serviceAccountToken.path"))
+            else:
+                here.extend(e.via("serviceAccountToken")
+                            for e in _local_path_errors(path, "path", not_dotdot_prefix=True))
+        errs.extend(e.via_field_index("sources", k) for e in here)
+    return errs
+
+
+def volume_path_errors(volume: object) -> list[FieldError]:
+    """File paths a configMap, secret or projected volume writes; paths relative to the volume."""
+    if not isinstance(volume, dict):
+        return []
+    errs: list[FieldError] = []
+    for source in ("secret", "configMap"):
+        if isinstance(volume.get(source), dict):
+            errs.extend(e.via(source) for e in _items_errors(volume[source].get("items"), "key", "path"))
+    errs.extend(e.via("projected") for e in _projected_errors(volume.get("projected")))
+    return errs
+
+
 def _validate_mounts(mounts: list[dict], volumes: dict[str, dict]) -> FieldError | None:
     errs: list[FieldError | None] = []
     seen: set[str] = set()
@@ -367,6 +455,7 @@ def _validate_mounts(mounts: list[dict], volumes: dict[str, dict]) -> FieldError
         elif path in seen:
             errs_here.append(invalid_value(f'"{path}" must be unique', "mountPath"))
         seen.add(path)
+        errs_here.extend(mount_path_errors(mount))
         if volume is not None:
             writable = "emptyDir" in volume or "persistentVolumeClaim" in volume
             if not writable and not mount.get("readOnly"):
@@ -429,10 +518,6 @@ def _validate_volumes(volumes: list[dict], containers: list[dict], flags: dict[s
         medium = (volume.get("emptyDir") or {}).get("medium", "")
         if medium not in ("", "Memory"):
             here.append(invalid_value(medium, "emptyDir.medium"))
-        for source in ("secret", "configMap"):
-            for j, item in enumerate((volume.get(source) or {}).get("items") or []):
-                missing = [k for k in ("key", "path") if not item.get(k)]
-                if missing:
-                    here.append(missing_field(*missing).via_field_index("items", j).via(source))
+        here.extend(volume_path_errors(volume))
         errs.extend(e.via_field_index("volumes", i) for e in here if e)
     return combine(*errs)

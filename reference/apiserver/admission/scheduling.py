@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from reference.apiserver.admission.context import Context
 from reference.apiserver.admission.fielderror import FieldError, combine, invalid_value, missing_field
-from reference.durations import parse_go_duration
+from reference.apiserver.admission.numbers import parse_duration
 from reference.scheduler.policy import RESOURCES, TRY_NEXT_POLICIES
 
 PREEMPT_POLICIES = ("AfterAllUnits", "BeforeNextUnit")
@@ -37,7 +37,7 @@ def validate_resource_policy(obj: dict, old: dict | None, ctx: Context) -> Field
         errs.append(_one_of(when["policy"], TRY_NEXT_POLICIES, "spec.whenTryNextUnits.policy"))
     if when.get("timeout"):
         try:
-            if parse_go_duration(when["timeout"]) < 0:
+            if parse_duration(when["timeout"]) < 0:
                 raise ValueError("negative")
         except ValueError:
             errs.append(invalid_value(when["timeout"], "spec.whenTryNextUnits.timeout", "a duration such as 15m"))

@@ -27,9 +27,9 @@ from reference.apiserver.admission.names import (
     validate_creator,
     validate_object_metadata,
 )
+from reference.apiserver.admission.numbers import parse_duration
 from reference.apiserver.admission.podspec import default_revision_spec, validate_revision_spec
 from reference.autoscaler.spec import PROGRESS_DEADLINE
-from reference.durations import parse_go_duration
 
 GROUP = "serving.knative.dev"
 ROLLOUT_DURATION = ("serving.knative.dev/rollout-duration", "serving.knative.dev/rolloutDuration")
@@ -103,7 +103,7 @@ def _validate_duration_annotation(annotations: dict[str, str], keys: tuple[str, 
         return None
     key, text = found
     try:
-        seconds = parse_go_duration(text)
+        seconds = parse_duration(text)
     except ValueError:
         return invalid_value(text, key)
     if seconds != int(seconds):

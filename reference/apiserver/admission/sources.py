@@ -88,7 +88,7 @@ def cron_problem(schedule: str) -> str | None:
     if len(fields) != 5:
         return f"expected exactly 5 fields, found {len(fields)}: [{' '.join(fields)}]"
     for value in fields:
-        if not _CRON_FIELD.match(value):
+        if not _CRON_FIELD.fullmatch(value):
             return f"failed to parse int from {value}"
     return None
 

@@ -126,7 +126,12 @@ CONDITION = open_obj(
 
 # Core kinds: whole-object schemas minus apiVersion/kind/metadata, which every kind shares.
 NAMESPACE = obj(spec=obj(finalizers=arr(STR)), status=open_obj(phase=STR))
-POD = obj(spec=ANY, status=ANY)
+# A Pod keeps every field it is given; the few the API server and the kubelet act on have types.
+POD = obj(spec=open_obj(containers=arr(open_obj(resources=open_obj(), volumeMounts=arr(open_obj()))),
+                        initContainers=arr(open_obj(resources=open_obj(), volumeMounts=arr(open_obj()))),
+                        volumes=arr(open_obj(name=STR)), nodeName=STR, terminationGracePeriodSeconds=INT,
+                        restartPolicy=STR),
+          status=ANY)
 CONFIG_MAP = obj(data=mapof(STR), binaryData=mapof(STR), immutable=BOOL)
 SECRET = obj(data=mapof(STR), stringData=mapof(STR), type=STR, immutable=BOOL)
 EVENT = open_obj(
