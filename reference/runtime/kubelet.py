@@ -202,7 +202,9 @@ class PodWorker:
             device_files = self._devices(container, env)
             mounts = volumes.mounts(container, prepared_volumes, read_only_claims)
             workdir = container.get("workingDir")
-            argv = self._in_network(sandbox.command(launch.argv, mounts, workdir, self.meta["name"], device_files))
+            user = self._identity(spec, container)
+            argv = self._in_network(sandbox.command(launch.argv, mounts, workdir, self.meta["name"], device_files,
+                                                    user))
             if self.network is not None:
                 env.setdefault("KPROOF_BIND", "0.0.0.0")  # kproof's apps: every address of the pod's own network
             cspec = ContainerSpec(
@@ -212,8 +214,9 @@ class PodWorker:
                 readiness=container.get("readinessProbe"), liveness=container.get("livenessProbe"),
                 limits=limits_of(container))
 
-            def exec_argv(command: list[str], mounts: list = mounts, workdir: str | None = workdir) -> list[str]:
-                return self._in_network(sandbox.command(command, mounts, workdir))
+            def exec_argv(command: list[str], mounts: list = mounts, workdir: str | None = workdir,
+                          user: sandbox.Identity = user) -> list[str]:
+                return self._in_network(sandbox.command(command, mounts, workdir, user=user))
 
             def probe(spec: dict | None, c: dict = container, e: dict = env,
                       x: Callable = exec_argv) -> Callable | None:
@@ -221,6 +224,16 @@ class PodWorker:
 
             out.append(Container(cspec, probe(cspec.readiness), probe(cspec.liveness), self.changed))
         return out
+
+    def _identity(self, spec: dict, container: dict) -> sandbox.Identity:
+        """Who the container runs as; refuses uid 0 under runAsNonRoot, as the kubelet does."""
+        user = sandbox.identity_of(spec, container)
+        non_root = (container.get("securityContext") or {}).get(
+            "runAsNonRoot", (spec.get("securityContext") or {}).get("runAsNonRoot"))
+        if non_root and user.uid == 0:
+            raise ContainerConfigError(f'container\'s runAsUser breaks non-root policy (pod: "{self.meta["name"]}'
+                                       f'_{self.meta.get("namespace", "")}", container: {container["name"]})')
+        return user
 
     def _in_network(self, argv: list[str]) -> list[str]:
         return Bridge.wrap(argv, self.network) if self.network is not None else argv
@@ -255,6 +268,8 @@ class PodWorker:
                 self._wait_all("ImagePullBackOff", f'image "{self._image()}" cannot run here: {err}')
             except ContainerConfigError as err:
                 self._wait_all("CreateContainerConfigError", str(err))
+            except volumes.UnsupportedVolume as err:  # no retry will help: the revision fails now
+                self._wait_all("CreateContainerConfigError", f"MountVolume.SetUp failed: {err}")
             except volumes.VolumeError as err:
                 self._wait_all("ContainerCreating", f"MountVolume.SetUp failed: {err}")
             except sandbox.SandboxUnavailable as err:

@@ -18,6 +18,10 @@ gave it ($PORT) and can connect to what listens there (see the README's security
 Without bubblewrap (documented fallback) a replica runs as a plain child process, still as the
 unprivileged user when the platform is root: no private /tmp, PID namespace or hidden files, and
 containers with volume mounts cannot start (there is nowhere to mount them).
+
+A pod's `securityContext.runAsUser` / `runAsGroup` (the container's over the pod's) replace nobody: setpriv
+takes them when the platform is root, bubblewrap's user namespace maps them otherwise. A replica that
+asks for uid 0 gets it, still without capabilities, and the host's password hashes are hidden from it.
 """
 
 from __future__ import annotations
@@ -48,6 +52,29 @@ class SandboxUnavailable(RuntimeError):
 
 
 @dataclass(frozen=True)
+class Identity:
+    """The uid and gid a replica runs as; None: the sandbox's default (nobody, or the platform's user)."""
+
+    uid: int | None = None
+    gid: int | None = None
+
+
+_HIDDEN_FROM_ROOT = ("/etc/shadow", "/etc/gshadow")  # readable by uid 0 even without capabilities
+
+
+def identity_of(pod_spec: dict, container: dict) -> Identity:
+    """runAsUser and runAsGroup, the container's securityContext over the pod's (as the kubelet reads them)."""
+    pod_context = pod_spec.get("securityContext") or {}
+    own = container.get("securityContext") or {}
+
+    def pick(field: str) -> int | None:
+        value = own.get(field, pod_context.get(field))
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+    return Identity(pick("runAsUser"), pick("runAsGroup"))
+
+
+@dataclass(frozen=True)
 class Mount:
     source: Path
     target: str
@@ -69,17 +96,21 @@ def _python_dirs() -> list[str]:
 
 
 def command(argv: list[str], mounts: list[Mount], working_dir: str | None, hostname: str = "",
-            devices: tuple[str, ...] = ()) -> list[str]:
-    """The argv that runs `argv` in the sandbox (or as it is, without bubblewrap); `devices` are the
-    device files (a GPU's /dev/nvidia*) bound into its otherwise minimal /dev."""
+            devices: tuple[str, ...] = (), user: Identity | None = None) -> list[str]:
+    """The argv that runs `argv` in the sandbox (or as it is, without bubblewrap) as `user`; `devices` are
+    the device files (a GPU's /dev/nvidia*) bound into its otherwise minimal /dev."""
+    user = user or Identity()
     bwrap = bubblewrap()
     if bwrap is None:
         if mounts:
             raise SandboxUnavailable("volume mounts need bubblewrap (apt-get install bubblewrap)")
-        return [*unprivileged(), *argv]
+        if os.geteuid() != 0 and _changes_identity(user):
+            raise SandboxUnavailable("runAsUser / runAsGroup need bubblewrap or a platform running as root")
+        return [*unprivileged(user), *argv]
     out = [bwrap, "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
     if os.geteuid() != 0:  # bubblewrap's user namespace; a root platform drops the user inside instead
         out += ["--unshare-user", "--cap-drop", "ALL"]
+        out += _namespace_ids(user)
     if hostname:
         out += ["--hostname", hostname[:63]]
     targets = [m.target for m in mounts]
@@ -109,9 +140,11 @@ def command(argv: list[str], mounts: list[Mount], working_dir: str | None, hostn
     for mount in mounts:
         out += _traversable(mount.target, made)
         out += ["--ro-bind" if mount.read_only else "--bind", str(mount.source), mount.target]
+    if os.geteuid() == 0 and user.uid == 0:
+        out += [arg for path in _HIDDEN_FROM_ROOT if os.path.exists(path) for arg in ("--ro-bind", "/dev/null", path)]
     if working_dir:
         out += ["--chdir", working_dir]
-    return [*out, "--", *unprivileged(), *argv]
+    return [*out, "--", *unprivileged(user), *argv]
 
 
 def containment(bridge: Bridge | None = None) -> dict[str, str]:
@@ -127,15 +160,33 @@ def containment(bridge: Bridge | None = None) -> dict[str, str]:
     return {"sandbox": sandbox, "limits": mode(), "network": network}
 
 
-def unprivileged() -> list[str]:
-    """The prefix that drops a root platform's replica to REPLICA_UID, with no capabilities to inherit
-    or regain; nothing when the platform is not root (the replica is then the platform's own user)."""
+def _changes_identity(user: Identity) -> bool:
+    return (user.uid is not None and user.uid != os.geteuid()) or (user.gid is not None and user.gid != os.getegid())
+
+
+def _namespace_ids(user: Identity) -> list[str]:
+    """bubblewrap's --uid / --gid: the ids the replica has inside its user namespace."""
+    out = []
+    if user.uid is not None:
+        out += ["--uid", str(user.uid)]
+    if user.gid is not None:
+        out += ["--gid", str(user.gid)]
+    return out
+
+
+def unprivileged(user: Identity | None = None) -> list[str]:
+    """The prefix that drops a root platform's replica to `user` (REPLICA_UID by default), with no
+    capabilities to inherit or regain, even as uid 0; nothing when the platform is not root (the replica
+    is then the platform's own user)."""
     if os.geteuid() != 0:
         return []
     setpriv = shutil.which("setpriv")
     if setpriv is None:
         raise SandboxUnavailable("replicas of a root platform need setpriv (apt-get install util-linux)")
-    return [setpriv, f"--reuid={REPLICA_UID}", f"--regid={REPLICA_GID}", "--clear-groups", "--inh-caps=-all",
+    user = user or Identity()
+    uid = REPLICA_UID if user.uid is None else user.uid
+    gid = REPLICA_GID if user.gid is None else user.gid
+    return [setpriv, f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--inh-caps=-all",
             "--bounding-set=-all"]
 
 

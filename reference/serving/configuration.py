@@ -10,6 +10,8 @@ from reference.serving.labels import (
     CONFIGURATION,
     CONFIGURATION_GENERATION,
     CONFIGURATION_UID,
+    CREATOR,
+    LAST_MODIFIER,
     ROUTING_STATE,
     SERVICE,
     SERVICE_UID,
@@ -44,10 +46,14 @@ class ConfigurationReconciler(Controller):
         for key in (SERVICE, SERVICE_UID):
             if key in (meta.get("labels") or {}):
                 labels[key] = meta["labels"][key]
+        annotations = dict(template_meta.get("annotations") or {})
+        modifier = (meta.get("annotations") or {}).get(LAST_MODIFIER)
+        if modifier:
+            annotations[CREATOR] = modifier  # Knative: a revision's creator is who last changed the template
         return {
             "apiVersion": "serving.knative.dev/v1", "kind": "Revision",
             "metadata": {"name": revision_name(config), "namespace": meta["namespace"], "labels": labels,
-                         "annotations": dict(template_meta.get("annotations") or {}),
+                         "annotations": annotations,
                          "ownerReferences": [owner_reference(config)]},
             "spec": template.get("spec") or {},
         }

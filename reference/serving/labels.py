@@ -13,9 +13,12 @@ ROUTES_ANNOTATION = "serving.knative.dev/routes"
 VISIBILITY = "networking.knative.dev/visibility"
 CLUSTER_LOCAL = "cluster-local"
 
-# Annotations that belong to the object itself and are not handed down to what it creates.
-NOT_PROPAGATED = ("kubectl.kubernetes.io/last-applied-configuration", "serving.knative.dev/creator",
-                  "serving.knative.dev/lastModifier")
+CREATOR = "serving.knative.dev/creator"
+LAST_MODIFIER = "serving.knative.dev/lastModifier"
+
+# Annotations that belong to the object itself and are not handed down to what it creates. Knative copies
+# the rest, creator and lastModifier included, from a Service onto its Route and Configuration.
+NOT_PROPAGATED = ("kubectl.kubernetes.io/last-applied-configuration",)
 
 
 def owner_reference(obj: dict) -> dict:

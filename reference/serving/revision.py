@@ -11,6 +11,7 @@ import copy
 import hashlib
 import json
 import os
+import re
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 from reference.apiserver.admission.autoscaling import INITIAL_SCALE, MAX_SCALE, MIN_SCALE, lookup
 from reference.apiserver.admission.podspec import user_container_index
 from reference.controller import Controller, Key, Watch, own_key, owner_keys
+from reference.runtime.catalog import parse_reference
 from reference.runtime.ports import claimed_ports, free_port
 from reference.scheduler.policy import DELETION_COST
 from reference.serving import conditions, reserve
@@ -39,6 +41,7 @@ MAX_REPLICAS_ENV = "KPROOF_MAX_REPLICAS"
 DEFAULT_MAX_REPLICAS = 100  # Pods of every revision together, on this one machine
 QUEUE_PROXY = {"name": "queue-proxy", "image": "ghcr.io/kproof/queue-proxy", "resources": {}}
 _CHARS = "bcdfghjklmnpqrstvwxz2456789"
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 Scaler = Callable[[dict, dict[str, str]], int]
 
@@ -69,6 +72,17 @@ def max_replicas() -> int:
 
 def template_hash(revision: dict) -> str:
     return hashlib.sha256(json.dumps(revision.get("spec"), sort_keys=True).encode()).hexdigest()[:10]
+
+
+def image_digest(image: str) -> str:
+    """`<repository>@sha256:<hex>` as Knative's tag resolution reports it. An image already pinned keeps
+    its digest; otherwise the digest is stable for the image (not the registry's: nothing is pulled), so
+    `nginx` and `docker.io/library/nginx:latest` resolve alike."""
+    ref = parse_reference(image)
+    _, _, pinned = image.partition("@")
+    if _DIGEST.fullmatch(pinned):
+        return f"{ref.repository}@{pinned}"
+    return f"{ref.repository}@sha256:{hashlib.sha256(f'{ref.repository}:{ref.tag}'.encode()).hexdigest()}"
 
 
 def pod_for(revision: dict, port: int) -> dict:
@@ -299,7 +313,7 @@ class RevisionReconciler(Controller):
             "observedGeneration": revision["metadata"]["generation"],
             "actualReplicas": ready_pods,
             "desiredReplicas": desired,
-            "containerStatuses": [{"name": c.get("name", ""), "imageDigest": f"kproof://{c.get('image', '')}"}
+            "containerStatuses": [{"name": c.get("name", ""), "imageDigest": image_digest(c.get("image", ""))}
                                   for c in (revision.get("spec") or {}).get("containers") or []],
         }
         if desired == 0 and ready_pods == 0 and failure is None and conditions.get(autoscaler, "Active").get(

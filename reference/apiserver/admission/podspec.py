@@ -64,6 +64,11 @@ _CONTAINER_FIELDS = {"name", "args", "command", "env", "workingDir", "envFrom", 
                      "startupProbe", "terminationMessagePath", "terminationMessagePolicy", "volumeMounts"}
 _PROBE_HANDLERS = ("exec", "grpc", "httpGet", "tcpSocket")
 
+MAX_INT32 = 2**31 - 1
+RFC1123_SUBDOMAIN = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
+                     "'.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used "
+                     "for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
+
 # A permissive form of the OCI image reference grammar.
 _IMAGE = re.compile(
     r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -187,7 +192,8 @@ def validate_pod_spec(spec: dict, flags: dict[str, str]) -> FieldError | None:
         errs.append(disallowed_fields(*extra))
     sa = spec.get("serviceAccountName")
     if sa and not is_dns1123_subdomain(sa):
-        errs.append(invalid_value(sa, "serviceAccountName"))
+        errs.append(invalid_value(sa, "serviceAccountName", RFC1123_SUBDOMAIN))
+    errs.append(within(_security_context_ids(spec.get("securityContext")), "securityContext"))
     volumes = spec.get("volumes") or []
     containers = spec.get("containers") or []
     init_containers = spec.get("initContainers") or []
@@ -218,6 +224,19 @@ def validate_pod_spec(spec: dict, flags: dict[str, str]) -> FieldError | None:
             if probe in container:
                 errs.append(generic("field not allowed in an init container", probe)
                             .via_field_index("containers", i))
+    return combine(*errs)
+
+
+def _security_context_ids(context: object) -> FieldError | None:
+    """runAsUser and runAsGroup within 0..int32, as Knative checks them."""
+    if not isinstance(context, dict):
+        return None
+    errs = []
+    for name in ("runAsUser", "runAsGroup"):
+        value = context.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or
+                                  not 0 <= value <= MAX_INT32):
+            errs.append(out_of_bounds(value, 0, MAX_INT32, name))
     return combine(*errs)
 
 
@@ -254,6 +273,7 @@ def _validate_container(container: dict, volumes: dict[str, dict], flags: dict[s
     elif not _IMAGE.fullmatch(image):
         errs.append(FieldError("Failed to parse image reference", ["image"],
                                f'image: "{image}", error: could not parse reference: {image}'))
+    errs.append(within(_security_context_ids(container.get("securityContext")), "securityContext"))
     reserved_env = RESERVED_ENV if is_user else RESERVED_ENV[1:]
     for j, env in enumerate(container.get("env") or []):
         if not env.get("name"):

@@ -1,0 +1,101 @@
+"""Details Knative Serving clients rely on: what a Service hands down to its Route and Configuration,
+image digests on Revisions, the user a container runs as, projected volumes, and a Revision that cannot
+get its volumes failing rather than waiting for ever."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conformance.serving.support import deploy, service
+from kproof.target import VOLUMES, Target
+
+SERVING = "serving.knative.dev/v1"
+CREATOR = "serving.knative.dev/creator"
+MODIFIER = "serving.knative.dev/lastModifier"
+DIGEST = re.compile(r"[^@\s]+@sha256:[0-9a-f]{64}")
+
+
+def _ready(obj: dict | None) -> dict:
+    return next((c for c in ((obj or {}).get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"),
+                {})
+
+
+def test_service_labels_and_annotations_reach_route_and_configuration(target: Target, namespace: str,
+                                                                      app_image) -> None:
+    manifest = service("handed", namespace, app_image("helloworld"))
+    manifest["metadata"]["labels"] = {"example.com/team": "fidelity"}
+    manifest["metadata"]["annotations"] = {"example.com/owner": "serving"}
+    ready = deploy(target, manifest)
+    own = ready["metadata"]["annotations"]
+    assert own.get(CREATOR) and own.get(MODIFIER), "the webhook records who made the Service"
+    for kind in ("Route", "Configuration"):
+        child = target.get(SERVING, kind, "handed", namespace)
+        annotations, labels = child["metadata"].get("annotations") or {}, child["metadata"].get("labels") or {}
+        assert annotations.get("example.com/owner") == "serving", kind
+        assert (annotations.get(CREATOR), annotations.get(MODIFIER)) == (own[CREATOR], own[MODIFIER]), kind
+        assert labels.get("example.com/team") == "fidelity", kind
+        assert labels.get("serving.knative.dev/service") == "handed", kind
+
+
+def test_revision_reports_image_digests(target: Target, namespace: str, app_image) -> None:
+    ready = deploy(target, service("digest", namespace, app_image("helloworld")))
+    revision = target.get(SERVING, "Revision", ready["status"]["latestReadyRevisionName"], namespace)
+    statuses = revision["status"]["containerStatuses"]
+    assert statuses and all(DIGEST.fullmatch(s.get("imageDigest", "")) for s in statuses), statuses
+
+
+def _ids(status: str, field: str) -> list[int]:
+    line = next(line for line in status.splitlines() if line.startswith(f"{field}:"))
+    return [int(v) for v in line.split()[1:]]
+
+
+def test_container_runs_as_its_run_as_user_and_group(target: Target, namespace: str, app_image) -> None:
+    deploy(target, _run_as("runas", namespace, app_image("autoscale")))
+    seen = target.http("runas", "/runtime?file=/proc/self/status", namespace=namespace).json()
+    status = seen["files"]["/proc/self/status"]
+    assert set(_ids(status, "Uid")) == {1001}
+    assert set(_ids(status, "Gid")) == {1002}
+
+
+def _run_as(name: str, namespace: str, image: str) -> dict:
+    manifest = service(name, namespace, image)
+    manifest["spec"]["template"]["spec"]["containers"][0]["securityContext"] = {"runAsUser": 1001,
+                                                                                 "runAsGroup": 1002}
+    return manifest
+
+
+@pytest.mark.requires(VOLUMES)
+def test_projected_volume_holds_config_secret_and_token(target: Target, namespace: str, app_image) -> None:
+    target.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "proj-cm", "namespace": namespace},
+                   "data": {"mode": "fast"}})
+    target.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "proj-s", "namespace": namespace},
+                   "stringData": {"password": "s3cret"}})
+    manifest = service("projected", namespace, app_image("autoscale"))
+    template = manifest["spec"]["template"]["spec"]
+    template["containers"][0]["volumeMounts"] = [{"name": "all", "mountPath": "/etc/projected", "readOnly": True}]
+    template["volumes"] = [{"name": "all", "projected": {"sources": [
+        {"configMap": {"name": "proj-cm", "items": [{"key": "mode", "path": "config/mode"}]}},
+        {"secret": {"name": "proj-s"}},
+        {"serviceAccountToken": {"path": "token", "expirationSeconds": 3600}}]}}]
+    deploy(target, manifest)
+    files = ("/etc/projected/config/mode", "/etc/projected/password", "/etc/projected/token")
+    query = "&".join(f"file={f}" for f in files)
+    seen = target.http("projected", f"/runtime?{query}", namespace=namespace).json()["files"]
+    assert seen.get(files[0]) == "fast" and seen.get(files[1]) == "s3cret"
+    assert seen.get(files[2], "").count(".") == 2, "a token in JWT form"
+
+
+@pytest.mark.requires(VOLUMES)
+def test_revision_without_its_volume_fails_after_its_progress_deadline(target: Target, namespace: str,
+                                                                       app_image) -> None:
+    manifest = service("novolume", namespace, app_image("autoscale"),
+                       annotations={"serving.knative.dev/progress-deadline": "10s"})
+    template = manifest["spec"]["template"]["spec"]
+    template["containers"][0]["volumeMounts"] = [{"name": "gone", "mountPath": "/etc/gone", "readOnly": True}]
+    template["volumes"] = [{"name": "gone", "configMap": {"name": "never-created"}}]
+    target.apply(manifest)
+    failed = target.wait_until(SERVING, "Revision", "novolume-00001", lambda r: _ready(r).get("status") == "False",
+                               namespace, timeout=180, what="failed (its ConfigMap never appears)")
+    assert _ready(failed).get("reason"), "a reason says why"
