@@ -98,7 +98,6 @@ def test_one_dialect_per_filter(bench: Bench) -> None:
 
 
 @pytest.mark.parametrize(("filters", "field"), [
-    ([{"exact": {"type": "a", "source": "b"}}], "spec.filters[0].exact"),
     ([{"prefix": {"Type": "a"}}], "spec.filters[0].prefix"),
     ([{"any": [{"cesql": "LENGTH("}]}], "spec.filters[0].any[0].cesql"),
 ])

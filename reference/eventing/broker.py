@@ -1,9 +1,10 @@
 """The broker data plane: the ingress at `/<namespace>/<broker>` and the fan-out to the broker's Ready
 Triggers (filter, deliver with the Trigger's or else the Broker's delivery spec, send replies back in).
 
-The hop limit: an event arriving without `knativebrokerttl` gets 255; one with a TTL <= 0 (or not a
-number) is refused with 400. Subscribers get the event without the TTL; a reply re-enters the broker with
-the TTL less one, and is dropped when that reaches 0, so a loop of replies ends.
+The hop limit, as Knative's TTLDefaulter keeps it: the ingress gives an event without `knativebrokerttl`
+(or with one that is not an integer) 255 and takes one off any other, and refuses with 400 an event whose
+TTL is then 0 or less. Subscribers get the event without the TTL; a reply re-enters the broker with the TTL
+the event had, so each pass through the ingress costs one and a loop of replies ends.
 """
 
 from __future__ import annotations
@@ -51,10 +52,13 @@ def dispatchable(trigger: dict) -> bool:
     return {"BrokerReady", "SubscriberResolved"} <= true
 
 
-def ttl_of(event: Event) -> int | None:
-    """The event's hop budget; ValueError when the extension is not an integer."""
-    value = event.attributes.get(TTL)
-    return None if value is None else int(value)
+def ttl_on_ingress(event: Event) -> int:
+    """The event's hop budget once through the ingress: 255 when absent or not an integer, else one less
+    (never below 0)."""
+    try:
+        return max(0, int(event.attributes[TTL]) - 1)
+    except (KeyError, ValueError):
+        return DEFAULT_TTL
 
 
 def arrival_time() -> str:
@@ -141,23 +145,18 @@ class BrokerPlane:
 
     async def ingest(self, namespace: str, name: str, event: Event) -> tuple[int, str]:
         """Accepts an event into a broker: (HTTP status, message)."""
-        refusal = self._refusal(namespace, name, event)
+        ttl = ttl_on_ingress(event)
+        refusal = self._refusal(namespace, name, ttl)
         if refusal is not None:
             return refusal
-        attributes = dict(event.attributes)
-        attributes.setdefault(TTL, str(DEFAULT_TTL))
-        attributes[ARRIVAL] = arrival_time()
+        attributes = {**event.attributes, TTL: str(ttl), ARRIVAL: arrival_time()}
         return await self.keep(namespace, name, replace(event, attributes=attributes))
 
-    def _refusal(self, namespace: str, name: str, event: Event) -> tuple[int, str] | None:
+    def _refusal(self, namespace: str, name: str, ttl: int) -> tuple[int, str] | None:
         if (namespace, name) not in self.brokers:
             return 404, f"broker {namespace}/{name} does not exist\n"
-        try:
-            ttl = ttl_of(event)
-        except ValueError:
-            return 400, f"{TTL} must be an integer, not {event.attributes[TTL]!r}\n"
-        if ttl is not None and ttl <= 0:
-            return 400, f"the event's {TTL} is spent ({ttl})\n"
+        if ttl <= 0:
+            return 400, f"the event's {TTL} is spent\n"
         if self.pending >= MAX_PENDING:
             return 503, "the broker has too many deliveries pending; retry later\n"
         return None
@@ -195,15 +194,14 @@ class BrokerPlane:
         ttl = int(event.attributes[TTL])
         outgoing = replace(event, attributes={k: v for k, v in event.attributes.items() if k != TTL})
         async with self._slots:
-            outcome = await self.dispatcher.deliver(outgoing, route.subscriber, self.delivery_of(route, broker))
+            outcome = await self.dispatcher.deliver(outgoing, route.subscriber, self.delivery_of(route, broker),
+                                                    namespace=namespace)
         self.dispatched.labels(namespace, route.name, _result(outcome)).inc()
         if outcome.reply is not None:
-            await self._reply(namespace, broker_name, route, outcome.reply, ttl - 1)
+            await self._reply(namespace, broker_name, route, outcome.reply, ttl)
 
     async def _reply(self, namespace: str, broker: str, route: TriggerRoute, reply: Event, ttl: int) -> None:
-        if ttl <= 0:
-            log.info("dropping the reply of trigger %s/%s: its %s is spent", namespace, route.name, TTL)
-            return
+        """The reply re-enters the ingress with the event's TTL; the ingress takes one off (or refuses it)."""
         status, message = await self.ingest(namespace, broker, replace(reply, attributes={**reply.attributes,
                                                                                          TTL: str(ttl)}))
         if status != 202:

@@ -1,6 +1,7 @@
 """The InMemoryChannel dispatcher: an event POSTed to a channel's host goes to every subscriber in the
-channel's spec.subscribers, concurrently, each with its own delivery spec (else the channel's); a
-subscriber's reply goes to its replyUri, when it has one."""
+channel's spec.subscribers, concurrently, each with its own delivery spec (else the channel's, with the
+dead-letter sink its status resolved); a subscriber's reply goes to its replyUri, when it has one. Every
+delivery carries Kn-Namespace, the channel's namespace."""
 
 from __future__ import annotations
 
@@ -29,9 +30,10 @@ class Subscriber:
 
 def subscribers_of(channel: dict) -> list[Subscriber]:
     spec = channel.get("spec") or {}
-    fallback = spec.get("delivery")
+    # A ref-only deadLetterSink has no uri in the spec: the controller resolves it into the status.
+    fallback = DeliverySpec.parse(spec.get("delivery"), (channel.get("status") or {}).get("deadLetterSinkUri"))
     return [Subscriber(entry.get("uid", ""), entry.get("subscriberUri"), entry.get("replyUri"),
-                       DeliverySpec.parse(entry.get("delivery") or fallback))
+                       DeliverySpec.parse(entry["delivery"]) if entry.get("delivery") else fallback)
             for entry in spec.get("subscribers") or []]
 
 
@@ -79,13 +81,14 @@ class ChannelPlane:
         async with self._slots:
             reply: Event | None = event  # a subscription with only a reply forwards the event itself
             if subscriber.subscriber:
-                outcome = await self.dispatcher.deliver(event, subscriber.subscriber, subscriber.delivery)
+                outcome = await self.dispatcher.deliver(event, subscriber.subscriber, subscriber.delivery,
+                                                        namespace=namespace)
                 self.dispatched.labels(namespace, name, "delivered" if outcome.delivered else
                                        "dead_lettered" if outcome.dead_lettered else "failed").inc()
                 reply = outcome.reply
             if reply is not None and subscriber.reply:
                 outcome = await self.dispatcher.deliver(reply, subscriber.reply, subscriber.delivery,
-                                                        prefer_reply=False)
+                                                        prefer_reply=False, namespace=namespace)
                 if not outcome.delivered:
                     log.warning("channel %s/%s: the reply destination %s refused a reply", namespace, name,
                                 subscriber.reply)

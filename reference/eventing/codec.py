@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import accumulate
 from urllib.parse import quote, unquote
 
@@ -31,6 +32,14 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Python's default limit of 1,000 frames.
 MAX_DEPTH = 500
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+# The HTTP binding (3.1.3.2): space, double quote, percent and anything outside printable ASCII are
+# percent-encoded (UTF-8); every other printable character goes as it is, as sdk-go and the Python SDK write.
+HEADER_SAFE = "".join(c for c in map(chr, range(0x21, 0x7F)) if c not in '"%')
+# Context attributes of the String, URI, URI-reference and Timestamp types: sdk-go refuses any other JSON type.
+STRING_ATTRIBUTES = ("id", "source", "specversion", "type", "datacontenttype", "dataschema", "schemaurl",
+                     "subject", "time", "datacontentencoding")
+# RFC 3339, as Go's time.Parse(time.RFC3339Nano) takes it.
+TIMESTAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})")
 _STEPS = tuple(1 if chr(c) in "[{" else -1 if chr(c) in "]}" else 0 for c in range(256))
 
 
@@ -102,6 +111,22 @@ def _validate(attributes: dict[str, str]) -> None:
         raise MalformedEvent(f"missing required attribute(s): {', '.join(missing)}")
     if attributes["specversion"] not in SPEC_VERSIONS:
         raise MalformedEvent(f"unsupported specversion {attributes['specversion']!r}")
+    if "time" in attributes and not valid_time(attributes["time"]):
+        raise MalformedEvent(f"time {attributes['time']!r} is not an RFC 3339 timestamp")
+
+
+def valid_time(text: str) -> bool:
+    """Whether `text` is an RFC 3339 timestamp with fields in range."""
+    match = TIMESTAMP.fullmatch(text)
+    if match is None:
+        return False
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    try:
+        datetime(year, month, day, hour, minute, second)  # out of range (Go takes no leap second either)
+    except ValueError:
+        return False
+    offset = match.group(8)
+    return offset == "Z" or (int(offset[1:3]) < 24 and int(offset[4:6]) < 60)
 
 
 def from_http(headers: Mapping[str, str], body: bytes) -> Event:
@@ -145,7 +170,7 @@ def _structured(body: bytes) -> Event:
         raise MalformedEvent(f"structured event is not JSON: {err}") from err
     if not isinstance(doc, dict):
         raise MalformedEvent("structured event must be a JSON object")
-    attributes = {k: _text(v) for k, v in doc.items() if k not in ("data", "data_base64")}
+    attributes = _attributes(doc)
     data: bytes | None = None
     if "data_base64" in doc:
         try:
@@ -160,6 +185,18 @@ def _structured(body: bytes) -> Event:
     return Event(attributes, data)
 
 
+def _attributes(doc: dict) -> dict[str, str]:
+    """The attributes of a structured event: null means absent; a context attribute must be a string."""
+    attributes: dict[str, str] = {}
+    for name, value in doc.items():
+        if name in ("data", "data_base64") or value is None:
+            continue
+        if name in STRING_ATTRIBUTES and not isinstance(value, str):
+            raise MalformedEvent(f"attribute {name!r} must be a string, not {json.dumps(value)}")
+        attributes[name] = _text(value)
+    return attributes
+
+
 def _text(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
@@ -171,8 +208,7 @@ def _is_json(attributes: Mapping[str, str]) -> bool:
 
 
 def to_binary(event: Event) -> tuple[dict[str, str], bytes]:
-    headers = {f"ce-{k}": quote(v, safe=" !#$&'()*+,/:;<=>?@[]^_`{|}~-.") for k, v in event.attributes.items()
-               if k != "datacontenttype"}
+    headers = {f"ce-{k}": quote(v, safe=HEADER_SAFE) for k, v in event.attributes.items() if k != "datacontenttype"}
     if "datacontenttype" in event.attributes:
         headers["content-type"] = event.attributes["datacontenttype"]
     return headers, event.data or b""

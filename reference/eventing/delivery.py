@@ -14,7 +14,7 @@ import base64
 import email.utils
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
@@ -22,7 +22,7 @@ import aiohttp
 
 from reference.durations import parse_iso8601_duration
 from reference.eventing.addresses import CLUSTER_DOMAIN
-from reference.eventing.codec import Event, MalformedEvent, from_http, to_binary
+from reference.eventing.codec import Event, MalformedEvent, from_http, to_binary, to_structured
 
 log = logging.getLogger("kproof.eventing")
 
@@ -32,6 +32,8 @@ ERROR_DATA_LIMIT = 1024
 TRANSPORT_ERROR_CODE = 500
 DEFAULT_ATTEMPT_TIMEOUT = 600.0  # no delivery.timeout: still bounded, so nothing waits forever
 CONNECTIONS_PER_DESTINATION = 16  # requests at once to one destination (KPROOF_DESTINATION_CONNECTIONS)
+# The header Knative's dispatchers add to every delivery: the namespace of the Broker, Channel or source.
+KN_NAMESPACE = "Kn-Namespace"
 
 
 def retried(status: int | None) -> bool:
@@ -53,6 +55,8 @@ class DeliverySpec:
     honour_retry_after: bool = False
     retry_after_max: float | None = None
     dead_letter_uri: str | None = None
+    # delivery.format: "json" sends structured mode, "binary" (or unset) binary mode.
+    structured: bool = False
 
     @classmethod
     def parse(cls, delivery: dict | None, dead_letter_uri: str | None = None,
@@ -72,7 +76,7 @@ class DeliverySpec:
                    linear=delivery.get("backoffPolicy") == "linear",
                    delay=seconds("backoffDelay") or 0.0, timeout=seconds("timeout"),
                    honour_retry_after=honour_retry_after, retry_after_max=seconds("retryAfterMax"),
-                   dead_letter_uri=dead_letter_uri)
+                   dead_letter_uri=dead_letter_uri, structured=delivery.get("format") == "json")
 
     def backoff(self, retry_number: int) -> float:
         """The wait before retry `retry_number` (1 for the first retry): delay * n (linear) or delay * 2**n."""
@@ -195,10 +199,12 @@ class Dispatcher:
             pool = self._pools[key] = asyncio.Semaphore(self.connections)
         return pool
 
-    async def post(self, url: str, event: Event, timeout: float | None, prefer_reply: bool = False) -> Attempt:
-        """One attempt: the event in binary mode. The attempt's timeout starts once a connection to the
-        destination is free (a delivery waiting its turn has not failed)."""
-        headers, body = to_binary(event)
+    async def post(self, url: str, event: Event, timeout: float | None, prefer_reply: bool = False,
+                   structured: bool = False, extra: Mapping[str, str] | None = None) -> Attempt:
+        """One attempt: the event in binary (or structured) mode. The attempt's timeout starts once a
+        connection to the destination is free (a delivery waiting its turn has not failed)."""
+        headers, body = (to_structured if structured else to_binary)(event)
+        headers.update(extra or {})
         if prefer_reply:
             headers["Prefer"] = "reply"
         limit = timeout or DEFAULT_ATTEMPT_TIMEOUT
@@ -223,8 +229,8 @@ class Dispatcher:
         async with self.session.post(target, data=body, headers=headers, allow_redirects=False) as response:
             return Attempt(response.status, await response.read(), dict(response.headers))
 
-    async def attempt_all(self, url: str, event: Event, spec: DeliverySpec,
-                          prefer_reply: bool = False) -> tuple[Attempt, int]:
+    async def attempt_all(self, url: str, event: Event, spec: DeliverySpec, prefer_reply: bool = False,
+                          extra: Mapping[str, str] | None = None) -> tuple[Attempt, int]:
         """Tries until success, a final status, or retries run out; the last attempt and the count."""
         attempt = Attempt(None)
         for number in range(spec.retry + 1):
@@ -232,21 +238,24 @@ class Dispatcher:
                 wait = spec.wait_before(number, retry_after_seconds(attempt.headers.get("Retry-After"))
                                         if attempt.status in RETRY_AFTER_STATUSES else None)
                 await self.sleep(wait)
-            attempt = await self.post(url, event, spec.timeout, prefer_reply)
+            attempt = await self.post(url, event, spec.timeout, prefer_reply, spec.structured, extra)
             if succeeded(attempt.status) or not retried(attempt.status):
                 return attempt, number + 1
         return attempt, spec.retry + 1
 
-    async def deliver(self, event: Event, url: str, spec: DeliverySpec, prefer_reply: bool = True) -> Outcome:
-        """To the subscriber, and on failure to the dead-letter sink (with the same retries)."""
-        attempt, count = await self.attempt_all(url, event, spec, prefer_reply)
+    async def deliver(self, event: Event, url: str, spec: DeliverySpec, prefer_reply: bool = True,
+                      namespace: str | None = None) -> Outcome:
+        """To the subscriber, and on failure to the dead-letter sink (with the same retries). `namespace`,
+        that of the Broker, Channel or source sending, goes in Kn-Namespace to both."""
+        extra = {KN_NAMESPACE: namespace} if namespace else None
+        attempt, count = await self.attempt_all(url, event, spec, prefer_reply, extra)
         if succeeded(attempt.status):
             return Outcome(attempt.status, count, True, reply=reply_of(attempt) if prefer_reply else None)
         log.info("delivery to %s failed after %d attempt(s): %s", url, count, attempt.status or attempt.error)
         if not spec.dead_letter_uri:
             return Outcome(attempt.status, count, False)
         dead = with_error_extensions(event, url, attempt)
-        dls_attempt, _ = await self.attempt_all(spec.dead_letter_uri, dead, spec)
+        dls_attempt, _ = await self.attempt_all(spec.dead_letter_uri, dead, spec, extra=extra)
         if not succeeded(dls_attempt.status):
             log.warning("the dead-letter sink %s refused an event: %s", spec.dead_letter_uri,
                         dls_attempt.status or dls_attempt.error)

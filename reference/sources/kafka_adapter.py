@@ -154,7 +154,8 @@ class KafkaSourceAdapter:
         event = record_to_event(message, self.namespace, self.name)
         if self.overrides:
             event = replace(event, attributes={**event.attributes, **self.overrides})
-        outcome = await self.dispatcher.deliver(event, self.sink, self.delivery, prefer_reply=False)
+        outcome = await self.dispatcher.deliver(event, self.sink, self.delivery, prefer_reply=False,
+                                                namespace=self.namespace)
         result = "delivered" if outcome.delivered else "dead_lettered" if outcome.dead_lettered else "dropped"
         if result == "dropped":
             log.warning("%s/%s: gave up on %s after %d attempt(s) (status %s); no dead-letter sink took it",

@@ -205,14 +205,16 @@ class PingSourceReconciler(Controller):
             while (left := (tick - self.clock()).total_seconds()) > 0:
                 await self.sleep(left)
             # A send (with its retries) never holds up the next tick; after a pause, missed ticks are dropped.
-            send = asyncio.create_task(self._send(ping_event(source, tick), sink))
+            send = asyncio.create_task(self._send(ping_event(source, tick), sink,
+                                                  source["metadata"].get("namespace", "")))
             sends.add(send)
             send.add_done_callback(sends.discard)
             last = max(tick, self.clock())
 
-    async def _send(self, event: Event, sink: str) -> None:
+    async def _send(self, event: Event, sink: str, namespace: str) -> None:
         await self.sleep(self.jitter())
-        outcome = await self._dispatcher().deliver(event, sink, SEND_SPEC, prefer_reply=False)
+        outcome = await self._dispatcher().deliver(event, sink, SEND_SPEC, prefer_reply=False,
+                                                   namespace=namespace)
         if not outcome.delivered:
             log.warning("pingsource event %s to %s lost after %d attempt(s): %s", event.id, sink, outcome.attempts,
                         outcome.status)

@@ -46,8 +46,6 @@ def test_trigger_defaults() -> None:
      "Attribute name must start with a letter and can only contain lowercase alphanumeric"),
     ({"filters": [{"exact": {"type": "a"}, "suffix": {"type": "b"}}]},
      "multiple dialects found, filters can have only one dialect set: "),
-    ({"filters": [{"exact": {"type": "a", "source": "b"}}]},
-     "Multiple items found, can have only one key-value: spec.filters[0].exact"),
     ({"filters": [{"all": [{"not": {"prefix": {"Bad": "x"}}}]}]},
      'invalid key name "Bad": spec.filters[0].all[0].not.prefix[Bad]\n'
      "Attribute name must start with a letter and can only contain lowercase alphanumeric"),

@@ -109,7 +109,8 @@ def test_ingress_answers_like_knative() -> None:
             assert (await bench.post("/ns/default", headers={**CE, "ce-specversion": "2.0"}))[0] == 400
             assert (await bench.post("/ns/default", data=b"x" * (4 * 1024 * 1024 + 1)))[0] == 413
             assert (await bench.post("/ns/default", headers={**CE, f"ce-{TTL}": "0"}))[0] == 400
-            assert (await bench.post("/ns/default", headers={**CE, f"ce-{TTL}": "many"}))[0] == 400
+            assert (await bench.post("/ns/default", headers={**CE, f"ce-{TTL}": "1"}))[0] == 400  # 0 once in
+            assert (await bench.post("/ns/default", headers={**CE, f"ce-{TTL}": "many"}))[0] == 202  # defaulted
             structured = b'{"specversion":"0.3","id":"2","source":"/s","type":"t","data":{"a":1}}'
             assert (await bench.post("/ns/default", headers={"content-type": "application/cloudevents+json"},
                                      data=structured))[0] == 202
@@ -165,7 +166,7 @@ def test_a_reply_loop_ends_when_the_ttl_is_spent() -> None:
             with contextlib.suppress(TimeoutError):
                 await bench.records(0, 10, timeout=1.0)
             await bench.settle()
-            assert len(await bench.records(0, timeout=0)) == 3  # ttl 3, 2, 1; the reply at 0 is dropped
+            assert len(await bench.records(0, timeout=0)) == 2  # in at 3: 2, then 1; the reply at 0 is refused
 
     asyncio.run(main())
 
@@ -267,5 +268,53 @@ def test_kafka_ingresses_refuse_bad_names_before_writing() -> None:
                 assert status == 400
         assert not sinks.producers and not brokers.producers, "nothing was written"
         await brokers.close()
+
+    asyncio.run(main())
+
+
+def test_deliveries_carry_kn_namespace_and_honour_delivery_format() -> None:
+    async def main() -> None:
+        async with Bench(sinks=3) as bench:
+            bench.plane.set_broker("ADDED", broker(), None)
+            json_trigger = trigger("json", bench.url(0))
+            json_trigger["spec"]["delivery"] = {"format": "json"}
+            binary_trigger = trigger("binary", bench.url(1))
+            binary_trigger["spec"]["delivery"] = {"format": "binary"}
+            bench.plane.set_trigger("ADDED", json_trigger, None)
+            bench.plane.set_trigger("ADDED", binary_trigger, None)
+            subscribers = [{"uid": "a", "subscriberUri": bench.url(2), "delivery": {"format": "json"}}]
+            bench.channels.set_channel("ADDED", {"metadata": {"namespace": "ns", "name": "chan"},
+                                                 "spec": {"subscribers": subscribers}}, None)
+            assert (await bench.post("/ns/default"))[0] == 202
+            assert (await bench.post("/channel/"))[0] == 202
+            await bench.settle()
+            (structured,), (binary,), (channelled,) = [await bench.records(i, 1) for i in range(3)]
+            assert structured["headers"]["Content-Type"] == "application/cloudevents+json"
+            assert "ce-id" not in {k.lower() for k in structured["headers"]}
+            assert binary["headers"]["ce-id"] == "1" and binary["headers"]["Content-Type"] == "application/json"
+            assert channelled["headers"]["Content-Type"] == "application/cloudevents+json"
+            for record in (structured, binary, channelled):
+                assert record["headers"]["Kn-Namespace"] == "ns" and record["event"]["id"] == "1"
+
+    asyncio.run(main())
+
+
+def test_a_channel_delivery_spec_applies_to_subscribers_without_one() -> None:
+    async def main() -> None:
+        async with Bench(sinks=2) as bench:
+            async with bench.session.post(bench.sinks[0].make_url("/config"), json={"status": 500}):
+                pass
+            channel = {"metadata": {"namespace": "ns", "name": "chan"},
+                       "spec": {"subscribers": [{"uid": "a", "subscriberUri": bench.url(0)}],
+                                "delivery": {"retry": 1, "backoffDelay": "PT0.01S",
+                                             "deadLetterSink": {"ref": {"kind": "Service", "name": "dls"}}}},
+                       "status": {"deadLetterSinkUri": bench.url(1, "/dead")}}
+            bench.channels.set_channel("ADDED", channel, None)
+            assert (await bench.post("/channel/"))[0] == 202
+            (dead,) = await bench.records(1, 1)
+            await bench.settle()
+            assert len(await bench.records(0, timeout=0)) == 2, "the channel's retry: 1"
+            assert dead["path"] == "/dead" and dead["event"]["knativeerrorcode"] == "500"
+            assert dead["headers"]["Kn-Namespace"] == "ns"
 
     asyncio.run(main())

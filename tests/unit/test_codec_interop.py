@@ -157,3 +157,38 @@ def test_the_depth_bound_counts_only_brackets_outside_strings() -> None:
         from_http(STRUCTURED_HEADERS, structured_with(nested(500)))
     text = json.dumps({"text": "[{" * 600, "list": [[1]] * 600})  # many brackets, but shallow
     assert from_http(STRUCTURED_HEADERS, structured_with(text)).json() == json.loads(text)
+
+
+def test_null_means_absent_and_context_attributes_must_be_strings() -> None:
+    body = {"specversion": "1.0", "id": "e-1", "source": "/s", "type": "t", "subject": None, "region": None}
+    event = from_http({"content-type": "application/cloudevents+json"}, json.dumps(body).encode())
+    assert "subject" not in event.attributes and "region" not in event.attributes
+    for name, value in (("id", 123), ("id", None), ("source", {"a": 1}), ("time", 1)):
+        with pytest.raises(MalformedEvent):
+            from_http({"content-type": "application/cloudevents+json"},
+                      json.dumps({**body, name: value}).encode())
+
+
+@pytest.mark.parametrize("time", ["2024-01-01", "yesterday", "2024-13-01T00:00:00Z", "2024-02-30T00:00:00Z",
+                                  "2024-01-01T24:00:00Z", "2024-01-01T00:00:00", "2024-01-01T00:00:00+25:00"])
+def test_an_invalid_time_is_refused(time: str) -> None:
+    body = {"specversion": "1.0", "id": "e-1", "source": "/s", "type": "t", "time": time}
+    with pytest.raises(MalformedEvent, match="time"):
+        from_http({"content-type": "application/cloudevents+json"}, json.dumps(body).encode())
+    with pytest.raises(MalformedEvent, match="time"):
+        from_http({"ce-specversion": "1.0", "ce-id": "1", "ce-source": "/s", "ce-type": "t", "ce-time": time}, b"")
+
+
+@pytest.mark.parametrize("time", ["2024-01-01T00:00:00Z", "2024-01-01T10:20:30.123456789+02:00"])
+def test_a_valid_time_passes(time: str) -> None:
+    headers = {"ce-specversion": "1.0", "ce-id": "1", "ce-source": "/s", "ce-type": "t", "ce-time": time}
+    assert from_http(headers, b"").attributes["time"] == time
+
+
+@pytest.mark.parametrize("value", ['say "hi" 100% \\ ok', "caf\u00e9 \u2603", "a+b/c?d=e&f#g~[x]{y}|z^`'!*()$,;:@<>"])
+def test_header_values_are_encoded_as_the_sdk_encodes_them(value: str) -> None:
+    attributes = {"id": "e-1", "source": "/s", "type": "t", "specversion": "1.0", "region": value}
+    sdk_headers = sdk.to_binary_event(CloudEvent(dict(attributes))).headers
+    ours, _ = to_binary(from_http({"content-type": "application/cloudevents+json"}, json.dumps(attributes).encode()))
+    assert ours["ce-region"] == sdk_headers["ce-region"]
+    assert from_http(ours, b"").attributes["region"] == value

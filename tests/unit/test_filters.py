@@ -26,6 +26,13 @@ EVENT = Event({"specversion": "1.0", "id": "1", "source": "/apis/v1/namespaces/a
     ({"filters": [{"prefix": {"missing": ""}}]}, False),
     ({"filters": [{"suffix": {"source": "#orders"}}]}, True),
     ({"filters": [{"suffix": {"source": "#payments"}}]}, False),
+    # exact / prefix / suffix take any number of attributes, all of which must match.
+    ({"filters": [{"exact": {"region": "eu", "type": "dev.knative.kafka.event", "subject": "partition:0#12"}}]},
+     True),
+    ({"filters": [{"exact": {"region": "eu", "type": "dev.knative.kafka.event", "subject": "partition:1#12"}}]},
+     False),
+    ({"filters": [{"prefix": {"region": "e", "type": "dev.", "subject": "partition:"}}]}, True),
+    ({"filters": [{"suffix": {"region": "u", "source": "#orders", "missing": ""}}]}, False),
     ({"filters": [{"all": []}]}, True),
     ({"filters": [{"all": [{"exact": {"region": "eu"}}, {"prefix": {"type": "dev."}}]}]}, True),
     ({"filters": [{"all": [{"exact": {"region": "eu"}}, {"prefix": {"type": "com."}}]}]}, False),

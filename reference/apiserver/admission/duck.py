@@ -78,6 +78,9 @@ def validate_delivery(delivery: dict | None, parent_namespace: str, ctx: Context
     policy = delivery.get("backoffPolicy")
     if policy is not None and policy not in ("linear", "exponential"):
         errs.append(invalid_value(policy, "backoffPolicy"))
+    delivery_format = delivery.get("format")
+    if delivery_format is not None and delivery_format not in ("json", "binary"):
+        errs.append(invalid_value(delivery_format, "format"))
     for key, flag in (("backoffDelay", None), ("timeout", "delivery-timeout"),
                       ("retryAfterMax", "delivery-retryafter")):
         if key not in delivery:

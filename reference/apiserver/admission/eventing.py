@@ -120,7 +120,7 @@ def _validate_attribute_map(mapping: dict, field: str, single: bool) -> FieldErr
     if single and len(mapping) > 1:
         errs.append(generic("Multiple items found, can have only one key-value", field))
     for key in mapping:
-        if not ATTRIBUTE_NAME.match(key):
+        if not ATTRIBUTE_NAME.fullmatch(key):
             errs.append(FieldError(f'invalid key name "{key}"', [f"{field}[{key}]"], ATTRIBUTE_DETAILS))
     return combine(*errs)
 
@@ -142,7 +142,7 @@ def validate_filter(expression: dict) -> FieldError | None:
             if not isinstance(value, dict):
                 errs.append(invalid_value(value, dialect))
             else:
-                errs.append(_validate_attribute_map(value, dialect, single=True))
+                errs.append(_validate_attribute_map(value, dialect, single=False))
     for dialect in ("all", "any"):
         if dialect in expression:
             items = expression[dialect]

@@ -1,10 +1,12 @@
 """Broker: an address on the broker ingress, Ready once the data plane serves it; Trigger: Ready once its
-Broker is Ready and its subscriber (and dead-letter sink) resolve to URIs."""
+Broker is Ready, its subscriber (and dead-letter sink) resolve to URIs and the object its
+`knative.dev/dependency` annotation names (a source, say) exists and is Ready."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import json
+from collections.abc import Awaitable, Callable, Iterable
 
 from confluent_kafka import KafkaException
 
@@ -20,6 +22,11 @@ from reference.serving import conditions
 Probe = Callable[..., Awaitable[bool]]
 PROBE_RETRY = 0.05
 SUPPORTED_CLASSES = (DEFAULT_BROKER_CLASS, KAFKA_BROKER_CLASS)
+DEPENDENCY = "knative.dev/dependency"
+# Kinds a dependency annotation usually names (sources): a change to one re-reconciles the triggers that
+# wait for it; any other kind is looked at on the next resync.
+DEPENDENCY_KINDS = (("sources.knative.dev", "v1", "pingsources"), ("sources.knative.dev", "v1", "containersources"),
+                    ("sources.knative.dev", "v1beta1", "kafkasources"))
 KAFKA_CONFIG = ("knative-eventing", "kafka-broker-config")
 
 
@@ -105,6 +112,17 @@ class BrokerReconciler(Controller):
         return again
 
 
+def dependency_ref(trigger: dict) -> object:
+    """The decoded `knative.dev/dependency` annotation (None when absent; the raw text when not JSON)."""
+    text = (trigger["metadata"].get("annotations") or {}).get(DEPENDENCY)
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 class TriggerReconciler(Controller):
     name = "trigger-controller"
 
@@ -116,8 +134,47 @@ class TriggerReconciler(Controller):
         self.brokers = kinds.by_path("eventing.knative.dev", "v1", "brokers")
 
     def watches(self) -> list[Watch]:
-        # Its broker and any addressable it may point at change a trigger's status.
-        return [Watch(self.kind, own_key), *destination_watches(self.registry, self.kind)]
+        # Its broker, any addressable it may point at and its dependency change a trigger's status.
+        kinds = [self.registry.kinds.by_path(*path) for path in DEPENDENCY_KINDS]
+        return [Watch(self.kind, own_key), *destination_watches(self.registry, self.kind),
+                *(Watch(kind, self._waiting_on) for kind in kinds if kind is not None)]
+
+    def _waiting_on(self, obj: dict) -> Iterable[Key]:
+        """The triggers in the object's namespace whose dependency annotation names it."""
+        namespace, name = obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
+        for entry in self.registry.store.entries(self.kind.resource, namespace):
+            ref = dependency_ref(entry.obj)
+            if isinstance(ref, dict) and ref.get("name") == name and ref.get("kind") == obj.get("kind"):
+                yield namespace, entry.obj["metadata"]["name"]
+
+    def _dependency(self, trigger: dict) -> dict:
+        """The DependencyReady condition, as Knative's trigger reconciler propagates it."""
+        ref = dependency_ref(trigger)
+        if ref is None:
+            return conditions.condition("DependencyReady", True)
+        if not isinstance(ref, dict) or not all(isinstance(ref.get(k), str) for k in ("kind", "name", "apiVersion")):
+            return conditions.condition("DependencyReady", False, "ReferenceError",
+                                        f"Unable to unmarshal objectReference from dependency annotation of "
+                                        f"trigger: {trigger['metadata']['annotations'][DEPENDENCY]}")
+        kind = self.registry.kinds.by_kind(ref["apiVersion"], ref["kind"])
+        found = self.get(kind, trigger["metadata"].get("namespace", ""), ref["name"]) if kind else None
+        if found is None:
+            return conditions.condition("DependencyReady", False, "DependencyDoesNotExist",
+                                        f'Dependency does not exist: {ref["kind"]} "{ref["name"]}" not found')
+        observed = (found.get("status") or {}).get("observedGeneration")
+        if found["metadata"].get("generation") != observed:
+            return conditions.condition("DependencyReady", None, "GenerationNotEqual",
+                                        f"The dependency's metadata.generation, {found['metadata'].get('generation')}"
+                                        f", is not equal to its status.observedGeneration, {observed}.")
+        ready = next((c for c in (found.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"),
+                     None)
+        if ready is None:
+            return conditions.condition("DependencyReady", None, "DependencyNotConfigured",
+                                        "Dependency has not yet been reconciled.")
+        if ready.get("status") == "True":
+            return conditions.condition("DependencyReady", True)
+        return conditions.condition("DependencyReady", ready.get("status") if ready.get("status") == "False"
+                                    else None, ready.get("reason", ""), ready.get("message", ""))
 
     async def reconcile(self, key: Key) -> float | None:
         trigger = self.get(self.kind, *key)
@@ -150,7 +207,7 @@ class TriggerReconciler(Controller):
         else:
             status.pop("deliveryStatus", None)
         parts.append(resolved)
-        parts.append(conditions.condition("DependencyReady", True))
+        parts.append(self._dependency(trigger))
         again = None
         if all(p["status"] == "True" for p in parts):
             # Ready only once the data plane delivers to this generation's subscriber.

@@ -1,9 +1,11 @@
 """Channels and Subscriptions.
 
-A Channel is backed by the channel its template names (InMemoryChannel by default) and shares its address
-and subscribers. An InMemoryChannel answers on `<name>-kn-channel.<ns>.svc.cluster.local`. A Subscription
-resolves its subscriber, reply and dead-letter sink and adds itself to its channel's spec.subscribers (a
-finalizer takes it out again when it is deleted).
+A Channel is backed by the channel its template names (InMemoryChannel by default) and shares its address,
+subscribers and resolved dead-letter sink (status.deadLetterSinkUri). A Subscription without a delivery
+spec of its own takes its channel's (retry, backoff, timeout), and one without a dead-letter sink of its own
+the channel's resolved one, as Knative's subscription controller does. An InMemoryChannel answers on
+`<name>-kn-channel.<ns>.svc.cluster.local`. A Subscription resolves its subscriber, reply and dead-letter
+sink and adds itself to its channel's spec.subscribers (a finalizer takes it out again when it is deleted).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import copy
 from reference.controller import Controller, Key, Watch, own_key, owner_keys
 from reference.eventing.addresses import channel_url
 from reference.eventing.controllers.broker import PROBE_RETRY, Probe, always_serving
-from reference.eventing.controllers.resolver import Unresolvable, destination_watches, resolve
+from reference.eventing.controllers.resolver import Unresolvable, dead_letter, destination_watches, resolve
 from reference.serving import conditions
 from reference.serving.labels import owner_reference
 
@@ -29,14 +31,21 @@ class InMemoryChannelReconciler(Controller):
         self.kind = registry.kinds.by_path("messaging.knative.dev", "v1", "inmemorychannels")
         self.probe = probe
 
+    def watches(self) -> list[Watch]:
+        # Its dead-letter sink may name any addressable.
+        return [Watch(self.kind, own_key), *destination_watches(self.registry, self.kind)]
+
     async def reconcile(self, key: Key) -> float | None:
         channel = self.get(self.kind, *key)
         if channel is None or channel["metadata"].get("deletionTimestamp"):
             return None
         previous = channel.get("status") or {}
         url = channel_url(*key)
-        status = {k: v for k, v in previous.items() if k != "conditions"}
+        status = {k: v for k, v in previous.items() if k not in ("conditions", "deadLetterSinkUri")}
         subscribers = (channel.get("spec") or {}).get("subscribers") or []
+        delivery_status, resolved = dead_letter((channel.get("spec") or {}).get("delivery"), key[0],
+                                                self.registry.store, self.registry.kinds)
+        status.update(delivery_status or {})
         status.update({"observedGeneration": channel["metadata"]["generation"],
                        "address": {"name": "http", "url": url}, "addresses": [{"name": "http", "url": url}],
                        "subscribers": [{"uid": s.get("uid"), "observedGeneration": s.get("generation"),
@@ -45,7 +54,8 @@ class InMemoryChannelReconciler(Controller):
         parts = [conditions.condition("Addressable", True), conditions.condition("ChannelServiceReady", True),
                  conditions.condition("DispatcherReady", True),
                  conditions.condition("ServiceReady", True) if serving else
-                 conditions.condition("ServiceReady", None, "Probing", "Waiting for the dispatcher to serve it.")]
+                 conditions.condition("ServiceReady", None, "Probing", "Waiting for the dispatcher to serve it."),
+                 resolved]
         status["conditions"] = conditions.merge([*parts, conditions.all_of("Ready", parts)],
                                                 previous.get("conditions"))
         self.write_status(self.kind, channel, status)
@@ -70,7 +80,7 @@ class ChannelReconciler(Controller):
         spec = channel.get("spec") or {}
         template = spec.get("channelTemplate") or {}
         previous = channel.get("status") or {}
-        status = {k: v for k, v in previous.items() if k != "conditions"}
+        status = {k: v for k, v in previous.items() if k not in ("conditions", "deadLetterSinkUri")}
         status["observedGeneration"] = channel["metadata"]["generation"]
         kind = self.registry.kinds.by_kind(template.get("apiVersion", ""), template.get("kind", ""))
         if kind is None or kind.kind != "InMemoryChannel":
@@ -97,14 +107,44 @@ class ChannelReconciler(Controller):
             status["channel"] = {"apiVersion": MESSAGING, "kind": "InMemoryChannel", "name": key[1],
                                  "namespace": key[0]}
             status["subscribers"] = backing_status.get("subscribers", [])
+            if backing_status.get("deadLetterSinkUri"):
+                status["deadLetterSinkUri"] = backing_status["deadLetterSinkUri"]
             ready = conditions.get(backing)
             parts = [conditions.condition("BackingChannelReady", ready["status"], ready.get("reason", ""),
                                           ready.get("message", "")),
-                     conditions.condition("Addressable", bool(status.get("address")) or None)]
+                     conditions.condition("Addressable", bool(status.get("address")) or None),
+                     _dead_letter_of(backing, bool((spec.get("delivery") or {}).get("deadLetterSink")))]
         status["conditions"] = conditions.merge([*parts, conditions.all_of("Ready", parts)],
                                                 previous.get("conditions"))
         self.write_status(self.kind, channel, status)
         return None
+
+
+def _dead_letter_of(backing: dict, configured: bool) -> dict:
+    """The backing channel's DeadLetterSinkResolved condition, for the Channel."""
+    found = next((c for c in (backing.get("status") or {}).get("conditions") or []
+                  if c.get("type") == "DeadLetterSinkResolved"), None)
+    if found is None:
+        return conditions.condition("DeadLetterSinkResolved", None if configured else True,
+                                    "" if configured else "DeadLetterSinkNotConfigured",
+                                    "" if configured else "No dead letter sink is configured.")
+    return conditions.condition("DeadLetterSinkResolved", found.get("status"), found.get("reason", ""),
+                                found.get("message", ""))
+
+
+def channel_delivery(channel: dict) -> tuple[dict | None, str | None]:
+    """The delivery a subscription without its own takes from its channel (the dead-letter sink as the
+    channel resolved it), and a problem when the channel has a dead-letter sink it has not resolved yet."""
+    delivery = (channel.get("spec") or {}).get("delivery")
+    if not delivery:
+        return None, None
+    taken = {k: v for k, v in delivery.items() if k != "deadLetterSink"}
+    if delivery.get("deadLetterSink"):
+        uri = (channel.get("status") or {}).get("deadLetterSinkUri")
+        if not uri:
+            return None, f'channel "{channel["metadata"]["name"]}" has not resolved its deadLetterSink yet'
+        taken["deadLetterSink"] = {"uri": uri}
+    return taken, None
 
 
 class SubscriptionReconciler(Controller):
@@ -178,12 +218,20 @@ class SubscriptionReconciler(Controller):
                 physical["deadLetterSinkUri"] = resolve(dls, key[0], self.registry.store, self.registry.kinds)
             except Unresolvable as err:
                 problems.append(f"deadLetterSink: {err}")
+        # Without a dead-letter sink of its own it takes the channel's (whatever else its delivery says).
+        inherited, problem = channel_delivery(channel) if channel is not None and not dls else (None, None)
+        if problem:
+            problems.append(f"deadLetterSink: {problem}")
+        if (inherited or {}).get("deadLetterSink"):
+            physical["deadLetterSinkUri"] = inherited["deadLetterSink"]["uri"]
+        if spec.get("delivery"):
+            inherited = None
         status["physicalSubscription"] = physical
         parts.append(conditions.condition("ReferencesResolved", False, "ReferencesNotResolved", "; ".join(problems))
                      if problems else conditions.condition("ReferencesResolved", True))
         again = None
         if channel is not None and not problems:
-            delivery = {k: v for k, v in (spec.get("delivery") or {}).items() if k != "deadLetterSink"}
+            delivery = inherited or {k: v for k, v in (spec.get("delivery") or {}).items() if k != "deadLetterSink"}
             if "deadLetterSinkUri" in physical:
                 delivery["deadLetterSink"] = {"uri": physical["deadLetterSinkUri"]}
             entry = {"uid": subscription["metadata"]["uid"], "generation": subscription["metadata"]["generation"],

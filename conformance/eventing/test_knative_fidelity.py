@@ -1,0 +1,167 @@
+"""Knative Eventing details, written from Knative's behaviour: multi-key exact filters, a channel's own
+delivery spec, delivery.format, event validity and header encoding as sdk-go has them, Kn-Namespace on
+deliveries, the TTL at the ingress, and a Trigger's `knative.dev/dependency`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from urllib.parse import quote
+
+import pytest
+import yaml
+
+from conformance.api.test_kubectl import kubectl
+from conformance.eventing.support import CHANNEL, SUBSCRIPTION, TRIGGER, Bench, event, ids, sink_ref
+from conformance.eventing.test_channels import channel, subscription
+from conformance.helpers import unique
+from kproof.target import condition_status
+
+PING = ("sources.knative.dev/v1", "PingSource")
+STRUCTURED = {"content-type": "application/cloudevents+json"}
+# The HTTP binding: space, double quote, percent and anything outside printable ASCII are percent-encoded.
+HEADER_SAFE = "".join(c for c in map(chr, range(0x21, 0x7F)) if c not in '"%')
+
+
+def _header(record: dict, name: str) -> str | None:
+    return next((v for k, v in record["headers"].items() if k.lower() == name.lower()), None)
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_a_three_key_exact_filter_applied_with_kubectl_matches_on_all_three(bench: Bench) -> None:
+    name = unique("three")
+    manifest = {"apiVersion": TRIGGER[0], "kind": TRIGGER[1], "metadata": {"name": name, "namespace": bench.namespace},
+                "spec": {"broker": "default", "subscriber": sink_ref("sink", bench.namespace, "/three"),
+                         "filters": [{"exact": {"type": "kproof.three", "source": "/shop/eu", "region": "eu"}}]}}
+    kubectl(bench.target, "apply", "-f", "-", stdin=yaml.safe_dump(manifest))
+    bench.target.wait_for(*TRIGGER, name, bench.namespace, timeout=60)
+    match = event("kproof.three", source="/shop/eu", region="eu")
+    for body in (match, event("kproof.three", source="/shop/eu", region="us"),
+                 event("kproof.three", source="/shop/us", region="eu"), event("kproof.three", source="/shop/eu")):
+        assert bench.send(body)["status"] == 202
+    assert ids(bench.settled("sink", "/three")) == [match["id"]]
+
+
+def test_a_channels_own_delivery_applies_to_subscriptions_without_one(bench: Bench) -> None:
+    name = unique("chdls")
+    bench.configure("flaky", fail_first=100, fail_status=500)
+    bench.configure("dls")
+    bench.target.create({**channel(name, bench.namespace), "spec": {"delivery": {
+        "retry": 1, "backoffDelay": "PT0.1S", "deadLetterSink": sink_ref("dls", bench.namespace, "/chan-dead")}}})
+    ready = bench.target.wait_for(*CHANNEL, name, bench.namespace, timeout=60)
+    assert ready["status"].get("deadLetterSinkUri", "").endswith("/chan-dead"), ready["status"]
+    bench.target.create(subscription(name, bench.namespace, name, sink_ref("flaky", bench.namespace, "/chan-fail")))
+    bench.target.wait_for(*SUBSCRIPTION, name, bench.namespace, timeout=60)
+    sent = event("kproof.channel.dls")
+    bench.send(sent, url=ready["status"]["address"]["url"])
+    (dead,) = bench.await_records("dls", 1, "/chan-dead")
+    assert dead["event"]["id"] == sent["id"] and dead["event"]["knativeerrorcode"] == "500"
+    assert len(bench.settled("flaky", "/chan-fail", quiet=1.0)) == 2, "the channel's retry 1: two attempts"
+
+
+def test_delivery_format_chooses_structured_or_binary_mode(bench: Bench) -> None:
+    for fmt in ("json", "binary"):
+        bench.trigger(unique(fmt), f"/format-{fmt}", filters=[{"exact": {"type": "kproof.format"}}],
+                      delivery={"format": fmt})
+    bench.trigger(unique("default"), "/format-default", filters=[{"exact": {"type": "kproof.format"}}])
+    name = unique("chfmt")
+    bench.target.create(channel(name, bench.namespace))
+    bench.target.create(subscription(name, bench.namespace, name, sink_ref("sink", bench.namespace, "/format-sub"),
+                                     delivery={"format": "json"}))
+    bench.target.wait_for(*SUBSCRIPTION, name, bench.namespace, timeout=60)
+    url = bench.target.wait_for(*CHANNEL, name, bench.namespace, timeout=60)["status"]["address"]["url"]
+    sent = event("kproof.format")
+    assert bench.send(sent)["status"] == 202
+    bench.send(sent, url=url)
+    for path, structured in (("/format-json", True), ("/format-binary", False), ("/format-default", False),
+                             ("/format-sub", True)):
+        (record,) = bench.await_records("sink", 1, path)
+        content_type = (_header(record, "content-type") or "").split(";")[0]
+        assert (content_type == "application/cloudevents+json") is structured, (path, record["headers"])
+        assert (_header(record, "ce-id") is None) is structured, path
+        assert record["event"]["id"] == sent["id"] and record["data"] == sent["data"], path
+
+
+def test_the_ingress_judges_events_as_sdk_go_does(bench: Bench) -> None:
+    bench.trigger(unique("t"), "/validity", filters=[{"exact": {"type": "kproof.validity"}}])
+    url = bench.broker_url()
+
+    def body(**attributes: object) -> str:
+        return json.dumps({"specversion": "1.0", "id": unique("v"), "source": "/kproof", "type": "kproof.validity",
+                           **attributes})
+
+    with_null = body(subject=None, region=None)
+    assert bench.forward(url, headers=STRUCTURED, body=with_null)["status"] == 202
+    assert bench.forward(url, headers=STRUCTURED, body=body(time="yesterday"))["status"] == 400
+    assert bench.forward(url, headers=STRUCTURED, body=body(time="2024-02-30T00:00:00Z"))["status"] == 400
+    assert bench.forward(url, headers=STRUCTURED, body=body(id=42))["status"] == 400
+    binary = {"ce-specversion": "1.0", "ce-id": unique("v"), "ce-source": "/kproof", "ce-type": "kproof.validity",
+              "content-type": "application/json"}
+    assert bench.forward(url, headers={**binary, "ce-time": "not-a-time"}, body="{}")["status"] == 400
+    (record,) = bench.await_records("sink", 1, "/validity")
+    assert record["event"]["id"] == json.loads(with_null)["id"]
+    assert "subject" not in record["event"] and "region" not in record["event"], "null means absent"
+    assert _header(record, "ce-subject") is None and _header(record, "ce-region") is None
+
+
+def test_header_values_reach_subscribers_percent_encoded_as_the_spec_says(bench: Bench) -> None:
+    bench.trigger(unique("t"), "/encoding", filters=[{"exact": {"type": "kproof.encoding"}}])
+    value = 'say "hi" 100% caf\u00e9 a+b/c?d=e&f#g'
+    sent = event("kproof.encoding", greeting=value)
+    assert bench.send(sent)["status"] == 202
+    (record,) = bench.await_records("sink", 1, "/encoding")
+    assert _header(record, "ce-greeting") == quote(value, safe=HEADER_SAFE)
+    assert record["event"]["greeting"] == value
+
+
+def test_the_ingress_takes_one_off_the_ttl_and_refuses_an_event_with_none_left(bench: Bench) -> None:
+    url = bench.broker_url()
+    binary = {"ce-specversion": "1.0", "ce-source": "/kproof", "ce-type": "kproof.ttl",
+              "content-type": "application/json"}
+    assert bench.forward(url, headers={**binary, "ce-id": unique("ttl"), "ce-knativebrokerttl": "1"},
+                         body="{}")["status"] == 400
+    assert bench.forward(url, headers={**binary, "ce-id": unique("ttl"), "ce-knativebrokerttl": "2"},
+                         body="{}")["status"] == 202
+
+
+def test_deliveries_carry_the_namespace_they_come_from(bench: Bench) -> None:
+    bench.trigger(unique("t"), "/ns-trigger", filters=[{"exact": {"type": "kproof.namespace"}}])
+    name = unique("chns")
+    bench.target.create(channel(name, bench.namespace))
+    bench.target.create(subscription(name, bench.namespace, name, sink_ref("sink", bench.namespace, "/ns-channel")))
+    bench.target.wait_for(*SUBSCRIPTION, name, bench.namespace, timeout=60)
+    url = bench.target.wait_for(*CHANNEL, name, bench.namespace, timeout=60)["status"]["address"]["url"]
+    sent = event("kproof.namespace")
+    assert bench.send(sent)["status"] == 202
+    bench.send(sent, url=url)
+    for path in ("/ns-trigger", "/ns-channel"):
+        (record,) = bench.await_records("sink", 1, path)
+        assert _header(record, "Kn-Namespace") == bench.namespace, (path, record["headers"])
+
+
+def test_a_trigger_waits_for_its_dependency(bench: Bench) -> None:
+    """Knative's `knative.dev/dependency`: DependencyReady is False while the PingSource does not exist, and
+    the Trigger becomes Ready once it exists and is Ready. The PingSource's own events say its namespace."""
+    source, name = unique("beat"), unique("t")
+    dependency = {"kind": PING[1], "name": source, "apiVersion": PING[0]}
+    bench.target.create({"apiVersion": TRIGGER[0], "kind": TRIGGER[1], "metadata": {
+        "name": name, "namespace": bench.namespace, "annotations": {"knative.dev/dependency": json.dumps(dependency)}},
+        "spec": {"broker": "default", "subscriber": sink_ref("sink", bench.namespace, "/dependent"),
+                 "filters": [{"exact": {"type": "dev.knative.sources.ping"}}]}})
+    waiting = bench.target.wait_until(*TRIGGER, name, lambda t: condition_status(t or {}, "DependencyReady")
+                                      == "False", bench.namespace, 30, what="DependencyReady=False")
+    assert condition_status(waiting, "Ready") != "True"
+    reason = next(c.get("reason") for c in waiting["status"]["conditions"] if c["type"] == "DependencyReady")
+    assert reason, "DependencyReady False says why"
+    bench.target.create({"apiVersion": PING[0], "kind": PING[1], "metadata": {"name": source,
+                                                                             "namespace": bench.namespace},
+                         "spec": {"schedule": "* * * * *", "contentType": "application/json", "data": '{"beat": 1}',
+                                  "sink": sink_ref("sink", bench.namespace, "/ping")}})
+    try:
+        bench.target.wait_for(*PING, source, bench.namespace, timeout=60)
+        ready = bench.target.wait_for(*TRIGGER, name, bench.namespace, timeout=60)
+        assert condition_status(ready, "DependencyReady") == "True"
+        (ping,) = bench.await_records("sink", 1, "/ping", timeout=90)[:1]  # one tick a minute
+        assert _header(ping, "Kn-Namespace") == bench.namespace
+    finally:
+        bench.target.delete(*PING, source, bench.namespace, wait=False)
