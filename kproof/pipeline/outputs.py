@@ -22,8 +22,12 @@ class SqlInsert:
         self._slots = asyncio.Semaphore(max(1, spec.max_in_flight))
 
     async def __aenter__(self) -> SqlInsert:
+        import psycopg
         from psycopg_pool import AsyncConnectionPool
 
+        # One plain connection first: an unreachable database fails now with its own error, where the
+        # pool would retry for its whole timeout before saying only that it timed out.
+        await (await psycopg.AsyncConnection.connect(self.spec.dsn)).close()
         size = min(MAX_CONNECTIONS, self.spec.max_in_flight)
         self._pool = AsyncConnectionPool(self.spec.dsn, min_size=1, max_size=size, open=False, timeout=30)
         await self._pool.open(wait=True, timeout=30)
