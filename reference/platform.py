@@ -362,7 +362,8 @@ class Platform:
             self.replicas.run(self.store, self.registry.kinds.by_path("", "v1", "pods").resource))
         self.controllers = [Scheduler(self.registry), ServiceReconciler(self.registry),
                             ConfigurationReconciler(self.registry),
-                            RevisionReconciler(self.registry), RouteReconciler(self.registry, self.dataplane.serves),
+                            RevisionReconciler(self.registry, own_network=self.bridge is not None),
+                            RouteReconciler(self.registry, self.dataplane.serves),
                             PodAutoscalerReconciler(self.registry, self.dataplane.stats, self.dataplane.activations),
                             BrokerReconciler(self.registry, self.dataplane.serves_eventing,
                                              kafka_bootstrap=lambda: self.kafka.bootstrap if self.kafka else None),

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import requests
 
-from kproof.target import Target
+from kproof.target import REFERENCE, Target
 
 KSVC = ("serving.knative.dev/v1", "Service")
 READY_TIMEOUT = 180
@@ -36,6 +38,21 @@ def service(name: str, namespace: str, image: str, *, env: dict[str, str] | None
     if traffic is not None:
         body["spec"]["traffic"] = traffic
     return body
+
+
+def reference_state_dir(target: Target) -> Path:
+    """The state directory of a reference target (its kubeconfig lives there)."""
+    return Path(getattr(target.platform, "state_dir", None) or Path(target.kubeconfig).parent)
+
+
+def containment(target: Target) -> dict:
+    """What a reference says of how it contains replicas (kproof status); {} elsewhere."""
+    if not target.has(REFERENCE):
+        return {}
+    try:
+        return json.loads((reference_state_dir(target) / "endpoints.json").read_text()).get("containment") or {}
+    except (OSError, ValueError):
+        return {}
 
 
 def deploy(target: Target, manifest: dict, timeout: float = READY_TIMEOUT) -> dict:

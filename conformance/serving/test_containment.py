@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conformance.helpers import eventually
-from conformance.serving.support import deploy, service
+from conformance.serving.support import containment, deploy, reference_state_dir, service
 from kproof.target import REFERENCE, Target
 
 PYTHON = "docker.io/library/python:3.11-slim"
@@ -106,19 +106,6 @@ http.server.HTTPServer(('', int(os.environ.get('PORT', '8080'))), http.server.Ba
 """
 
 
-def _state_dir(target: Target) -> Path:
-    platform = target.platform
-    return Path(getattr(platform, "state_dir", None) or Path(target.kubeconfig).parent)
-
-
-def _containment(state_dir: Path) -> dict:
-    """What the platform says of how it contains replicas (kproof status)."""
-    try:
-        return json.loads((state_dir / "endpoints.json").read_text()).get("containment") or {}
-    except (OSError, ValueError):
-        return {}
-
-
 @pytest.fixture
 def reference_only(target: Target) -> None:
     if not target.has(REFERENCE):
@@ -127,12 +114,12 @@ def reference_only(target: Target) -> None:
 
 def test_a_replica_cannot_reach_the_platform_or_the_host(target: Target, namespace: str,
                                                           reference_only: None) -> None:
-    state_dir = _state_dir(target)
+    state_dir = reference_state_dir(target)
     assert (state_dir / "token").exists(), "the probe looks for the platform's real token"
     project = Path(__file__).resolve().parents[2]
     env = {"STATE_DIR": str(state_dir), "PROJECT_DIR": str(project), "API_URL": target.api_url,
            "KAFKA": target.kafka_bootstrap or ""}
-    network = _containment(state_dir).get("network", "")
+    network = containment(target).get("network", "")
     deploy(target, service("probe", namespace, PYTHON, env=env, annotations=ONE_REPLICA,
                            command=["python", "-c", PROBE]))
     found = target.http("probe", "/", namespace=namespace).json()

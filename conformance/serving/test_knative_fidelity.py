@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from conformance.serving.support import deploy, service
+from conformance.serving.support import containment, deploy, service
 from kproof.target import VOLUMES, Target
 
 SERVING = "serving.knative.dev/v1"
@@ -99,3 +99,27 @@ def test_revision_without_its_volume_fails_after_its_progress_deadline(target: T
     failed = target.wait_until(SERVING, "Revision", "novolume-00001", lambda r: _ready(r).get("status") == "False",
                                namespace, timeout=180, what="failed (its ConfigMap never appears)")
     assert _ready(failed).get("reason"), "a reason says why"
+
+
+FIXED_PORT_APP = """
+import http.server, os
+class Port(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = os.environ.get('PORT', '').encode()
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(('', 80), Port).serve_forever()
+"""
+
+
+def test_port_is_the_declared_container_port_and_an_app_on_port_80_works(target: Target, namespace: str) -> None:
+    network = containment(target).get("network", "pod")
+    if not network.startswith("pod"):
+        pytest.skip(f"pods share the host's network here ({network}): each gets a port of its own")
+    deploy(target, service("port80", namespace, "docker.io/library/python:3.11-slim",
+                           command=["python", "-c", FIXED_PORT_APP], ports=[{"containerPort": 80}]))
+    assert target.http("port80", "/", namespace=namespace).text == "80", "PORT is the declared containerPort"

@@ -40,7 +40,10 @@ class PodNetwork:
 
 
 def _ip(*args: str, namespace: str | None = None) -> str:
-    command = ["ip", *(["-n", namespace] if namespace else []), *args]
+    return _run(["ip", *(["-n", namespace] if namespace else []), *args])
+
+
+def _run(command: list[str]) -> str:
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT)
     except (OSError, subprocess.TimeoutExpired) as err:
@@ -48,6 +51,12 @@ def _ip(*args: str, namespace: str | None = None) -> str:
     if done.returncode != 0:
         raise NetworkError(f"{' '.join(command)}: {done.stderr.strip()}")
     return done.stdout
+
+
+def _unprivileged_ports(netns: str) -> None:
+    """Any port for anyone in the pod's namespace, as container runtimes set it: an app that listens on
+    its declared port 80 needs no capability for it."""
+    _run(["ip", "netns", "exec", netns, "sysctl", "-q", "-w", "net.ipv4.ip_unprivileged_port_start=0"])
 
 
 def unavailable() -> str | None:
@@ -130,6 +139,7 @@ class Bridge:
             _ip("link", "set", "eth0", "up", namespace=pod.netns)
             _ip("link", "set", "lo", "up", namespace=pod.netns)
             _ip("route", "add", "default", "via", self.gateway, namespace=pod.netns)
+            _unprivileged_ports(pod.netns)
         except NetworkError:
             self._release(uid, pod, host_end)
             raise

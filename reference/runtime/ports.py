@@ -1,4 +1,4 @@
-"""Ports for replicas: every replica listens on 127.0.0.1 at a port of its own ($PORT)."""
+"""Ports for replicas that share the host's network: each listens on 127.0.0.1 at a port of its own ($PORT)."""
 
 from __future__ import annotations
 

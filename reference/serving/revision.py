@@ -85,6 +85,13 @@ def image_digest(image: str) -> str:
     return f"{ref.repository}@sha256:{hashlib.sha256(f'{ref.repository}:{ref.tag}'.encode()).hexdigest()}"
 
 
+def declared_port(revision: dict) -> int:
+    """The user container's containerPort, 8080 when it declares none (Knative's default)."""
+    containers = (revision.get("spec") or {}).get("containers") or []
+    user = containers[user_container_index(containers)] if containers else {}
+    return int((user.get("ports") or [{}])[0].get("containerPort") or 8080)
+
+
 def pod_for(revision: dict, port: int) -> dict:
     """The Pod a revision runs, listening on `port`."""
     meta = revision["metadata"]
@@ -208,8 +215,11 @@ def pod_autoscaler_for(revision: dict) -> dict:
 class RevisionReconciler(Controller):
     name = "revision-controller"
 
-    def __init__(self, registry, scaler: Scaler = static_scale) -> None:
+    def __init__(self, registry, scaler: Scaler = static_scale, own_network: bool = False) -> None:
         super().__init__(registry)
+        # Pods with network namespaces of their own listen on the declared containerPort, as Knative's
+        # runtime contract says; pods sharing the host's network each need a port of their own.
+        self.own_network = own_network
         self.kind = registry.kinds.by_path("serving.knative.dev", "v1", "revisions")
         self.pods = registry.kinds.by_path("", "v1", "pods")
         self.autoscalers = registry.kinds.by_path("autoscaling.internal.knative.dev", "v1alpha1", "podautoscalers")
@@ -275,7 +285,7 @@ class RevisionReconciler(Controller):
         if len(pods) < count:
             taken = claimed_ports([e.obj for e in self.registry.store.entries(self.pods.resource)])
             for _ in range(count - len(pods)):
-                port = free_port(taken)
+                port = declared_port(revision) if self.own_network else free_port(taken)
                 taken.add(port)
                 pods.append(self.registry.create(self.pods, namespace, shape(pod_for(revision, port)), self.opts))
         elif len(pods) > count:

@@ -185,3 +185,13 @@ def test_user_catalogs_come_first(tmp_path: Path) -> None:
     assert catalog.launch({"image": "gcr.io/knative-samples/helloworld-go"}).argv == ["my-own-server"]
     assert catalog.launch({"image": "example.com/team/model:v3"}).argv == ["serve", "--model"]
     assert catalog.find("ghcr.io/kproof/recorder")
+
+
+def test_the_declared_port_is_the_user_containers_first_container_port() -> None:
+    from reference.serving.revision import declared_port
+    assert declared_port(_revision()) == 8080
+    revision = _revision()
+    revision["spec"]["containers"][0]["ports"] = [{"containerPort": 80}]
+    assert declared_port(revision) == 80
+    revision["spec"]["containers"][0].pop("ports")
+    assert declared_port(revision) == 8080, "Knative's default"
