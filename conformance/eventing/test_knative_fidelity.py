@@ -14,7 +14,7 @@ import yaml
 from conformance.api.test_kubectl import kubectl
 from conformance.eventing.support import CHANNEL, SUBSCRIPTION, TRIGGER, Bench, event, ids, sink_ref
 from conformance.eventing.test_channels import channel, subscription
-from conformance.helpers import unique
+from conformance.helpers import assert_invalid, refused, unique
 from kproof.target import condition_status
 
 PING = ("sources.knative.dev/v1", "PingSource")
@@ -165,3 +165,18 @@ def test_a_trigger_waits_for_its_dependency(bench: Bench) -> None:
         assert _header(ping, "Kn-Namespace") == bench.namespace
     finally:
         bench.target.delete(*PING, source, bench.namespace, wait=False)
+
+
+@pytest.mark.parametrize(("dependency", "field"), [
+    ("PingSource/beat", "metadata.annotations[knative.dev/dependency]"),
+    ('{"name": "beat", "apiVersion": "sources.knative.dev/v1"}', "metadata.annotations[knative.dev/dependency].kind"),
+    ('{"kind": "PingSource", "name": "beat", "apiVersion": "sources.knative.dev/v1", "namespace": "elsewhere"}',
+     "metadata.annotations[knative.dev/dependency].namespace"),
+])
+def test_a_dependency_that_is_not_an_object_reference_is_refused(bench: Bench, dependency: str, field: str) -> None:
+    """Knative's webhook decodes the annotation as a corev1.ObjectReference in the Trigger's namespace,
+    with kind, name and apiVersion."""
+    trigger = {"apiVersion": TRIGGER[0], "kind": TRIGGER[1], "metadata": {
+        "name": unique("t"), "namespace": bench.namespace, "annotations": {"knative.dev/dependency": dependency}},
+        "spec": {"broker": "default", "subscriber": sink_ref("sink", bench.namespace, "/dependent")}}
+    assert_invalid(refused(lambda: bench.target.create(trigger)), field)

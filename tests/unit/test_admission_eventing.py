@@ -150,3 +150,52 @@ def test_kafka_sink_topic_and_sizes_are_immutable_and_its_mode_is_not() -> None:
     problem = check_sink(kafka_sink(topic="other", numPartitions=6, replicationFactor=1), old)
     assert problem is not None and "Immutable field updated" in problem
     assert "spec.topic" in problem and "spec.numPartitions" in problem
+
+
+def annotated(key: str, value: str, broker: str = "default") -> dict:
+    obj = trigger(broker=broker)
+    obj["metadata"]["annotations"] = {key: value}
+    return obj
+
+
+DEPENDENCY = "knative.dev/dependency"
+PING = '{"kind": "PingSource", "name": "beat", "apiVersion": "sources.knative.dev/v1"}'
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (PING, None),
+    ('{"kind": "PingSource", "name": "beat", "apiVersion": "sources.knative.dev/v1", "namespace": "ns"}', None),
+    ('{"kind": "PingSource", "name": "beat", "apiVersion": "sources.knative.dev/v1", "namespace": "other"}',
+     'Namespace must be empty or equal to the trigger namespace "ns": '
+     "metadata.annotations[knative.dev/dependency].namespace"),
+    ('{"name": "beat"}', "missing field(s): metadata.annotations[knative.dev/dependency].apiVersion, "
+                         "metadata.annotations[knative.dev/dependency].kind"),
+    ("null", "missing field(s): metadata.annotations[knative.dev/dependency].apiVersion, "
+             "metadata.annotations[knative.dev/dependency].kind, metadata.annotations[knative.dev/dependency].name"),
+    ("PingSource/beat", 'The provided annotation was not a corev1.ObjectReference: "PingSource/beat": '
+                        "metadata.annotations[knative.dev/dependency]"),
+    ('["PingSource"]', 'The provided annotation was not a corev1.ObjectReference: "[\\"PingSource\\"]": '
+                       "metadata.annotations[knative.dev/dependency]"),
+    ('{"kind": 7, "name": "beat", "apiVersion": "v1"}', "The provided annotation was not a corev1.ObjectReference"),
+])
+def test_dependency_annotation_is_an_object_reference(value: str, message: str | None) -> None:
+    problem = check(annotated(DEPENDENCY, value))
+    if message is None:
+        assert problem is None
+    else:
+        assert problem is not None and problem.startswith(message), problem
+
+
+@pytest.mark.parametrize(("value", "broker", "message"), [
+    ("enabled", "default", None),
+    ("disabled", "default", None),
+    ("wut", "default", 'The provided injection annotation value can only be "enabled" or "disabled", not "wut"'),
+    ("enabled", "other", "The provided injection annotation is only used for default broker, but non-default "
+                         'broker specified here: "other"'),
+])
+def test_injection_annotation(value: str, broker: str, message: str | None) -> None:
+    problem = check(annotated("eventing.knative.dev/injection", value, broker))
+    if message is None:
+        assert problem is None
+    else:
+        assert problem == f"{message}: metadata.annotations[eventing.knative.dev/injection]"

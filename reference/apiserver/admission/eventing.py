@@ -3,6 +3,7 @@ Eventing's webhook does them."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 
@@ -174,10 +175,61 @@ def _validate_expression(text: object, path: str, parse: Callable[[str], object]
     return None
 
 
+DEPENDENCY_ANNOTATION = "knative.dev/dependency"
+INJECTION_ANNOTATION = "eventing.knative.dev/injection"
+OBJECT_REFERENCE_FIELDS = ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")
+
+
+def _validate_dependency(text: str, namespace: str) -> FieldError | None:
+    """The annotation must decode as a corev1.ObjectReference naming kind, name and apiVersion in the
+    trigger's own namespace (Knative's validateDependencyAnnotation)."""
+    try:
+        ref = json.loads(text)
+    except ValueError as error:
+        ref, details = None, str(error)
+    else:
+        wrong = [k for k in OBJECT_REFERENCE_FIELDS if isinstance(ref, dict) and not isinstance(ref.get(k, ""), str)]
+        details = "" if ref is None or (isinstance(ref, dict) and not wrong) else \
+            f"cannot unmarshal into Go value of type v1.ObjectReference ({', '.join(wrong) or type(ref).__name__})"
+    if details:
+        return FieldError(f"The provided annotation was not a corev1.ObjectReference: {json.dumps(text)}", [""],
+                          details)
+    ref = ref or {}
+    errs: list[FieldError | None] = []
+    if ref.get("namespace") and ref["namespace"] != namespace:
+        errs.append(FieldError(f'Namespace must be empty or equal to the trigger namespace "{namespace}"',
+                               ["namespace"]))
+    errs += [missing_field(key) for key in ("kind", "name", "apiVersion") if not ref.get(key)]
+    return combine(*errs)
+
+
+def _validate_injection(value: str, broker: object) -> FieldError | None:
+    if value not in ("enabled", "disabled"):
+        return FieldError(f'The provided injection annotation value can only be "enabled" or "disabled", '
+                          f"not {json.dumps(value)}", [""])
+    if broker != "default":
+        return FieldError("The provided injection annotation is only used for default broker, but non-default "
+                          f"broker specified here: {json.dumps(broker)}", [""])
+    return None
+
+
+def _validate_trigger_annotations(obj: dict, namespace: str) -> FieldError | None:
+    annotations = obj["metadata"].get("annotations") or {}
+    errs: list[FieldError | None] = []
+    if DEPENDENCY_ANNOTATION in annotations:
+        errs.append(within(_validate_dependency(annotations[DEPENDENCY_ANNOTATION], namespace),
+                           f"metadata.annotations[{DEPENDENCY_ANNOTATION}]"))
+    if INJECTION_ANNOTATION in annotations:
+        broker = (obj.get("spec") or {}).get("broker")
+        errs.append(within(_validate_injection(annotations[INJECTION_ANNOTATION], broker),
+                           f"metadata.annotations[{INJECTION_ANNOTATION}]"))
+    return combine(*errs)
+
+
 def validate_trigger(obj: dict, old: dict | None, ctx: Context) -> FieldError | None:
     namespace = _namespace(obj)
     spec = obj.get("spec") or {}
-    errs: list[FieldError | None] = [validate_metadata_of(obj)]
+    errs: list[FieldError | None] = [validate_metadata_of(obj), _validate_trigger_annotations(obj, namespace)]
     if not spec.get("broker"):
         errs.append(missing_field("spec.broker"))
     attributes = (spec.get("filter") or {}).get("attributes") or {}
