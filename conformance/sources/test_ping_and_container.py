@@ -1,6 +1,6 @@
 """ContainerSource and PingSource: a ContainerSource runs its image told where the sink is (K_SINK) and what
 to add to its events (K_CE_OVERRIDES), and its events stop when it is deleted; a PingSource sends its data
-on the minute with Knative's attributes; a source whose sink does not exist is not Ready."""
+on the minute with Knative's attributes (and Kn-Namespace); a source whose sink does not exist is not Ready."""
 
 from __future__ import annotations
 
@@ -95,6 +95,8 @@ def test_a_ping_source_sends_its_data_on_the_minute(bench: Bench) -> None:
     assert ping["kproofrun"] == name and ping.get("datacontenttype") == "application/json"
     assert ping.get("id") and ping.get("time"), "a fresh id and the time of the tick"
     assert record["data"] == {"msg": "hi"}
+    namespace_header = next((v for k, v in record["headers"].items() if k.lower() == "kn-namespace"), None)
+    assert namespace_header == namespace, "a source's deliveries carry Kn-Namespace, as Knative's adapters send it"
 
 
 @pytest.mark.parametrize("kind", ["PingSource", "ContainerSource"])
