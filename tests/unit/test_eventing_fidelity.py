@@ -5,8 +5,11 @@ subscriptions without one)."""
 import asyncio
 import json
 
+import pytest
+
 from reference.apiserver.admission.eventing import validate_trigger
 from reference.apiserver.bootstrap import bootstrap
+from reference.apiserver.errors import ApiError
 from reference.apiserver.registry import Registry
 from reference.apiserver.store import Store
 from reference.eventing.controllers.broker import DEPENDENCY, TriggerReconciler
@@ -65,11 +68,19 @@ def test_a_trigger_waits_for_its_dependency_to_exist_and_be_ready() -> None:
     assert _dependency_ready(registry, reconciler)["status"] == "True"
 
 
-def test_a_malformed_dependency_annotation_is_a_reference_error() -> None:
+def test_a_malformed_dependency_annotation_is_refused_and_a_stored_one_is_a_reference_error() -> None:
     registry = _registry()
-    registry.create(_kind(registry, "eventing.knative.dev", "v1", "triggers"), "default", {
-        "metadata": {"name": "t", "annotations": {DEPENDENCY: "not json"}},
-        "spec": {"broker": "default", "subscriber": {"uri": "http://sink.default.svc.cluster.local"}}})
+    triggers = _kind(registry, "eventing.knative.dev", "v1", "triggers")
+    body = {"metadata": {"name": "t", "annotations": {DEPENDENCY: "not json"}},
+            "spec": {"broker": "default", "subscriber": {"uri": "http://sink.default.svc.cluster.local"}}}
+    with pytest.raises(ApiError) as refused:
+        registry.create(triggers, "default", json.loads(json.dumps(body)))
+    assert refused.value.code == 422 and "metadata.annotations[knative.dev/dependency]" in str(refused.value)
+    # One stored before admission checked the annotation still gets Knative's reconciler condition.
+    body["metadata"]["annotations"] = {}
+    stored = registry.create(triggers, "default", body)
+    stored["metadata"]["annotations"] = {DEPENDENCY: "not json"}
+    registry.store.put(triggers.resource, stored, created=False)
     found = _dependency_ready(registry, TriggerReconciler(registry))
     assert (found["status"], found.get("reason")) == ("False", "ReferenceError")
 
