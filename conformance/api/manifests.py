@@ -16,10 +16,11 @@ class KindCase:
     namespaced: bool
     spec: dict  # everything but apiVersion, kind and metadata
     knative: bool = True  # Knative kinds keep metadata.generation
+    label: str = ""  # the test id where the kind's name alone is ambiguous
 
     @property
     def id(self) -> str:
-        return self.kind
+        return self.label or self.kind
 
     def manifest(self, name: str, namespace: str | None, labels: dict[str, str] | None = None) -> dict:
         meta: dict = {"name": name, "labels": dict(labels or {})}
@@ -61,6 +62,8 @@ KIND_CASES = (
         "reason": "Testing", "message": "an event", "type": "Normal"}, knative=False),
     KindCase("v1", "PersistentVolumeClaim", True, {"spec": {
         "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Mi"}}}}, knative=False),
+    KindCase("v1", "Service", True, {"spec": {"selector": {"app": "absent"}, "ports": [{"port": 80}]}},
+             knative=False, label="v1.Service"),
 )
 
 

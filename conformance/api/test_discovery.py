@@ -22,6 +22,7 @@ def test_kind_is_discoverable(target: Target, case) -> None:
     ("serving.knative.dev/v1", "Configuration", "config"),
     ("autoscaling.internal.knative.dev/v1alpha1", "PodAutoscaler", "kpa"),
     ("messaging.knative.dev/v1", "InMemoryChannel", "imc"),
+    ("v1", "Service", "svc"),
 ])
 def test_short_names(target: Target, api_version: str, kind: str, short: str) -> None:
     assert short in target.resource(api_version, kind).short_names

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from reference.apiserver.admission import core as core_admission
 from reference.apiserver.admission import eventing as eventing_admission
 from reference.apiserver.admission import scheduling as scheduling_admission
+from reference.apiserver.admission import services as service_admission
 from reference.apiserver.admission import serving as serving_admission
 from reference.apiserver.admission import sources as sources_admission
 from reference.apiserver.admission.context import Defaulter, Validator
@@ -208,6 +209,15 @@ KINDS: tuple[Kind, ...] = (
                  Column("IP", ".status.podIP", priority=1),
                  Column("Node", ".spec.nodeName", priority=1)),
         default=core_admission.default_pod, validate=core_admission.validate_pod,
+    ),
+    Kind(  # Knative's Route and revision Services; users' own ones too (records: nothing routes to a cluster IP)
+        "", "v1", "Service", "services", k8s.SERVICE, short_names=("svc",), categories=("all",), generation=False,
+        builtin=True,
+        columns=(Column("Type", ".spec.type"), Column("Cluster-IP", service_admission.cluster_ip),
+                 Column("External-IP", service_admission.external_ip),
+                 Column("Port(s)", service_admission.ports), AGE,
+                 Column("Selector", service_admission.selector, priority=1)),
+        default=service_admission.default_service, validate=service_admission.validate_service,
     ),
     Kind(
         "", "v1", "ConfigMap", "configmaps", k8s.CONFIG_MAP, short_names=("cm",),

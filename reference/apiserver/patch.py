@@ -85,6 +85,14 @@ _MERGE_KEYS = {
 _MERGED_PRIMITIVE_LISTS = {"finalizers"}
 
 
+def _merge_key(name: str, items: list) -> str:
+    """A container's `ports` merge by containerPort, a Service's by port (one field name, two types)."""
+    key = _MERGE_KEYS[name]
+    if name == "ports" and any(isinstance(i, dict) and "port" in i and key not in i for i in items):
+        return "port"
+    return key
+
+
 def _check_directives(patch: dict) -> None:
     """The directive keys' values have the shapes Kubernetes' strategicpatch requires (else 400)."""
     directive = patch.get("$patch")
@@ -126,7 +134,7 @@ def strategic_merge_patch(target: object, patch: object) -> object:
         if value is None:
             result.pop(key, None)
         elif isinstance(value, list) and key in _MERGE_KEYS and isinstance(result.get(key), list):
-            result[key] = _merge_keyed_list(result[key], value, _MERGE_KEYS[key])
+            result[key] = _merge_keyed_list(result[key], value, _merge_key(key, value))
         elif isinstance(value, list) and key in _MERGED_PRIMITIVE_LISTS:
             existing = list(result.get(key) or [])
             result[key] = existing + [v for v in value if v not in existing]

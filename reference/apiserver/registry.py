@@ -75,7 +75,8 @@ class Registry:
         return dict(entry.obj.get("data") or {}) if entry else {}
 
     def _context(self, operation: str, opts: Options) -> Context:
-        return Context(operation, opts.user, self.read_config)
+        return Context(operation, opts.user, self.read_config,
+                       lambda resource: [e.obj for e in self.store.entries(resource)])
 
     def _check_namespace(self, kind: Kind, namespace: str) -> None:
         if kind.namespaced and self.store.entry(self._namespaces.resource, "", namespace) is None:

@@ -1,7 +1,12 @@
 """What the data plane knows: hosts -> traffic targets -> revisions -> endpoints (ready replicas).
 
-Built from Routes (status.traffic, url, address), Revisions (containerConcurrency, timeouts) and
-Pods (address, readiness). Only the informers' handlers change it, on the data plane's event loop.
+Built from Routes (status.traffic, url, address), their Kubernetes Services, Revisions
+(containerConcurrency, timeouts) and Pods (address, readiness). Only the informers' handlers change it,
+on the data plane's event loop.
+
+A Route's cluster-local names (`<name>.<namespace>.svc.cluster.local`, `.svc`, `<name>.<namespace>`, and
+the same for each tag's `<tag>-<name>`) resolve in a cluster through the Route's Service of that name:
+they are answered only while that Service exists. Its public hosts do not need it.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from urllib.parse import urlsplit
 
 from reference.dataplane.throttler import Endpoint, Throttler
 from reference.serving.reserve import is_reserved
+from reference.serving.revision import protocol_type
 
 
 @dataclass
@@ -25,6 +31,7 @@ class RevisionTarget:
     service: str = ""
     configuration: str = ""
     burst_capacity_annotation: str | None = None
+    h2c: bool = False  # the replica speaks HTTP/2 cleartext (its port is named h2c)
     throttler: Throttler = field(default_factory=Throttler)
     reserved: set[str] = field(default_factory=set)  # pods that are reserved instances (ACK)
 
@@ -57,10 +64,20 @@ class RouteEntry:
     splits: list[Split]
     tag_splits: dict[str, Split]
     hosts: list[str]  # every host this route (and its tags) answer on
+    missing_services: list[str] = field(default_factory=list)  # whose cluster-local names are not answered
+
+
+ROUTE_LABEL = "serving.knative.dev/route"
+CLUSTER_SUFFIX = ".svc.cluster.local"
 
 
 def _host(url: str | None) -> str:
     return urlsplit(url).hostname or "" if url else ""
+
+
+def cluster_local_hosts(name: str, namespace: str) -> list[str]:
+    """The names a Service `name` gives in a cluster (what Knative's ingress lists for cluster-local rules)."""
+    return [f"{name}.{namespace}{CLUSTER_SUFFIX}", f"{name}.{namespace}.svc", f"{name}.{namespace}"]
 
 
 class RoutingTable:
@@ -71,6 +88,10 @@ class RoutingTable:
         self.hosts: dict[str, list[Split]] = {}
         # Pods seen before their revision: kept until it arrives.
         self._pods: dict[tuple[str, str], dict[str, dict]] = {}
+        # (namespace, Service name) -> the Route it is for; and the Routes last seen, to redo their hosts
+        # when one of their Services comes or goes.
+        self.route_services: dict[tuple[str, str], str] = {}
+        self._route_objects: dict[tuple[str, str], dict] = {}
 
     # Routes -------------------------------------------------------------------------------------
 
@@ -79,31 +100,57 @@ class RoutingTable:
         if old is not None:
             for host in old.hosts:
                 self.hosts.pop(host, None)
+        if route is None:
+            self._route_objects.pop(key, None)
+        else:
+            self._route_objects[key] = route
         status = (route or {}).get("status") or {}
         traffic = status.get("traffic")
         if route is None or not traffic:
             return
         namespace, name = key
-        splits, tags, hosts = [], {}, []
+        entry = RouteEntry(namespace, name, [], {}, [])
+        tag_urls: dict[str, str] = {}
         for target in traffic:
             split = Split((namespace, target.get("revisionName", "")), int(target.get("percent") or 0))
             if split.percent:
-                splits.append(split)
+                entry.splits.append(split)
             if target.get("tag"):
-                tags[target["tag"]] = Split(split.revision, 100)
-                tag_host = _host(target.get("url"))
-                if tag_host:
-                    self.hosts[tag_host] = [tags[target["tag"]]]
-                    hosts.append(tag_host)
-        for host in {_host(status.get("url")), _host((status.get("address") or {}).get("url")),
-                     f"{name}.{namespace}.svc", f"{name}.{namespace}"} - {""}:
+                entry.tag_splits[target["tag"]] = Split(split.revision, 100)
+                tag_urls[target["tag"]] = target.get("url") or ""
+        self._add_hosts(entry, name, [status.get("url"), (status.get("address") or {}).get("url")], entry.splits)
+        for tag, split in entry.tag_splits.items():
+            self._add_hosts(entry, f"{tag}-{name}", [tag_urls[tag]], [split])
+        self.routes[key] = entry
+
+    def _add_hosts(self, entry: RouteEntry, service: str, urls: list[str | None], splits: list[Split]) -> None:
+        """The public hosts of `urls`, and the cluster-local names of `service` while that Service exists."""
+        hosts = [h for h in (_host(u) for u in urls) if h and not h.endswith(CLUSTER_SUFFIX)]
+        if self.route_services.get((entry.namespace, service)) == entry.name:
+            hosts += cluster_local_hosts(service, entry.namespace)
+        else:
+            entry.missing_services.append(service)
+        for host in dict.fromkeys(hosts):
             self.hosts[host] = splits
-            hosts.append(host)
-        self.routes[key] = RouteEntry(namespace, name, splits, tags, hosts)
+            entry.hosts.append(host)
+
+    def set_route_service(self, service: dict, deleted: bool) -> None:
+        """A Kubernetes Service labelled for a Route came, changed or went: its names follow."""
+        meta = service["metadata"]
+        key = (meta.get("namespace", ""), meta["name"])
+        before = self.route_services.pop(key, None)
+        route = (meta.get("labels") or {}).get(ROUTE_LABEL)
+        if route and not deleted:
+            self.route_services[key] = route
+        for name in {before, self.route_services.get(key)} - {None}:
+            route_key = (key[0], name)
+            if route_key in self._route_objects:
+                self.set_route(self._route_objects[route_key], route_key)
 
     def served_traffic(self, key: tuple[str, str]) -> list[dict] | None:
+        """What the route's hosts send where; None until every one of its names is answered."""
         entry = self.routes.get(key)
-        if entry is None:
+        if entry is None or entry.missing_services:
             return None
         return [{"revisionName": s.revision[1], "percent": s.percent} for s in entry.splits]
 
@@ -161,6 +208,7 @@ class RoutingTable:
         target.response_start_timeout = float(spec["responseStartTimeoutSeconds"]) if spec.get(
             "responseStartTimeoutSeconds") else None
         target.idle_timeout = float(spec.get("idleTimeoutSeconds") or 0)
+        target.h2c = protocol_type(revision) == "h2c"
         target.service = labels.get("serving.knative.dev/service", "")
         target.configuration = labels.get("serving.knative.dev/configuration", "")
         annotations = revision["metadata"].get("annotations") or {}

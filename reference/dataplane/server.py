@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 from urllib.parse import urlsplit
@@ -16,8 +17,9 @@ import aiohttp
 from aiohttp import web
 from prometheus_client import generate_latest
 
+from reference.dataplane.h2c import H2Stream, Link, Pool, Sniffer
 from reference.dataplane.metrics import Metrics
-from reference.dataplane.proxy import Proxy
+from reference.dataplane.proxy import Incoming, Proxy
 from reference.dataplane.requestlog import RequestRecord, compile_template
 from reference.dataplane.routing import RoutingTable
 from reference.eventing.addresses import (
@@ -61,11 +63,17 @@ class DataPlane:
             Informer(access, "/apis/serving.knative.dev/v1/revisions",
                      lambda kind, obj, old: self.table.set_revision(None if kind == "DELETED" else obj,
                                                                     Informer.key(obj))),
+            Informer(access, "/api/v1/services",
+                     lambda kind, obj, old: self.table.set_route_service(obj, kind == "DELETED"),
+                     label_selector="serving.knative.dev/route"),
             Informer(access, "/api/v1/pods", self._on_pod, label_selector="serving.knative.dev/revision"),
             Informer(access, "/api/v1/namespaces/knative-serving/configmaps", self._on_config),
         ]
         self.session: aiohttp.ClientSession | None = None
         self.proxy: Proxy | None = None
+        self.h2c = Pool()  # to replicas whose port is named h2c
+        self.h2c_clients: set[Link] = set()  # connections of clients that speak h2c to the ingress
+        self.ingress_address = ""
         self.brokers: BrokerPlane | None = None
         self.channels: ChannelPlane | None = None
         self.kafka_sources: KafkaSourcePlane | None = None
@@ -148,6 +156,23 @@ class DataPlane:
         if channel is not None:
             return await self.channels.handle(request, *channel)
         return await self.proxy.handle(request)
+
+    async def serve_stream(self, stream: H2Stream) -> None:
+        """The ingress port for a client speaking h2c: Knative Services in HTTP/2 (to their replicas in h2c
+        where their port says so), the other hosts through the HTTP/1.1 side."""
+        assert self.proxy is not None
+        incoming = Incoming.of_stream(stream)
+        host = incoming.host.split(":", 1)[0].lower()
+        eventing = (BROKER_INGRESS_HOST, KAFKA_BROKER_INGRESS_HOST, KAFKA_SINK_INGRESS_HOST)
+        if host in eventing or parse_channel_host(host) is not None:
+            await self.proxy.pass_on(stream, incoming, self.ingress_address)
+        else:
+            await self.proxy.handle_stream(stream, incoming)
+
+    def h2c_client(self) -> Link:
+        link = Link(client_side=False, serve=self.serve_stream, on_lost=self.h2c_clients.discard)
+        self.h2c_clients.add(link)
+        return link
 
     def request_logger(self):
         return self._write_request_log if self._log_render is not None else None
@@ -275,9 +300,10 @@ class DataPlane:
         self.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30), auto_decompress=False,
             timeout=aiohttp.ClientTimeout(total=None))
-        self.proxy = Proxy(self.table, self.metrics, self.session, self.request_logger, self.wake)
+        self.proxy = Proxy(self.table, self.metrics, self.session, self.request_logger, self.wake, self.h2c)
         # The dispatcher sends cluster-local and routed hosts through this ingress (Services skip even that hop).
         hosts = host.split(",")  # the ingress's addresses: the platform's, and its pods' gateway where they have one
+        self.ingress_address = f"{hosts[0]}:{port}"
         route = ingress_route(f"http://{hosts[0]}:{port}", routed=lambda h: cluster_local(h) or h in self.table.hosts)
         connections = int(os.environ.get("KPROOF_DESTINATION_CONNECTIONS") or CONNECTIONS_PER_DESTINATION)
         dispatcher = Dispatcher(self.session, route, local=self.local_exchange, connections=connections)
@@ -290,12 +316,14 @@ class DataPlane:
         runners = []
         # The admin port (/metrics, /routes, /drain) has no authentication: it stays on loopback whatever
         # address the ingress is given.
-        sites = ((self.ingress_app(), hosts, port), (self.admin_app(), [ADMIN_HOST], admin_port))
-        for app, app_hosts, app_port in sites:
+        sites = ((self.ingress_app(), hosts, port, True), (self.admin_app(), [ADMIN_HOST], admin_port, False))
+        for app, app_hosts, app_port, h2c in sites:
             runner = app_runner(app)
             await runner.setup()
             for app_host in app_hosts:
-                await web.TCPSite(runner, app_host, app_port, reuse_address=True, backlog=1024).start()
+                site = IngressSite(runner, app_host, app_port, self.h2c_client) if h2c else web.TCPSite(
+                    runner, app_host, app_port, reuse_address=True, backlog=1024)
+                await site.start()
             runners.append(runner)
         print(json.dumps({"ingress": port, "admin": admin_port}), flush=True)
         try:
@@ -309,6 +337,9 @@ class DataPlane:
             await self.kafka_sources.close()
             await self.kafka_brokers.close()
             await self.kafka_sinks.close()
+            for link in list(self.h2c_clients):
+                link.close()
+            self.h2c.close()
             for runner in runners:
                 await runner.cleanup()
             await api_session.close()
@@ -316,6 +347,28 @@ class DataPlane:
             for handle in self._log_files.values():
                 with contextlib.suppress(OSError):
                     handle.close()
+
+
+class IngressSite(web.BaseSite):
+    """The ingress's listening site: HTTP/1.1 by aiohttp, and HTTP/2 with prior knowledge (h2c, what gRPC
+    clients speak) on connections that open with HTTP/2's preface, as Kourier's and Istio's gateways do."""
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int, http2: Callable[[], asyncio.Protocol],
+                 head_timeout: float = HEAD_TIMEOUT) -> None:
+        super().__init__(runner, backlog=1024)
+        self.host, self.port, self.http2, self.head_timeout = host, port, http2, head_timeout
+
+    @property
+    def name(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        await super().start()
+        http1 = self._runner.server
+        assert http1 is not None
+        self._server = await asyncio.get_running_loop().create_server(
+            lambda: Sniffer(http1, self.http2, self.head_timeout), self.host, self.port, backlog=self._backlog,
+            reuse_address=True)
 
 
 def app_runner(app: web.Application, head_timeout: float = HEAD_TIMEOUT) -> web.AppRunner:

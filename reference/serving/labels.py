@@ -12,6 +12,9 @@ ROUTING_STATE = "serving.knative.dev/routingState"
 ROUTES_ANNOTATION = "serving.knative.dev/routes"
 VISIBILITY = "networking.knative.dev/visibility"
 CLUSTER_LOCAL = "cluster-local"
+SERVERLESS_SERVICE = "networking.internal.knative.dev/serverlessservice"
+SERVICE_TYPE = "networking.internal.knative.dev/serviceType"  # Public or Private
+APP = "app"
 
 CREATOR = "serving.knative.dev/creator"
 LAST_MODIFIER = "serving.knative.dev/lastModifier"

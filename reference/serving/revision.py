@@ -1,4 +1,5 @@
-"""Revision -> its Pods (what Knative's Deployment and ReplicaSet do), and the Revision's status.
+"""Revision -> its Pods (what Knative's Deployment and ReplicaSet do), its Kubernetes Services (what its
+ServerlessService makes: reference.serving.k8s_services), and the Revision's status.
 
 The number of Pods comes from a scaler (initial / min scale until the autoscaler takes over). Each Pod
 runs the revision's containers with Knative's runtime contract: $PORT (a port of its own here),
@@ -10,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -22,7 +24,7 @@ from reference.controller import Controller, Key, Watch, own_key, owner_keys
 from reference.runtime.catalog import parse_reference
 from reference.runtime.ports import claimed_ports, free_port
 from reference.scheduler.policy import DELETION_COST
-from reference.serving import conditions, reserve
+from reference.serving import conditions, k8s_services, reserve
 from reference.serving.labels import (
     CONFIGURATION,
     REVISION,
@@ -31,6 +33,8 @@ from reference.serving.labels import (
     SERVICE,
     owner_reference,
 )
+
+log = logging.getLogger("kproof.revision")
 
 REVISION_ONLY_FIELDS = ("containerConcurrency", "timeoutSeconds", "responseStartTimeoutSeconds", "idleTimeoutSeconds")
 # Container states that mean the revision cannot get its resources (Knative: ResourcesAvailable=False).
@@ -90,6 +94,14 @@ def declared_port(revision: dict) -> int:
     containers = (revision.get("spec") or {}).get("containers") or []
     user = containers[user_container_index(containers)] if containers else {}
     return int((user.get("ports") or [{}])[0].get("containerPort") or 8080)
+
+
+def protocol_type(revision: dict) -> str:
+    """`h2c` when the user container's first port is named so, else `http1` (Knative's Revision.GetProtocol):
+    the protocol the data plane speaks to the replica."""
+    containers = (revision.get("spec") or {}).get("containers") or []
+    user = containers[user_container_index(containers)] if containers else {}
+    return "h2c" if (user.get("ports") or [{}])[0].get("name") == "h2c" else "http1"
 
 
 def pod_for(revision: dict, port: int) -> dict:
@@ -208,7 +220,7 @@ def pod_autoscaler_for(revision: dict) -> dict:
         "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
                                     "name": f"{meta['name']}-deployment"},
                  "containerConcurrency": int(spec.get("containerConcurrency") or 0),
-                 "protocolType": "http1", "reachability": reachability(revision)},
+                 "protocolType": protocol_type(revision), "reachability": reachability(revision)},
     }
 
 
@@ -223,11 +235,13 @@ class RevisionReconciler(Controller):
         self.kind = registry.kinds.by_path("serving.knative.dev", "v1", "revisions")
         self.pods = registry.kinds.by_path("", "v1", "pods")
         self.autoscalers = registry.kinds.by_path("autoscaling.internal.knative.dev", "v1alpha1", "podautoscalers")
+        self.services = registry.kinds.by_path("", "v1", "services")
+        self._foreign_services: set[tuple[str, str]] = set()
         self.scaler = scaler
 
     def watches(self) -> list[Watch]:
         return [Watch(self.kind, own_key), Watch(self.pods, owner_keys("Revision")),
-                Watch(self.autoscalers, owner_keys("Revision"))]
+                Watch(self.autoscalers, owner_keys("Revision")), Watch(self.services, owner_keys("Revision"))]
 
     def _ensure_autoscaler(self, revision: dict) -> dict:
         desired = pod_autoscaler_for(revision)
@@ -243,6 +257,32 @@ class RevisionReconciler(Controller):
                                     "annotations": wanted["annotations"]}}
             current = self.registry.update(self.autoscalers, meta["namespace"], meta["name"], updated, self.opts)
         return current
+
+    def _ensure_services(self, revision: dict, autoscaler: dict) -> None:
+        """The revision's public and private Services: created, their ports and selector kept as Knative's
+        ServerlessService reconciler keeps them (labels and annotations are set once, at creation)."""
+        protocol = (autoscaler.get("spec") or {}).get("protocolType", "http1")
+        namespace = revision["metadata"]["namespace"]
+        for desired in k8s_services.revision_services(revision, protocol):
+            name = desired["metadata"]["name"]
+            current = self.get(self.services, namespace, name)
+            if current is None:
+                self.registry.create(self.services, namespace, desired, self.opts)
+                continue
+            if not k8s_services.controlled_by(current, revision):
+                if (namespace, name) not in self._foreign_services:  # said once, not at every reconcile
+                    self._foreign_services.add((namespace, name))
+                    log.warning("revision %s/%s: Service %s exists and is not the revision's; left alone",
+                                namespace, revision["metadata"]["name"], name)
+                continue
+            spec = current.get("spec") or {}
+            if spec.get("ports") != desired["spec"]["ports"] or spec.get("selector") != desired["spec"].get("selector"):
+                updated = copy.deepcopy(current)
+                updated["spec"]["ports"] = desired["spec"]["ports"]
+                updated["spec"].pop("selector", None)
+                if desired["spec"].get("selector"):
+                    updated["spec"]["selector"] = desired["spec"]["selector"]
+                self.registry.update(self.services, namespace, name, updated, self.opts)
 
     def desired_scale(self, revision: dict, autoscaler: dict | None) -> int:
         """The replicas the PodAutoscaler set, else (before it decides, or for a class it cannot run)
@@ -261,6 +301,7 @@ class RevisionReconciler(Controller):
         pods = [p for p in live if not reserve.is_reserved(p)]
         standby = [p for p in live if reserve.is_reserved(p)]
         autoscaler = self._ensure_autoscaler(revision)
+        self._ensure_services(revision, autoscaler)
         wanted = self.desired_scale(revision, autoscaler)
         desired = min(wanted, self._room(uid))
         ready = sum(1 for p in pods if pod_ready(p))

@@ -1,4 +1,5 @@
-"""Route -> resolved traffic (revision and percent per target, tags), hostnames, and ingress readiness.
+"""Route -> resolved traffic (revision and percent per target, tags), hostnames, the Route's Kubernetes
+Services (reference.serving.k8s_services), and ingress readiness.
 
 Targets name a Revision, or a Configuration whose latest ready Revision they follow. The status is
 written in two steps, as Knative does with its ingress prober: first the resolved traffic (the data
@@ -7,11 +8,12 @@ plane serves from it), then Ready once the data plane reports that it serves exa
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Awaitable, Callable
 
-from reference.controller import Controller, Key, Watch, own_key
-from reference.serving import conditions, domain
-from reference.serving.labels import ROUTES_ANNOTATION, ROUTING_STATE
+from reference.controller import Controller, Key, Watch, own_key, owner_keys
+from reference.serving import conditions, domain, k8s_services
+from reference.serving.labels import ROUTE, ROUTES_ANNOTATION, ROUTING_STATE
 
 # (route, its status.traffic) -> whether the data plane already serves that traffic
 IngressProbe = Callable[[dict, list[dict]], Awaitable[bool]]
@@ -32,11 +34,13 @@ class RouteReconciler(Controller):
         self.configurations = kinds.by_path("serving.knative.dev", "v1", "configurations")
         self.revisions = kinds.by_path("serving.knative.dev", "v1", "revisions")
         self.configmaps = kinds.by_path("", "v1", "configmaps")
+        self.services = kinds.by_path("", "v1", "services")
         self.ingress_probe = ingress_probe
 
     def watches(self) -> list[Watch]:
         return [Watch(self.kind, own_key), Watch(self.configurations, self._routes_of_configuration),
-                Watch(self.revisions, self._routes_of_revision), Watch(self.configmaps, self._on_config)]
+                Watch(self.revisions, self._routes_of_revision), Watch(self.configmaps, self._on_config),
+                Watch(self.services, owner_keys("Route"))]
 
     def _routes(self, namespace: str, matches: Callable[[dict], bool]) -> list[Key]:
         return [(namespace, e.obj["metadata"]["name"]) for e in self.registry.store.entries(self.kind.resource,
@@ -119,9 +123,14 @@ class RouteReconciler(Controller):
         if traffic is not None:
             status["traffic"] = traffic
         serving = status.get("traffic")
+        not_owned = self._reconcile_services(route, traffic) if traffic is not None else None
         if traffic is None:
             ingress = conditions.condition("IngressReady", None, "Uninitialized", "Waiting for the traffic to "
                                                                                   "be assigned.")
+        elif not_owned is not None:
+            ingress = conditions.condition("IngressReady", False, "NotOwned", f"There is an existing placeholder "
+                                                                               f'Service "{not_owned}" that we do '
+                                                                               f"not own.")
         elif await self.ingress_probe({**route, "status": status}, traffic):
             ingress = conditions.condition("IngressReady", True)
         else:
@@ -139,6 +148,41 @@ class RouteReconciler(Controller):
             # Only once the data plane sends traffic to the new targets do the old ones leave the route.
             self._label_revisions(route, {t["revisionName"] for t in traffic})
         return PROBE_RETRY if traffic is not None and ingress["status"] != "True" else None
+
+    def _reconcile_services(self, route: dict, traffic: list[dict]) -> str | None:
+        """Creates or updates the Route's Services (one per tag too) and deletes those of tags it no longer
+        has; returns the name of one that exists and is not the Route's, if any."""
+        meta = route["metadata"]
+        wanted = k8s_services.route_services(route, traffic, self._domain_config())
+        for desired in wanted:
+            current = self.get(self.services, meta["namespace"], desired["metadata"]["name"])
+            if current is None:
+                self.registry.create(self.services, meta["namespace"], desired, self.opts)
+            elif not k8s_services.controlled_by(current, route):
+                return desired["metadata"]["name"]
+            else:
+                self._update_service(current, desired)
+        names = {d["metadata"]["name"] for d in wanted}
+        for entry in self.registry.store.entries(self.services.resource, meta["namespace"]):
+            service = entry.obj["metadata"]
+            if (service.get("labels") or {}).get(ROUTE) == meta["name"] and service["name"] not in names:
+                # a tag no longer in the traffic; found by the route label, as Knative finds them
+                self.registry.delete(self.services, meta["namespace"], service["name"], {}, self.opts)
+        return None
+
+    def _update_service(self, current: dict, desired: dict) -> None:
+        """The desired spec; labels and annotations are added to, never taken away (Knative's kmap.Union)."""
+        meta, wanted = current["metadata"], desired["metadata"]
+        labels = {**(meta.get("labels") or {}), **wanted["labels"]}
+        annotations = {**(meta.get("annotations") or {}), **wanted["annotations"]}
+        spec = current.get("spec") or {}
+        if (all(spec.get(k) == v for k, v in desired["spec"].items()) and labels == (meta.get("labels") or {})
+                and annotations == (meta.get("annotations") or {})):
+            return
+        updated = copy.deepcopy(current)
+        updated["spec"] = desired["spec"]
+        updated["metadata"]["labels"], updated["metadata"]["annotations"] = labels, annotations
+        self.registry.update(self.services, meta["namespace"], meta["name"], updated, self.opts)
 
     def _label_revisions(self, route: dict, referenced: set[str]) -> None:
         """routingState active for revisions this route sends traffic to, reserve for those no route does."""

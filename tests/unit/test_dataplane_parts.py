@@ -63,6 +63,9 @@ def test_routing_by_host_split_and_tags() -> None:
     table = RoutingTable()
     table.set_revision(_revision("blue"), ("ns", "blue"))
     table.set_revision(_revision("green"), ("ns", "green"))
+    for name in ("svc", "b-svc", "g-svc"):  # the Route's Kubernetes Services, its tags' too
+        table.set_route_service({"metadata": {"name": name, "namespace": "ns",
+                                              "labels": {"serving.knative.dev/route": "svc"}}}, deleted=False)
     table.set_route(_route([{"revisionName": "blue", "percent": 100, "tag": "b",
                              "url": "http://b-svc.ns.example.com"},
                             {"revisionName": "green", "percent": 0, "tag": "g", "url": "http://g-svc.ns.example.com"}]),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reference.apiserver.admission.fielderror import FieldError
 
@@ -18,6 +18,9 @@ class Context:
     user: str
     # (namespace, configmap name) -> its data, {} when absent
     read_config: Callable[[str, str], dict[str, str]]
+    # store resource ("/services") -> its stored objects, read-only: for what is allocated from a shared
+    # range, as the API server allocates cluster IPs and node ports
+    objects: Callable[[str], list[dict]] = field(default=lambda resource: [])
 
     def serving_config(self, name: str) -> dict[str, str]:
         return self.read_config(SERVING_NAMESPACE, name)

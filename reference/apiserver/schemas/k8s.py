@@ -156,3 +156,14 @@ NODE = obj(spec=obj(podCIDR=STR, podCIDRs=arr(STR), providerID=STR, unschedulabl
                     configSource=ANY, externalID=STR), status=ANY)
 LEASE = obj(spec=obj(holderIdentity=STR, leaseDurationSeconds=INT, acquireTime=ANY, renewTime=ANY,
                      leaseTransitions=INT, strategy=STR, preferredHolder=STR))
+# Types and enums are checked by admission (reference.apiserver.admission.services), with Kubernetes' messages.
+SERVICE_PORT = obj(name=STR, protocol=STR, appProtocol=STR, port=INT, targetPort=INT_OR_STR, nodePort=INT)
+SERVICE = obj(
+    spec=obj(type=STR, ports=arr(SERVICE_PORT), selector=mapof(STR), clusterIP=STR, clusterIPs=arr(STR),
+             externalName=STR, externalIPs=arr(STR), sessionAffinity=STR, sessionAffinityConfig=ANY,
+             loadBalancerIP=STR, loadBalancerSourceRanges=arr(STR), loadBalancerClass=STR,
+             externalTrafficPolicy=STR, internalTrafficPolicy=STR, healthCheckNodePort=INT,
+             publishNotReadyAddresses=BOOL, ipFamilies=arr(STR), ipFamilyPolicy=STR,
+             allocateLoadBalancerNodePorts=BOOL, trafficDistribution=STR),
+    status=open_obj(loadBalancer=ANY, conditions=arr(CONDITION)),
+)
