@@ -76,6 +76,8 @@ from reference.runtime.network import unavailable as network_unavailable
 from reference.runtime.nodes import node_specs
 from reference.runtime.sandbox import containment
 from reference.scheduler.scheduler import Scheduler
+from reference.serving import autoscaler_metrics
+from reference.serving.autoscaler_metrics import AutoscalerMetrics
 from reference.serving.configuration import ConfigurationReconciler
 from reference.serving.podautoscaler import PodAutoscalerReconciler
 from reference.serving.revision import RevisionReconciler
@@ -253,6 +255,14 @@ class ReplicaRecords:
 
 
 class Platform:
+    def _autoscaler(self) -> PodAutoscalerReconciler:
+        """The KPA controller, its metrics served where Knative's autoscaler has them."""
+        assert self.dataplane is not None
+        published = AutoscalerMetrics()
+        self.api.add_service_proxy(autoscaler_metrics.NAMESPACE, autoscaler_metrics.SERVICE, published.serve)
+        return PodAutoscalerReconciler(self.registry, self.dataplane.stats, self.dataplane.activations,
+                                       published=published)
+
     def __init__(self, config: PlatformConfig) -> None:
         self.config = config
         self.state_dir = private_dir(config.state_dir)
@@ -364,7 +374,7 @@ class Platform:
                             ConfigurationReconciler(self.registry),
                             RevisionReconciler(self.registry, own_network=self.bridge is not None),
                             RouteReconciler(self.registry, self.dataplane.serves),
-                            PodAutoscalerReconciler(self.registry, self.dataplane.stats, self.dataplane.activations),
+                            self._autoscaler(),
                             BrokerReconciler(self.registry, self.dataplane.serves_eventing,
                                              kafka_bootstrap=lambda: self.kafka.bootstrap if self.kafka else None),
                             TriggerReconciler(self.registry, self.dataplane.serves_eventing),

@@ -48,6 +48,8 @@ LOG_INTEGERS = {"tailLines": 0, "limitBytes": 1, "sinceSeconds": 1}
 # Handlers for extra subresources (e.g. pods/log), registered by the components that own them.
 SubresourceHandler = Callable[[web.Request, Kind, str, str], Awaitable[web.StreamResponse]]
 HealthCheck = Callable[[], "str | None"]
+# What a platform component serves behind `/api/v1/namespaces/NS/services/NAME:PORT/proxy/PATH`.
+ServiceProxy = Callable[[web.Request, str], Awaitable[web.StreamResponse]]
 
 
 @dataclass
@@ -129,6 +131,7 @@ class ApiServer:
         self.address = address
         self.openapi = OpenAPI(self.kinds)
         self.subresources: dict[tuple[str, str], SubresourceHandler] = {}
+        self.service_proxies: dict[tuple[str, str], ServiceProxy] = {}
         # name -> check returning None when healthy, else what is wrong
         self.health_checks: dict[str, HealthCheck] = {"apiserver": lambda: None}
 
@@ -145,6 +148,18 @@ class ApiServer:
                  for name, problem in results.items()]
         lines.append("readyz check passed" if healthy else "readyz check failed")
         return web.Response(text="\n".join(lines), status=200 if healthy else 500)
+
+    def add_service_proxy(self, namespace: str, service: str, handler: ServiceProxy) -> None:
+        """Serves the API server's proxy to a platform component's Service (`service` as `name:port`), the
+        way clients reach Knative's own components on a cluster (e.g. the autoscaler's metrics)."""
+        self.service_proxies[(namespace, service)] = handler
+
+    async def _service_proxy(self, request: web.Request, namespace: str, service: str,
+                             path: list[str]) -> web.StreamResponse:
+        handler = self.service_proxies.get((namespace, service))
+        if handler is None:
+            raise errors.not_found("services", "", service.partition(":")[0])
+        return await handler(request, "/" + "/".join(path))
 
     def add_subresource(self, kind: Kind, name: str, handler: SubresourceHandler) -> None:
         self.subresources[(kind.resource, name)] = handler
@@ -207,6 +222,8 @@ class ApiServer:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if not rest:
             return self._resource_list(group, version)
+        if group == "" and len(rest) >= 5 and rest[0] == "namespaces" and rest[2] == "services" and rest[4] == "proxy":
+            return await self._service_proxy(request, rest[1], rest[3], rest[5:])
         target = self._target(group, version, rest)
         return await self._serve(request, target)
 

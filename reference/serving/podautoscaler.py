@@ -15,12 +15,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from reference.autoscaler.config import HPA_CLASS, KPA_CLASS, AutoscalerConfig
-from reference.autoscaler.kpa import TICK_SECONDS, Decider, RevisionMetrics
+from reference.autoscaler.kpa import TICK_SECONDS, Decider, RevisionMetrics, ScaleResult
 from reference.autoscaler.scaling import ACTIVATING, ActiveState, next_state, scale
 from reference.autoscaler.spec import autoscaler_class, decider_spec, progress_deadline, scale_bounds
 from reference.controller import Controller, Key, Watch, own_key
 from reference.serving import conditions
-from reference.serving.labels import REVISION
+from reference.serving.autoscaler_metrics import AutoscalerMetrics
+from reference.serving.labels import CONFIGURATION, REVISION, SERVICE
 from reference.serving.reserve import is_reserved
 
 log = logging.getLogger("kproof.autoscaler")
@@ -53,7 +54,7 @@ class PodAutoscalerReconciler(Controller):
     name = "autoscaler"
 
     def __init__(self, registry, stats: Stats | None = None, activations: Activations | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, published: AutoscalerMetrics | None = None) -> None:
         super().__init__(registry)
         self.kind = registry.kinds.by_path("autoscaling.internal.knative.dev", "v1alpha1", "podautoscalers")
         self.revisions = registry.kinds.by_path("serving.knative.dev", "v1", "revisions")
@@ -64,6 +65,8 @@ class PodAutoscalerReconciler(Controller):
         self.clock = clock
         self.deciders: dict[Key, Decider] = {}
         self.metrics: dict[Key, RevisionMetrics] = {}
+        self.published = published or AutoscalerMetrics()
+        self._published_labels: dict[Key, dict[str, str]] = {}
         self._last_second = 0
 
     def watches(self) -> list[Watch]:
@@ -149,11 +152,19 @@ class PodAutoscalerReconciler(Controller):
                    if (e.obj["metadata"].get("labels") or {}).get(REVISION) == revision and not is_reserved(e.obj)
                    and not e.obj["metadata"].get("deletionTimestamp") and conditions.is_true(e.obj))
 
+    def _publish(self, key: Key, pa: dict, result: ScaleResult, desired: int, ready: int) -> None:
+        labels = pa["metadata"].get("labels") or {}
+        names = {"namespace_name": key[0], "revision_name": key[1], "service_name": labels.get(SERVICE, ""),
+                 "configuration_name": labels.get(CONFIGURATION, "")}
+        self._published_labels[key] = names
+        self.published.record(names, result, desired, ready)
+
     async def reconcile(self, key: Key) -> float | None:
         pa = self.get(self.kind, *key)
         if pa is None or pa["metadata"].get("deletionTimestamp"):
             self.deciders.pop(key, None)
             self.metrics.pop(key, None)
+            self.published.forget(self._published_labels.pop(key, {}))
             return None
         config = self.config()
         annotations = pa["metadata"].get("annotations") or {}
@@ -188,6 +199,7 @@ class PodAutoscalerReconciler(Controller):
         state = active_state(pa, now)
         step = scale(result.desired if result.valid else -1, bounds, state, config, now)
         after = next_state(state, step.want, ready, bounds, now)
+        self._publish(key, pa, result, step.want, ready)
         status = {k: v for k, v in previous.items() if k != "conditions"}
         status.update({"observedGeneration": pa["metadata"]["generation"], "desiredScale": step.want,
                        "actualScale": ready, "metricsServiceName": f"{key[1]}-private",

@@ -81,3 +81,25 @@ def test_config_autoscaler_changes_apply_without_a_restart(setup) -> None:
         ("default", "rev-00001")]
     asyncio.run(controller.reconcile(("default", "rev-00001")))
     assert _status(registry)["scaleTargetReplicas"] == 3
+
+
+def test_decisions_are_published_as_knatives_autoscaler_metrics(setup) -> None:
+    registry, controller, clock, feed = setup
+    _pa(registry, {"autoscaling.knative.dev/window": "6s", "autoscaling.knative.dev/panic-window-percentage": "50"})
+    key = ("default", "rev-00001")
+    asyncio.run(controller.reconcile(key))
+    labels = {"namespace_name": "default", "revision_name": "rev-00001", "service_name": "",
+              "configuration_name": ""}
+    sample = controller.published.registry.get_sample_value
+    assert sample("autoscaler_panic_mode", labels) == 0  # no metrics yet: no decision, no panic
+    feed["revisions"]["default/rev-00001"] = {"inflight": 3, "queued": 0, "buckets": [[int(clock.now) - 1, 3.5, 10]]}
+    asyncio.run(controller._scrape())
+    asyncio.run(controller.reconcile(key))
+    # The panic window asks 5 pods of one (none ready counts as one): at or over 200%, panic.
+    assert sample("autoscaler_panic_mode", labels) == 1
+    assert sample("autoscaler_desired_pods", labels) == 5
+    assert sample("autoscaler_panic_request_concurrency", labels) == 3.5
+    kind = registry.kinds.by_path("autoscaling.internal.knative.dev", "v1alpha1", "podautoscalers")
+    registry.delete(kind, "default", "rev-00001")
+    asyncio.run(controller.reconcile(key))
+    assert sample("autoscaler_panic_mode", labels) is None, "a deleted revision's series go"

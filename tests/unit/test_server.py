@@ -119,3 +119,27 @@ def test_strict_validation_warnings_and_delete() -> None:
         assert (await client.get(f"{SERVICES}/hello", headers=AUTH)).status == 404
 
     run(scenario)
+
+
+def test_the_service_proxy_serves_a_components_endpoint_and_404s_the_rest() -> None:
+    from aiohttp import web
+
+    async def main() -> None:
+        registry = Registry(Store())
+        bootstrap(registry)
+        server = ApiServer(registry, TOKEN)
+
+        async def metrics(request: web.Request, path: str) -> web.Response:
+            return web.Response(text=f"served {path}")
+
+        server.add_service_proxy("knative-serving", "autoscaler:http-metrics", metrics)
+        async with TestClient(TestServer(server.app())) as client:
+            base = "/api/v1/namespaces/knative-serving/services"
+            served = await client.get(f"{base}/autoscaler:http-metrics/proxy/metrics", headers=AUTH)
+            assert served.status == 200 and await served.text() == "served /metrics"
+            assert (await client.get(f"{base}/autoscaler:http-metrics/proxy/metrics")).status == 401
+            missing = await client.get(f"{base}/activator-service:http-metrics/proxy/metrics", headers=AUTH)
+            assert missing.status == 404
+            assert (await missing.json())["message"] == 'services "activator-service" not found'
+
+    asyncio.run(main())
