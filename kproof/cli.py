@@ -1,4 +1,4 @@
-"""The `kproof` command: up, down, status, run, report."""
+"""The `kproof` command: up, down, status, run, report, lint."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from rich.console import Console
 
 from kproof import __version__, produce, report
 from kproof.embedded import PlatformError, ReferenceProcess, read_endpoints, readiness
+from kproof.html_report import write_html_report
 from kproof.postgres import LocalPostgres
 from kproof.run import RunOptions, run
 from kproof.target import Target
@@ -218,11 +219,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run(options, console)
 
 
+def cmd_lint(args: argparse.Namespace) -> int:
+    from kproof.lint.command import run as lint
+
+    return lint(args.paths, fmt=args.format, output=args.output, startup=args.startup,
+                response_seconds=args.response_seconds, fix=args.fix)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     if not (args.reports / "junit.xml").exists():
         console.print(f"[red]no {args.reports}/junit.xml: run `kproof run` first[/red]")
         return 1
     results = report.write_report(args.reports, console)
+    write_html_report(args.reports, results, console)
     return 1 if any(r.failed for r in results) else 0
 
 
@@ -238,9 +247,9 @@ def _target_of(args: argparse.Namespace):
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    import subprocess
-
+    from load.distributed import free_port, remote_worker_command
     from load.runner import LOCUSTFILES, run_scenario
+    from load.web_ui import run_web_ui
 
     target = _target_of(args)
     if args.scenario == "kafka_producer":
@@ -255,17 +264,27 @@ def cmd_load(args: argparse.Namespace) -> int:
         console.print(f"[red]no scenario {args.scenario!r} in {LOCUSTFILES}[/red]")
         return 2
     host = target.service_host(args.service, args.namespace)
+    if args.workers < 1:
+        console.print("[red]--workers counts Locust processes: 1 or more[/red]")
+        return 2
     if args.web:
+        master_port = free_port() if args.workers > 1 else 0
         console.print(f"Locust's web UI on http://127.0.0.1:{args.web_port} (Ctrl-C stops it); "
-                      f"requests go to {target.ingress} with Host {host}")
-        return subprocess.call([sys.executable, "-m", "locust", "-f", str(LOCUSTFILES / f"{args.scenario}.py"),
-                                "--web-host", "127.0.0.1", "--web-port", str(args.web_port), "--host",
-                                target.ingress, "--service-host", host, "--path", args.path])
-    with console.status(f"running {args.scenario} against {host}"):
+                      f"requests go to {target.ingress} with Host {host}; its Knative tab watches {args.service}")
+        if args.workers > 1:
+            console.print(f"a master and {args.workers} workers; more from other machines (in a checkout of kproof"
+                          + (", once this runs with --master-bind 0.0.0.0" if args.master_bind == "127.0.0.1" else "")
+                          + "): " + remote_worker_command(LOCUSTFILES / f"{args.scenario}.py", master_port,
+                                                          args.master_bind))
+        return run_web_ui(target, args.scenario, args.service, args.namespace, path=args.path,
+                          web_port=args.web_port, workers=args.workers, master_port=master_port,
+                          master_bind=args.master_bind)
+    with console.status(f"running {args.scenario} against {host}"
+                        + (f" with {args.workers} Locust workers" if args.workers > 1 else "")):
         result = run_scenario(target, args.scenario, args.service, args.namespace, users=args.users,
                               run_time=args.run_time if args.scenario in ("steady", "inference") else "",
                               path=args.path,
-                              reports=args.reports)
+                              reports=args.reports, workers=args.workers)
     console.print(f"{result.requests} requests, {result.failures} failed, {result.rps:.1f}/s, "
                   f"p50 {result.median_ms:.0f} ms, p95 {result.p95_ms:.0f} ms, up to {result.max_ready} ready replicas")
     console.print(f"report: {result.directory}/ (chart.png, replicas.csv, Locust's CSVs)")
@@ -449,6 +468,10 @@ def parser() -> argparse.ArgumentParser:
     load_cmd.add_argument("--path", default="/", help="what each request asks for, e.g. /?sleep=200")
     load_cmd.add_argument("--web", action="store_true", help="open Locust's web UI instead of running headless")
     load_cmd.add_argument("--web-port", type=int, default=8089)
+    load_cmd.add_argument("--workers", type=int, default=1,
+                          help="Locust processes: above 1, a master and that many workers (default 1)")
+    load_cmd.add_argument("--master-bind", default="127.0.0.1",
+                          help="--workers: where the master listens for workers (0.0.0.0: other machines too)")
     load_cmd.add_argument("--reports", type=Path, default=Path("reports"))
     load_cmd.add_argument("--topic", default="demo", help="kafka_producer: the topic (default demo)")
     load_cmd.add_argument("--rate", type=float, default=50, help="kafka_producer: messages a second (default 50)")
@@ -487,7 +510,18 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--out", type=Path, default=Path("reports/simulate.png"))
     sim.set_defaults(func=cmd_simulate)
 
-    rep = sub.add_parser("report", help="rebuild badges and the summary from reports/junit.xml")
+    lint = sub.add_parser("lint", help="check Knative manifests against the seeds' practices (exit 1 on errors)")
+    lint.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="YAML files, or folders of *.yaml/*.yml")
+    lint.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    lint.add_argument("--output", type=Path, help="write the report to this file instead of stdout")
+    lint.add_argument("--startup", type=float, metavar="SECONDS",
+                      help="measured pod start-up time: checks the stable and panic windows against it")
+    lint.add_argument("--response-seconds", type=float, metavar="SECONDS",
+                      help="longest expected response: checks timeoutSeconds against 1.2 times it")
+    lint.add_argument("--fix", action="store_true", help="rewrite deprecated forms in place, then report the rest")
+    lint.set_defaults(func=cmd_lint)
+
+    rep = sub.add_parser("report", help="rebuild badges, the summary and reports/html/ from reports/junit.xml")
     rep.add_argument("--reports", type=Path, default=Path("reports"))
     rep.set_defaults(func=cmd_report)
     return root
