@@ -1,8 +1,9 @@
 """pytest options and fixtures that give tests a target: a cluster named on the command line, or an
-embedded reference started for the session."""
+embedded reference started for the session. A failed test's Allure result gets the target's logs."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from kproof import failure_logs
+from kproof.allure_attach import attach_text, reporting
 from kproof.embedded import ReferenceProcess
 from kproof.postgres import DSN_ENV, LocalPostgres, PostgresUnavailable
 from kproof.target import CLUSTER_CAPABILITIES, KAFKA, Target
@@ -38,6 +41,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requires(capability): skip unless the target declares it")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[pytest.TestReport]:
+    """A failed test's Allure result gets the platform's logs about its namespaces (see kproof.failure_logs)."""
+    report = yield
+    if report.failed and report.when in ("setup", "call") and reporting():
+        with contextlib.suppress(Exception):  # the report of a failure must not fail
+            _attach_failure_logs(item)
+    return report
+
+
+def _attach_failure_logs(item: pytest.Item) -> None:
+    funcargs = getattr(item, "funcargs", {})
+    target = funcargs.get("target")
+    # the test's namespaces: what its fixtures named *namespace gave it (namespace, in_models_namespace, ...)
+    namespaces = [value for name, value in funcargs.items() if name.endswith("namespace") and isinstance(value, str)]
+    if not isinstance(target, Target) or not namespaces:
+        return
+    try:
+        found = failure_logs.collect(target, namespaces)
+    except Exception as err:
+        found = {"platform logs could not be collected": f"{type(err).__name__}: {err}"}
+    for name, text in found.items():
+        attach_text(text, name)
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kproof import report
+from kproof.html_report import write_html_report
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SUITE = PROJECT_ROOT / "conformance"
@@ -85,8 +86,9 @@ def run(options: RunOptions, console: Console | None = None) -> int:
         console.print(f"[red]pytest wrote no results (exit {status}); see {log_path}[/red]")
         return status or 1
     results = report.write_report(reports, console)
-    console.print(f"reports: {reports}/junit.xml, {reports}/allure-results/, {reports}/badges/, "
-                  f"{reports}/summary.md" + (f", {reports}/load/" if options.load else ""))
+    html = write_html_report(reports, results, console)
+    console.print(f"reports: {html.index}, {reports}/junit.xml, {reports}/allure-results/, "
+                  f"{reports}/badges/, {reports}/summary.md" + (f", {reports}/load/" if options.load else ""))
     failed = sum(r.failed for r in results)
     if status == 0 and failed == 0:
         console.print("[green]all conformance tests passed[/green]")

@@ -33,6 +33,6 @@ PIP=("$PYTHON" -m pip install --quiet --disable-pip-version-check)
 
 # Allure 3 renders reports/html/ (no Java); without npm, `kproof run` writes a page of its own instead.
 if ! command -v allure >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
-  $SUDO npm install --global --silent --no-audit --no-fund "allure@${KPROOF_ALLURE:-3}" >/dev/null 2>&1 \
+  $SUDO npm install --global --silent --no-audit --no-fund "allure@${KPROOF_ALLURE_VERSION:-3}" >/dev/null 2>&1 \
     || echo "setup: could not install allure from npm; reports/html/ will be kproof's own page" >&2
 fi
