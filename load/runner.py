@@ -13,7 +13,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from kproof.allure_attach import attach_load_report
 from kproof.target import Target, pod_is_ready
+from load.distributed import free_port, local_workers, master_arguments
 
 LOCUSTFILES = Path(__file__).resolve().parent / "locustfiles"
 RUN_TIMEOUT_MARGIN = 60.0
@@ -35,6 +37,7 @@ class LoadResult:
     p95_ms: float
     rps: float
     history: list[dict] = field(default_factory=list)  # Locust's per-second stats
+    workers: int = 1  # Locust processes that ran the users (more than one: a master and its workers)
     replicas: list[Sample] = field(default_factory=list)
     directory: Path | None = None
 
@@ -103,15 +106,16 @@ def _read_stats(prefix: Path) -> tuple[dict, list[dict]]:
 
 def run_scenario(target: Target, scenario: str, service: str, namespace: str, *, users: int = 1,
                  run_time: str = "", path: str = "/?sleep=200", env: dict[str, str] | None = None,
-                 reports: Path = Path("reports"), timeout: float = 600) -> LoadResult:
-    """Runs load/locustfiles/<scenario>.py headless against the Service and returns what happened."""
+                 reports: Path = Path("reports"), timeout: float = 600, workers: int = 1) -> LoadResult:
+    """Runs load/locustfiles/<scenario>.py headless against the Service and returns what happened; with
+    `workers` above one, users run in that many worker processes of a Locust master."""
     if not target.ingress:
         raise RuntimeError("the target has no ingress address")
     arguments = ["--host", target.ingress, "--service-host", target.service_host(service, namespace), "--path", path]
     if run_time:
         arguments += ["--run-time", run_time, "-u", str(users), "-r", str(users)]
     with ReplicaWatcher(target, namespace, service) as watcher:
-        return _run_locust(scenario, arguments, env or {}, reports, timeout, watcher)
+        return _run_locust(scenario, arguments, env or {}, reports, timeout, watcher, workers)
 
 
 def run_producer(bootstrap: str, topic: str, *, rate: float = 50, duration: float = 100,
@@ -131,19 +135,30 @@ def run_producer(bootstrap: str, topic: str, *, rate: float = 50, duration: floa
 
 
 def _run_locust(scenario: str, arguments: list[str], env: dict[str, str], reports: Path, timeout: float,
-                watcher: ReplicaWatcher | None) -> LoadResult:
+                watcher: ReplicaWatcher | None, workers: int = 1) -> LoadResult:
     directory = reports / "load" / scenario
     directory.mkdir(parents=True, exist_ok=True)
     prefix = directory / "locust"
-    command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILES / f"{scenario}.py"), "--headless",
+    locustfile = LOCUSTFILES / f"{scenario}.py"
+    distributed = workers > 1
+    port = free_port() if distributed else 0
+    command = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
                *arguments, "--csv", str(prefix), "--csv-full-history", "--only-summary",
-               "--exit-code-on-error", "0", "--loglevel", "WARNING"]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env={**os.environ, **env})
+               "--exit-code-on-error", "0"]
+    if distributed:  # at INFO a master logs its workers as they connect
+        command += [*master_arguments(workers, port), "--loglevel", "INFO"]
+    else:
+        command += ["--loglevel", "WARNING"]
+    environment = {**os.environ, **env}
+    with local_workers(locustfile, workers if distributed else 0, port, environment, logs=directory):
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=environment)
     if watcher is not None:
         time.sleep(1)  # one more sample after the load
     (directory / "locust.log").write_text(completed.stdout + completed.stderr)
     if completed.returncode not in (0, 1) or not Path(f"{prefix}_stats.csv").exists():
         raise RuntimeError(f"locust failed ({completed.returncode}): {completed.stderr[-2000:]}")
+    if "Gave up waiting for workers" in completed.stderr:
+        raise RuntimeError(f"{workers} Locust workers did not connect; see {directory}/locust-worker-*.log")
     aggregated, history = _read_stats(prefix)
     result = LoadResult(
         scenario=scenario,
@@ -155,8 +170,10 @@ def _run_locust(scenario: str, arguments: list[str], env: dict[str, str], report
         history=history,
         replicas=list(watcher.samples) if watcher is not None else [],
         directory=directory,
+        workers=workers,
     )
     write_report(result)
+    attach_load_report(directory)  # to the running test's Allure result, if any
     return result
 
 

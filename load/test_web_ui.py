@@ -45,7 +45,7 @@ def swarm_from_the_web_ui(target: Target, scenario: str, service_name: str, name
         assert started.status_code == 200 and started.json()["success"]
         eventually(lambda: _requests(web) > 10, 30, "sending requests")
         assert requests.get(f"{web}/stats/requests", timeout=5).json()["fail_ratio"] == 0
-        requests.get(f"{web}/stop", timeout=5)
+        assert requests.post(f"{web}/stop", timeout=5).status_code == 200
     finally:
         process.terminate()
         process.wait(30)

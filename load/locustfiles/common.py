@@ -12,6 +12,8 @@ import os
 from locust import FastHttpUser, events, task
 from locust.env import Environment
 
+from load.locustfiles import knative_tab  # noqa: F401  (the web UI's Knative tab, for every scenario)
+
 
 @events.init_command_line_parser.add_listener
 def _arguments(parser) -> None:
