@@ -29,6 +29,8 @@ from reference.processes import (
     stop_leftovers,
     stop_recorded,
 )
+from reference.runtime.network import Bridge
+from reference.runtime.network import unavailable as network_unavailable
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
@@ -149,6 +151,8 @@ class ReferenceProcess:
                 self.process.wait(timeout)
             self.process = None
         left = stop_recorded(self.state_dir, timeout)
+        if network_unavailable() is None:  # a killed platform leaves its bridge and pod namespaces
+            Bridge(self.state_dir).remove_leftovers()
         if not keep_data:
             EmbeddedKafka(self.state_dir).stop()
             LocalPostgres(self.state_dir).stop()

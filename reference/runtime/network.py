@@ -91,7 +91,7 @@ class Bridge:
 
     def start(self) -> None:
         """Removes what a killed run left, then makes the bridge on a /24 no other network uses."""
-        self._remove_leftovers()
+        self.remove_leftovers()
         self.subnet = self._free_subnet()
         _ip("link", "add", self.name, "type", "bridge")
         _ip("addr", "add", f"{self.gateway}/{self.subnet.prefixlen}", "dev", self.name)
@@ -108,7 +108,8 @@ class Bridge:
                 return candidate
         raise NetworkError(f"no free /24 in {SUBNET_BASE}")
 
-    def _remove_leftovers(self) -> None:
+    def remove_leftovers(self) -> None:
+        """Deletes this state directory's pod namespaces and bridge (what a killed platform left)."""
         with contextlib.suppress(OSError):
             for entry in NETNS_DIR.iterdir():
                 if entry.name.startswith(self.prefix):
