@@ -1,0 +1,69 @@
+"""What the data plane adds on the h2c path: the protocols app (its port named h2c) called with HTTP/2 prior
+knowledge directly and through the ingress, at a fixed number of concurrent streams on one connection, in
+one run. Prints the added p50/p95 latency and the throughput ratio, as the HTTP/1.1 benchmark does."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+
+from kproof.target import Target
+from tests.bench.test_dataplane_overhead import _pct, _ready_pod_address
+
+STREAMS = 8
+REQUESTS = 800
+
+
+async def _drive(url: str, host: str | None, requests: int, streams: int) -> tuple[list[float], float]:
+    latencies: list[float] = []
+    headers = {"Host": host} if host else {}
+
+    async def worker(client: httpx.AsyncClient, queue) -> None:
+        for _ in queue:
+            began = time.perf_counter()
+            response = await client.get(url, headers=headers)
+            assert response.status_code == 200 and response.http_version == "HTTP/2"
+            latencies.append(time.perf_counter() - began)
+
+    async with httpx.AsyncClient(http1=False, http2=True, timeout=30) as client:
+        warm = iter(range(streams * 4))
+        await asyncio.gather(*(worker(client, warm) for _ in range(streams)))
+        latencies.clear()
+        queue = iter(range(requests))
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client, queue) for _ in range(streams)))
+        return latencies, time.perf_counter() - started
+
+
+def test_h2c_overhead(benchmark, reference_target: Target) -> None:
+    target = reference_target
+    name, namespace = "bench-h2c", "default"
+    target.apply({"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+                  "metadata": {"name": name, "namespace": namespace},
+                  "spec": {"template": {"metadata": {"annotations": {"autoscaling.knative.dev/min-scale": "1"}},
+                                        "spec": {"containers": [{"image": "ghcr.io/kproof/protocols", "ports": [
+                                            {"name": "h2c", "containerPort": 8080}]}]}}}})
+    target.wait_for("serving.knative.dev/v1", "Service", name, namespace, timeout=120)
+    direct_url = _ready_pod_address(target, namespace, name) + "/"
+    host = target.service_host(name, namespace)
+
+    def both() -> tuple:
+        direct = asyncio.run(_drive(direct_url, None, REQUESTS, STREAMS))
+        through = asyncio.run(_drive(f"{target.ingress}/", host, REQUESTS, STREAMS))
+        return direct, through
+
+    (direct, direct_seconds), (through, through_seconds) = benchmark.pedantic(both, rounds=1, iterations=1)
+    added_p50 = _pct(through, 50) - _pct(direct, 50)
+    added_p95 = _pct(through, 95) - _pct(direct, 95)
+    ratio = direct_seconds / through_seconds
+    benchmark.extra_info.update(direct_rps=REQUESTS / direct_seconds, ingress_rps=REQUESTS / through_seconds,
+                                added_p50_ms=added_p50, added_p95_ms=added_p95)
+    print(f"\nh2c direct: {REQUESTS / direct_seconds:.0f} rps, p50 {_pct(direct, 50):.2f} ms, "
+          f"p95 {_pct(direct, 95):.2f} ms")
+    print(f"h2c through the ingress: {REQUESTS / through_seconds:.0f} rps, p50 {_pct(through, 50):.2f} ms, "
+          f"p95 {_pct(through, 95):.2f} ms")
+    print(f"added by the data plane on h2c: p50 {added_p50:+.2f} ms, p95 {added_p95:+.2f} ms; "
+          f"throughput ratio ingress/direct {ratio:.2f}")
+    assert len(through) == REQUESTS
