@@ -179,3 +179,18 @@ def test_a_dependency_that_is_not_an_object_reference_is_refused(bench: Bench, d
         "name": unique("t"), "namespace": bench.namespace, "annotations": {"knative.dev/dependency": dependency}},
         "spec": {"broker": "default", "subscriber": sink_ref("sink", bench.namespace, "/dependent")}}
     assert_invalid(refused(lambda: bench.target.create(trigger)), field)
+
+
+def test_a_subscriber_ref_to_a_kubernetes_service_is_its_cluster_local_name(bench: Bench) -> None:
+    """Knative's resolver calls a core `v1 Service` by its cluster-local name; the Route's Service named
+    after the recorder's Knative Service then carries the events to it."""
+    name = unique("t")
+    bench.target.create({"apiVersion": TRIGGER[0], "kind": TRIGGER[1], "metadata": {
+        "name": name, "namespace": bench.namespace}, "spec": {
+        "broker": "default", "filters": [{"exact": {"type": "kproof.core-service"}}],
+        "subscriber": {"ref": {"apiVersion": "v1", "kind": "Service", "name": "sink"}, "uri": "/core-service"}}})
+    ready = bench.target.wait_for(*TRIGGER, name, bench.namespace, timeout=60)
+    assert ready["status"]["subscriberUri"] == f"http://sink.{bench.namespace}.svc.cluster.local/core-service"
+    assert bench.send(event("kproof.core-service"))["status"] == 202
+    (record,) = bench.await_records("sink", 1, "/core-service")
+    assert record["event"]["type"] == "kproof.core-service"

@@ -103,3 +103,19 @@ def test_a_subscription_waits_for_its_channel_to_resolve_the_dead_letter_sink() 
     taken, problem = channel_delivery(channel)
     assert taken is None and "has not resolved its deadLetterSink" in (problem or "")
     assert channel_delivery({"metadata": {"name": "c"}, "spec": {}}) == (None, None)
+
+
+def test_a_ref_to_a_kubernetes_service_resolves_to_its_cluster_local_name() -> None:
+    """Knative's resolver calls a core Service though it is not Addressable; it must exist."""
+    from reference.eventing.controllers.resolver import Unresolvable, resolve
+
+    registry = _registry()
+    services = _kind(registry, "", "v1", "services")
+    ref = {"ref": {"apiVersion": "v1", "kind": "Service", "name": "sink"}}
+    with pytest.raises(Unresolvable, match='Service "sink" not found'):
+        resolve(ref, "default", registry.store, registry.kinds)
+    registry.create(services, "default", {"metadata": {"name": "sink"},
+                                          "spec": {"ports": [{"port": 80, "targetPort": 8080}]}})
+    assert resolve(ref, "default", registry.store, registry.kinds) == "http://sink.default.svc.cluster.local"
+    assert resolve({**ref, "uri": "/events"}, "default", registry.store, registry.kinds) == \
+        "http://sink.default.svc.cluster.local/events"

@@ -1,6 +1,6 @@
 """Destinations to URIs: a `ref` to anything addressable (a Knative Service, a Broker, a Channel, a
-KafkaSink) is
-its status.address.url, with a relative `uri` appended; an absolute `uri` is itself."""
+KafkaSink) is its status.address.url, and a `ref` to a Kubernetes Service its cluster-local name (as
+Knative's resolver special-cases it), with a relative `uri` appended; an absolute `uri` is itself."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from reference.serving import conditions
 # Kinds a destination can name: a change to one can change what a destination resolves to.
 ADDRESSABLES = (("serving.knative.dev", "v1", "services"), ("eventing.knative.dev", "v1", "brokers"),
                 ("messaging.knative.dev", "v1", "channels"), ("messaging.knative.dev", "v1", "inmemorychannels"),
-                ("eventing.knative.dev", "v1alpha1", "kafkasinks"))
+                ("eventing.knative.dev", "v1alpha1", "kafkasinks"), ("", "v1", "services"))
+CLUSTER_DOMAIN = "cluster.local"
 
 
 def destination_watches(registry: Registry, kind: Kind) -> list[Watch]:
@@ -46,7 +47,10 @@ def resolve(destination: dict | None, namespace: str, store: Store, kinds: Kinds
     target = store.get(kind.resource, ref.get("namespace") or namespace, ref.get("name", ""))
     if target is None:
         raise Unresolvable(f'{kind.kind} "{ref.get("name")}" not found')
-    address = ((target.get("status") or {}).get("address") or {}).get("url")
+    if kind.group == "" and kind.kind == "Service":  # callable though not Addressable
+        address = f"http://{target['metadata']['name']}.{target['metadata']['namespace']}.svc.{CLUSTER_DOMAIN}"
+    else:
+        address = ((target.get("status") or {}).get("address") or {}).get("url")
     if not address:
         raise Unresolvable(f'{kind.kind} "{ref.get("name")}" does not have an address yet')
     if uri:
