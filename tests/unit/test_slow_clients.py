@@ -111,3 +111,24 @@ def test_prompt_clients_keep_their_connection() -> None:
             writer.close()
 
     asyncio.run(main())
+
+
+def test_a_body_sent_slowly_to_a_service_gets_408(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same bound on Service traffic through the proxy (HTTP/1.1 clients)."""
+    from reference.dataplane import proxy
+    from tests.unit.test_h2c import HOST, _table, replica
+    from tests.unit.test_h2c import ingress as service_ingress
+
+    monkeypatch.setattr(proxy, "BODY_TIMEOUT", 0.5)
+
+    async def main() -> None:
+        async with replica() as address, service_ingress(_table(address, None)) as url:
+            host, port = url.removeprefix("http://").split(":")
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(f"POST / HTTP/1.1\r\nHost: {HOST}\r\ncontent-length: 400\r\n\r\n".encode())
+            answer = await trickle(writer, reader, b"x" * 400)
+            assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+            assert b"did not arrive within 0.5 s" in answer
+            writer.close()
+
+    asyncio.run(main())
