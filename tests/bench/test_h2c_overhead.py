@@ -10,7 +10,7 @@ import time
 import httpx
 
 from kproof.target import Target
-from tests.bench.test_dataplane_overhead import _pct, _ready_pod_address
+from tests.bench.test_dataplane_overhead import _ready_pod_address, report
 
 STREAMS = 8
 REQUESTS = 800
@@ -55,15 +55,5 @@ def test_h2c_overhead(benchmark, reference_target: Target) -> None:
         return direct, through
 
     (direct, direct_seconds), (through, through_seconds) = benchmark.pedantic(both, rounds=1, iterations=1)
-    added_p50 = _pct(through, 50) - _pct(direct, 50)
-    added_p95 = _pct(through, 95) - _pct(direct, 95)
-    ratio = direct_seconds / through_seconds
-    benchmark.extra_info.update(direct_rps=REQUESTS / direct_seconds, ingress_rps=REQUESTS / through_seconds,
-                                added_p50_ms=added_p50, added_p95_ms=added_p95)
-    print(f"\nh2c direct: {REQUESTS / direct_seconds:.0f} rps, p50 {_pct(direct, 50):.2f} ms, "
-          f"p95 {_pct(direct, 95):.2f} ms")
-    print(f"h2c through the ingress: {REQUESTS / through_seconds:.0f} rps, p50 {_pct(through, 50):.2f} ms, "
-          f"p95 {_pct(through, 95):.2f} ms")
-    print(f"added by the data plane on h2c: p50 {added_p50:+.2f} ms, p95 {added_p95:+.2f} ms; "
-          f"throughput ratio ingress/direct {ratio:.2f}")
+    report(benchmark, "h2c ", direct, direct_seconds, through, through_seconds)
     assert len(through) == REQUESTS
