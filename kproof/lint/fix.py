@@ -27,8 +27,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from kproof.lint.forms import ALIASES, KAFKA_SOURCE_V1BETA1, SERVING_V1, key_like, same_value
-from reference.apiserver.conversion import KAFKA_SOURCE_LISTS
+from kproof.lint.forms import ALIASES, KAFKA_SOURCE_V1BETA1, SERVING_V1, key_like, metadata_paths, same_value
+from reference.apiserver.conversion import KAFKA_SOURCE_LISTS, split_list
 
 OLD_SERVING = ("serving.knative.dev/v1alpha1", "serving.knative.dev/v1beta1")
 OLD_KAFKA_SOURCE = ("sources.knative.dev/v1alpha1", "sources.eventing.knative.dev/v1alpha1")
@@ -216,24 +216,15 @@ def fix_kafka_source(doc: CommentedMap, edits: _Edits) -> None:
     for key in KAFKA_SOURCE_LISTS:
         value = spec.get(key)
         if isinstance(value, str):
-            items = [part.strip() for part in value.split(",") if part.strip()]
+            items = split_list(value)
             edits.made(spec, key, rule, f"spec.{key} {value!r} -> a list of {len(items)}")
             spec[key] = CommentedSeq(items)
 
 
 # annotations and labels ---------------------------------------------------------------------------
 
-def _metadata_maps(doc: CommentedMap) -> list[CommentedMap]:
-    found = [doc.get("metadata")]
-    spec = doc.get("spec")
-    template = spec.get("template") if isinstance(spec, CommentedMap) else None
-    if isinstance(template, CommentedMap):
-        found.append(template.get("metadata"))
-    return [m for m in found if isinstance(m, CommentedMap)]
-
-
 def fix_annotations(doc: CommentedMap, edits: _Edits) -> None:
-    for metadata in _metadata_maps(doc):
+    for _, metadata in metadata_paths(doc):
         for section in ("annotations", "labels"):
             values = metadata.get(section)
             if not isinstance(values, CommentedMap):

@@ -37,7 +37,8 @@ def view_text(conversion: Conversion | None, text: str) -> str:
 KAFKA_SOURCE_LISTS = ("bootstrapServers", "topics")
 
 
-def _split(value: object) -> object:
+def split_list(value: object) -> object:
+    """v1alpha1's comma-separated string as v1beta1's list (anything else as it is)."""
     if not isinstance(value, str):
         return value
     return [part.strip() for part in value.split(",") if part.strip()]
@@ -57,6 +58,6 @@ def _with_spec(obj: dict, api_version: str, change: Callable[[object], object]) 
 
 KAFKA_SOURCE_V1ALPHA1 = Conversion(
     storage_version="v1beta1",
-    up=lambda obj: _with_spec(obj, "sources.knative.dev/v1beta1", _split),
+    up=lambda obj: _with_spec(obj, "sources.knative.dev/v1beta1", split_list),
     down=lambda obj: _with_spec(obj, "sources.knative.dev/v1alpha1", _join),
 )
