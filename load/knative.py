@@ -70,13 +70,13 @@ def summarize(now: float, pods: list[dict] | None, autoscalers: list[dict] | Non
     return KnativeSample(
         time=now,
         ready=None if pods is None else sum(1 for p in pods if pod_is_ready(p)),
-        desired=_desired(autoscalers),
+        desired=desired_scale(autoscalers),
         panic=panic,
         queue=queue,
     )
 
 
-def _desired(autoscalers: list[dict] | None) -> int | None:
+def desired_scale(autoscalers: list[dict] | None) -> int | None:
     """The desired scale of the Service's revisions; None before any autoscaler decided (Knative's -1)."""
     known = [int(scale) for a in autoscalers or [] if (scale := (a.get("status") or {}).get("desiredScale")) is not None
              and int(scale) >= 0]

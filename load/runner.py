@@ -16,6 +16,7 @@ from pathlib import Path
 from kproof.allure_attach import attach_load_report
 from kproof.target import Target, pod_is_ready
 from load.distributed import free_port, local_workers, master_arguments
+from load.knative import desired_scale
 
 LOCUSTFILES = Path(__file__).resolve().parent / "locustfiles"
 RUN_TIMEOUT_MARGIN = 60.0
@@ -76,7 +77,7 @@ class ReplicaWatcher:
     def _desired(self) -> int:
         autoscalers = self.target.list("autoscaling.internal.knative.dev/v1alpha1", "PodAutoscaler", self.namespace,
                                        label_selector=f"serving.knative.dev/service={self.service}")
-        return sum(max(0, int((a.get("status") or {}).get("desiredScale", 0) or 0)) for a in autoscalers)
+        return desired_scale(autoscalers) or 0
 
     def _run(self) -> None:
         deadline = time.monotonic() + 3600
