@@ -17,6 +17,16 @@ REQUESTS = 800
 APP_SLEEP_MS = 0
 
 
+def always_on(target: Target, name: str, container: dict, namespace: str = "default") -> str:
+    """Deploys a Service kept at one replica or more; returns that replica's address (scheme, host, port)."""
+    target.apply({"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+                  "metadata": {"name": name, "namespace": namespace},
+                  "spec": {"template": {"metadata": {"annotations": {"autoscaling.knative.dev/min-scale": "1"}},
+                                        "spec": {"containers": [container]}}}})
+    target.wait_for("serving.knative.dev/v1", "Service", name, namespace, timeout=120)
+    return _ready_pod_address(target, namespace, name)
+
+
 def _ready_pod_address(target: Target, namespace: str, service: str) -> str:
     pods = target.list("v1", "Pod", namespace, label_selector=f"serving.knative.dev/service={service}")
     pod = next(p for p in pods if pod_is_ready(p))
@@ -53,12 +63,7 @@ def _pct(values: list[float], q: float) -> float:
 def test_ingress_overhead(benchmark, reference_target: Target) -> None:
     target = reference_target
     name, namespace = "bench", "default"
-    target.apply({"apiVersion": "serving.knative.dev/v1", "kind": "Service",
-                  "metadata": {"name": name, "namespace": namespace},
-                  "spec": {"template": {"metadata": {"annotations": {"autoscaling.knative.dev/min-scale": "1"}},
-                                        "spec": {"containers": [{"image": "ghcr.io/kproof/autoscale"}]}}}})
-    target.wait_for("serving.knative.dev/v1", "Service", name, namespace, timeout=120)
-    direct_url = _ready_pod_address(target, namespace, name) + f"/?sleep={APP_SLEEP_MS}"
+    direct_url = always_on(target, name, {"image": "ghcr.io/kproof/autoscale"}, namespace) + f"/?sleep={APP_SLEEP_MS}"
     ingress_url = f"{target.ingress}/?sleep={APP_SLEEP_MS}"
     host = target.service_host(name, namespace)
 

@@ -10,7 +10,7 @@ import time
 import httpx
 
 from kproof.target import Target
-from tests.bench.test_dataplane_overhead import _ready_pod_address, report
+from tests.bench.test_dataplane_overhead import always_on, report
 
 STREAMS = 8
 REQUESTS = 800
@@ -40,13 +40,8 @@ async def _drive(url: str, host: str | None, requests: int, streams: int) -> tup
 def test_h2c_overhead(benchmark, reference_target: Target) -> None:
     target = reference_target
     name, namespace = "bench-h2c", "default"
-    target.apply({"apiVersion": "serving.knative.dev/v1", "kind": "Service",
-                  "metadata": {"name": name, "namespace": namespace},
-                  "spec": {"template": {"metadata": {"annotations": {"autoscaling.knative.dev/min-scale": "1"}},
-                                        "spec": {"containers": [{"image": "ghcr.io/kproof/protocols", "ports": [
-                                            {"name": "h2c", "containerPort": 8080}]}]}}}})
-    target.wait_for("serving.knative.dev/v1", "Service", name, namespace, timeout=120)
-    direct_url = _ready_pod_address(target, namespace, name) + "/"
+    container = {"image": "ghcr.io/kproof/protocols", "ports": [{"name": "h2c", "containerPort": 8080}]}
+    direct_url = always_on(target, name, container, namespace) + "/"
     host = target.service_host(name, namespace)
 
     def both() -> tuple:
