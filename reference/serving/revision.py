@@ -89,19 +89,25 @@ def image_digest(image: str) -> str:
     return f"{ref.repository}@sha256:{hashlib.sha256(f'{ref.repository}:{ref.tag}'.encode()).hexdigest()}"
 
 
+def _user_container(spec: dict) -> dict:
+    containers = spec.get("containers") or []
+    return containers[user_container_index(containers)] if containers else {}
+
+
+def _first_port(spec: dict) -> dict:
+    """The user container's declared port (Knative takes the first), {} when it declares none."""
+    return (_user_container(spec).get("ports") or [{}])[0]
+
+
 def declared_port(revision: dict) -> int:
     """The user container's containerPort, 8080 when it declares none (Knative's default)."""
-    containers = (revision.get("spec") or {}).get("containers") or []
-    user = containers[user_container_index(containers)] if containers else {}
-    return int((user.get("ports") or [{}])[0].get("containerPort") or 8080)
+    return int(_first_port(revision.get("spec") or {}).get("containerPort") or 8080)
 
 
 def protocol_type(revision: dict) -> str:
     """`h2c` when the user container's first port is named so, else `http1` (Knative's Revision.GetProtocol):
     the protocol the data plane speaks to the replica."""
-    containers = (revision.get("spec") or {}).get("containers") or []
-    user = containers[user_container_index(containers)] if containers else {}
-    return "h2c" if (user.get("ports") or [{}])[0].get("name") == "h2c" else "http1"
+    return "h2c" if _first_port(revision.get("spec") or {}).get("name") == "h2c" else "http1"
 
 
 def pod_for(revision: dict, port: int) -> dict:
@@ -112,9 +118,8 @@ def pod_for(revision: dict, port: int) -> dict:
     timeout = spec.get("timeoutSeconds", 300)
     for field in REVISION_ONLY_FIELDS:
         spec.pop(field, None)
-    containers = spec.get("containers") or []
-    user = containers[user_container_index(containers)] if containers else {}
-    declared = (user.get("ports") or [{}])[0]
+    user = _user_container(spec)
+    declared = _first_port(spec)
     declared_port, declared_name = declared.get("containerPort") or 8080, declared.get("name")
     user["ports"] = [{"name": USER_PORT_NAME, "containerPort": port, "protocol": "TCP"}]
     env = [e for e in user.get("env") or [] if e.get("name") not in ("PORT", "K_REVISION", "K_CONFIGURATION",
@@ -128,7 +133,7 @@ def pod_for(revision: dict, port: int) -> dict:
         for action in ("httpGet", "tcpSocket"):
             if action in probe and probe[action].get("port") in (None, 0, "", declared_port, declared_name, "http"):
                 probe[action]["port"] = port
-    spec["containers"] = [*containers, copy.deepcopy(QUEUE_PROXY)]
+    spec["containers"] = [*(spec.get("containers") or []), copy.deepcopy(QUEUE_PROXY)]
     spec.update({"restartPolicy": "Always", "terminationGracePeriodSeconds": timeout,
                  "enableServiceLinks": False})
     labels.update({REVISION: meta["name"], REVISION_UID: meta["uid"], "app": meta["name"],
