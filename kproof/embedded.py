@@ -29,6 +29,7 @@ from reference.processes import (
     stop_leftovers,
     stop_recorded,
 )
+from reference.runtime.limits import platform_group, remove_tree
 from reference.runtime.network import Bridge
 from reference.runtime.network import unavailable as network_unavailable
 
@@ -153,6 +154,7 @@ class ReferenceProcess:
         left = stop_recorded(self.state_dir, timeout)
         if network_unavailable() is None:  # a killed platform leaves its bridge and pod namespaces
             Bridge(self.state_dir).remove_leftovers()
+        remove_tree(platform_group(self.state_dir))  # and its pods' cgroups
         if not keep_data:
             EmbeddedKafka(self.state_dir).stop()
             LocalPostgres(self.state_dir).stop()

@@ -110,15 +110,22 @@ def reports(request: pytest.FixtureRequest) -> Path:
     return Path(request.config.getoption("--reports"))
 
 
-@pytest.fixture
-def namespace(target: Target) -> Iterator[str]:
-    """A fresh namespace for one test, deleted afterwards (without waiting)."""
+@contextlib.contextmanager
+def fresh_namespace(target: Target) -> Iterator[str]:
+    """A namespace of its own, deleted afterwards (without waiting)."""
     name = f"kproof-{uuid.uuid4().hex[:8]}"
     target.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     try:
         yield name
     finally:
         target.delete("v1", "Namespace", name, wait=False)
+
+
+@pytest.fixture
+def namespace(target: Target) -> Iterator[str]:
+    """A fresh namespace for one test."""
+    with fresh_namespace(target) as name:
+        yield name
 
 
 @pytest.fixture(scope="session")

@@ -392,7 +392,7 @@ class Platform:
                           "pid_start": str(start_time(os.getpid()) or ""),
                           "kafka": self.kafka.bootstrap if self.kafka else "", "kafka_kind": self.kafka.kind
                           if self.kafka else "", "gpus": sum(len(spec.gpus) for spec in self.node_specs),
-                          "containment": containment(self.bridge)}
+                          "containment": containment(self.bridge, self.kubelet.ids)}
         write_private(self.state_dir / "ports.json", json.dumps({"api": api_port, "ingress": ingress_port,
                                                                  "dataplane-admin": admin_port}))
         write_private(self.state_dir / "endpoints.json", json.dumps(self.endpoints, indent=2))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what kproof needs on a fresh Debian/Ubuntu machine: the Debian packages it drives
-# (kubectl, bubblewrap, postgresql, chromium) when they are missing, Allure 3 from npm where npm exists,
+# (kubectl, bubblewrap, iptables, postgresql, chromium) when they are missing, Allure 3 from npm where npm exists,
 # then torch (CPU), then kproof with its test dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,8 @@ if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; f
 missing=()
 command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+# keeps each platform's pods to their own bridge (reference.runtime.network)
+command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 # initdb and pg_ctl for the private PostgreSQL of seed 002's pipeline (and psql for its walk-through)
 { ls /usr/lib/postgresql/*/bin/pg_ctl || command -v pg_ctl; } >/dev/null 2>&1 || missing+=(postgresql)
 # headless Chromium for the tests that open the HTML report and Locust's web UI (Playwright drives it)

@@ -35,6 +35,15 @@ def eventually(check: Callable[[], object], seconds: float, what: str) -> object
     raise AssertionError(f"not within {seconds}s: {what}")
 
 
+def sleeper_catalog(tmp_path: Path, *args: str) -> Path:
+    """A catalog (for `kproof up --images`) whose sleeper image sleeps 300 s with `args` on its command line."""
+    catalog = tmp_path / "images.yaml"
+    extra = "".join(f', "{arg}"' for arg in args)
+    catalog.write_text(f"images:\n  - image: {SLEEPER}\n"
+                       f"    command: [\"{{python}}\", \"-c\", \"import time; time.sleep(300)\"{extra}]\n")
+    return catalog
+
+
 def kproof(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     result = subprocess.run([sys.executable, "-m", "kproof", *args], capture_output=True, text=True, timeout=120,
                             cwd=ROOT, env={**os.environ, **(env or {})})
@@ -99,9 +108,7 @@ def test_the_state_directory_is_private(platform: ReferenceProcess) -> None:
 def test_down_stops_the_replicas_a_killed_platform_left(tmp_path: Path) -> None:
     """Without bubblewrap a replica is a plain process in a session of its own: it outlives a killed
     platform, and `kproof down` stops it. Its image comes from a catalog given to `kproof up --images`."""
-    catalog = tmp_path / "images.yaml"
-    catalog.write_text(f"images:\n  - image: {SLEEPER}\n"
-                       f"    command: [\"{{python}}\", \"-c\", \"import time; time.sleep(300)\"]\n")
+    catalog = sleeper_catalog(tmp_path)
     state = tmp_path / "state"
     env = {"KPROOF_SANDBOX": "none"}
     kproof("up", "--detach", "--state-dir", str(state), "--images", str(catalog), env=env)
@@ -131,3 +138,60 @@ def test_down_stops_the_replicas_a_killed_platform_left(tmp_path: Path) -> None:
     finally:
         subprocess.run([sys.executable, "-m", "kproof", "down", "--state-dir", str(state)], capture_output=True,
                        timeout=120, cwd=ROOT)
+
+
+def _marked(marker: str) -> list[int]:
+    """Processes whose command line carries `marker`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def _sleepers(target: Target, count: int) -> list[str]:
+    """Creates `count` sleeper Pods at once; returns their uids."""
+    return [target.create({**POD, "metadata": {"name": f"sleeper-{i}", "namespace": "default"}})["metadata"]["uid"]
+            for i in range(count)]
+
+
+def _pod_cgroups(uid: str) -> list[Path]:
+    return [p for p in Path("/sys/fs/cgroup").glob("**/kproof/**/*") if p.is_dir() and uid in p.name]
+
+
+def test_a_clean_down_leaves_no_replica_and_no_cgroup(tmp_path: Path) -> None:
+    """Pods that start while the platform goes down (plain processes, KPROOF_SANDBOX=none) are stopped with it,
+    and no container's cgroup is left in any hierarchy."""
+    marker = f"kproof-leak-{os.getpid()}-{time.monotonic_ns()}"
+    catalog = sleeper_catalog(tmp_path, marker)
+    state = tmp_path / "state"
+    kproof("up", "--detach", "--state-dir", str(state), "--images", str(catalog), env={"KPROOF_SANDBOX": "none"})
+    uids = []
+    try:
+        uids += _sleepers(Target(kubeconfig=state / "kubeconfig"), 30)
+        eventually(lambda: _marked(marker), 60, "the first sleeper running")
+    finally:
+        kproof("down", "--state-dir", str(state))
+    eventually(lambda: not _marked(marker), 10, "every sleeper gone after down")
+    assert not [p for uid in uids for p in _pod_cgroups(uid)], "no container's cgroup is left"
+
+
+def test_down_removes_every_cgroup_of_the_platforms_pods(tmp_path: Path) -> None:
+    """In the sandbox (bubblewrap's own processes between the platform and the app) the containers' cgroups
+    are emptied and removed when the platform goes down, in every hierarchy."""
+    if not Path("/sys/fs/cgroup/memory").is_dir() and not Path("/sys/fs/cgroup/cgroup.controllers").exists():
+        pytest.skip("no cgroup hierarchy here")
+    catalog = sleeper_catalog(tmp_path)
+    state = tmp_path / "state"
+    kproof("up", "--detach", "--state-dir", str(state), "--images", str(catalog))
+    uids = []
+    try:
+        uids += _sleepers(Target(kubeconfig=state / "kubeconfig"), 3)
+        eventually(lambda: all(_pod_cgroups(uid) for uid in uids), 60, "each sleeper in its cgroups")
+    finally:
+        kproof("down", "--state-dir", str(state))
+    assert not [p for uid in uids for p in _pod_cgroups(uid)], "no container's cgroup is left"

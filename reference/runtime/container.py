@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reference.runtime.limits import Cgroup, Limits
+from reference.runtime.limits import GROUP, Cgroup, Limits
 from reference.runtime.probes import AGGRESSIVE_PERIOD
 from reference.runtime.sandbox import signal_app
 
@@ -22,7 +22,8 @@ Check = Callable[[], Awaitable[bool]]
 MAX_BACKOFF = 30.0  # seconds; the kubelet caps at 5 minutes, a local platform should recover faster
 RESET_BACKOFF_AFTER = 60.0  # a container that ran this long starts its back-off again from 1 s
 LOG_MAX_BYTES = 10 * 1024 * 1024  # the kubelet's containerLogMaxSize: past it the log rotates
-LOG_CHECK_SECONDS = 2.0
+LOG_CHUNK = 64 * 1024
+LOG_DRAIN_SECONDS = 5.0  # after the container exits, how long what it left in the pipe is still read
 
 
 def _log_tail(path: Path, lines: int = 80, limit: int = 2048) -> str:
@@ -33,12 +34,38 @@ def _log_tail(path: Path, lines: int = 80, limit: int = 2048) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _copy_and_truncate(path: Path, rotated: Path) -> None:
-    with path.open("rb") as source, rotated.open("wb") as target:
-        while chunk := source.read(1024 * 1024):
-            target.write(chunk)
-    with path.open("r+b") as log:
-        log.truncate(0)
+class BoundedLog:
+    """A container's log file as the runtime writes it from the container's output: past LOG_MAX_BYTES it
+    becomes `<name>.log.1` (one rotated file is kept) and a new one starts, so a container's logs never
+    hold more than twice the bound, however fast it writes (the writer waits on the pipe meanwhile)."""
+
+    def __init__(self, path: Path, max_bytes: int = LOG_MAX_BYTES) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self._file = path.open("ab")
+        self._size = self._file.tell()
+
+    def write(self, chunk: bytes) -> None:
+        if self._size and self._size + len(chunk) > self.max_bytes:
+            self._file.close()
+            self.path.replace(self.path.with_name(self.path.name + ".1"))
+            self._file = self.path.open("ab")
+            self._size = 0
+        self._file.write(chunk[: self.max_bytes])
+        self._file.flush()
+        self._size += min(len(chunk), self.max_bytes)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+async def copy_output(stream: asyncio.StreamReader, log: BoundedLog) -> None:
+    """Copies a container's output into its log until the pipe closes."""
+    try:
+        while chunk := await stream.read(LOG_CHUNK):
+            log.write(chunk)
+    finally:
+        log.close()
 
 
 def now() -> str:
@@ -56,6 +83,7 @@ class ContainerSpec:
     readiness: dict | None = None
     liveness: dict | None = None
     limits: Limits = field(default_factory=Limits)
+    cgroup_parent: str = GROUP  # the platform's cgroup (reference.runtime.limits.platform_group)
 
 
 @dataclass
@@ -79,7 +107,7 @@ class Container:
         self._process: asyncio.subprocess.Process | None = None
         self._stopping = False
         self._ever_ready = False
-        self.cgroup = Cgroup(f"{spec.log_path.parent.name}-{spec.name}", spec.limits)
+        self.cgroup = Cgroup(f"{spec.log_path.parent.name}-{spec.name}", spec.limits, parent=spec.cgroup_parent)
 
     # Status ------------------------------------------------------------------------------------
 
@@ -109,13 +137,10 @@ class Container:
     async def run(self) -> None:
         """Runs, restarts and probes the container until stop(), within its limits."""
         self.cgroup.create()
-        rotation = asyncio.create_task(self._rotate_logs())
         try:
             await self._run_and_restart()
         finally:
-            rotation.cancel()
-            await asyncio.gather(rotation, return_exceptions=True)
-            self.cgroup.remove()
+            await self.cgroup.remove()
 
     async def _run_and_restart(self) -> None:
         backoff = 1.0
@@ -139,16 +164,19 @@ class Container:
         if log_path.exists() and log_path.stat().st_size:
             log_path.replace(log_path.with_suffix(".previous.log"))
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("ab") as log:
-            try:
-                self._process = await asyncio.create_subprocess_exec(
-                    *self.cgroup.wrap(self.spec.argv), env=self.spec.env, stdout=log, stderr=asyncio.subprocess.STDOUT,
-                    stdin=asyncio.subprocess.DEVNULL, start_new_session=True)
-            except OSError as err:
-                log.write(f"{err}\n".encode())
-                self._set(state={"terminated": {"exitCode": 128, "reason": "StartError", "message": str(err),
-                                                "finishedAt": now()}}, ready=False)
-                return 128
+        log = BoundedLog(log_path)
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                *self.cgroup.wrap(self.spec.argv), env=self.spec.env, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL, start_new_session=True)
+        except OSError as err:
+            log.write(f"{err}\n".encode())
+            log.close()
+            self._set(state={"terminated": {"exitCode": 128, "reason": "StartError", "message": str(err),
+                                            "finishedAt": now()}}, ready=False)
+            return 128
+        assert self._process.stdout is not None
+        copier = asyncio.create_task(copy_output(self._process.stdout, log))
         self._set(state={"running": {"startedAt": now()}}, started=True, pid=self._process.pid,
                   ready=self._readiness is None)
         oom_kills = self.cgroup.oom_kills()
@@ -161,6 +189,11 @@ class Container:
             for task in probes:
                 task.cancel()
             await asyncio.gather(*probes, return_exceptions=True)
+            # what the container wrote last is in its log before its status says it ended
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(copier), LOG_DRAIN_SECONDS)
+            copier.cancel()
+            await asyncio.gather(copier, return_exceptions=True)
         reason = "Completed" if code == 0 else ("OOMKilled" if self.cgroup.oom_kills() > oom_kills else "Error")
         terminated = {"exitCode": code if code >= 0 else 128 - code, "reason": reason,
                       "startedAt": self.current.state.get("running", {}).get("startedAt", now()),
@@ -171,17 +204,6 @@ class Container:
         self._set(state={"terminated": terminated}, last_state={"terminated": terminated}, ready=False,
                   started=False, pid=None)
         return code
-
-    async def _rotate_logs(self) -> None:
-        """Past LOG_MAX_BYTES the log is copied to `<name>.log.1` and truncated (the app appends, so it
-        writes on at the start), as logrotate's copytruncate does; one rotated file is kept."""
-        path = self.spec.log_path
-        while True:
-            await asyncio.sleep(LOG_CHECK_SECONDS)
-            with contextlib.suppress(OSError):
-                if path.stat().st_size > LOG_MAX_BYTES:
-                    rotated = path.with_name(path.name + ".1")
-                    await asyncio.to_thread(_copy_and_truncate, path, rotated)
 
     async def _probe_readiness(self) -> None:
         probe = self.spec.readiness or {}

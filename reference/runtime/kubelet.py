@@ -27,11 +27,11 @@ from aiohttp import web
 from reference.apiserver.errors import ApiError
 from reference.apiserver.kinds import Kind
 from reference.apiserver.registry import Options, Registry
-from reference.runtime import sandbox, volumes
+from reference.runtime import etc, sandbox, volumes
 from reference.runtime.catalog import Catalog, ImageNotFound, ImageUnavailable
 from reference.runtime.container import BuiltinContainer, Container, ContainerSpec
 from reference.runtime.devices import DeviceManager, DevicesUnavailable, no_gpu_env, whole_gpu_env
-from reference.runtime.limits import limits_of
+from reference.runtime.limits import limits_of, platform_group, remove_tree
 from reference.runtime.network import Bridge, NetworkError, PodNetwork
 from reference.runtime.nodes import HOST_IP, MANAGED_LABEL, NodeSpec, node_object
 from reference.runtime.probes import checker
@@ -44,6 +44,7 @@ USER = "system:node:kproof"
 LEASE_SECONDS = 40  # the node lease's duration; the kubelet renews it every quarter of that
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 RETRY_SECONDS = 2.0
+EVICTION_SECONDS = 2.0  # how often a pod's emptyDirs are measured against their sizeLimit
 
 # Called before SIGTERM with (namespace, pod name, seconds left): returns once no request is in flight.
 Drain = Callable[[str, str, float], Awaitable[None]]
@@ -82,6 +83,7 @@ class PodWorker:
         self.start_time = _now()
         self.network: PodNetwork | None = None  # its own namespace, where the platform wires pods
         self.pod_ip = HOST_IP
+        self.evicted = ""  # the eviction manager's message once the pod was evicted
 
     @property
     def key(self) -> tuple[str, str]:
@@ -186,11 +188,19 @@ class PodWorker:
         spec = self.pod.get("spec") or {}
         pod_dir = pod_directory(state_dir, self.pod)
         prepared_volumes = volumes.prepare(self.pod, pod_dir, state_dir, self._lookup)
-        read_only_claims = {v["name"] for v in spec.get("volumes") or []
-                            if (v.get("persistentVolumeClaim") or {}).get("readOnly")}
+        read_only = volumes.read_only_volumes(spec)
+        containers = spec.get("containers") or []
+        launches = {c["name"]: self.kubelet.catalog.launch(c) for c in containers}
+        users = {c["name"]: self._identity(spec, c) for c in containers}
+        limits = {c["name"]: limits_of(c) for c in containers}
+        memory = [limits[name].memory_bytes for name, launch in launches.items() if not launch.builtin]
+        pod_memory = sum(m for m in memory if m) if memory and all(memory) else None
+        in_memory = volumes.memory_volumes(spec, pod_memory, sandbox.DEFAULT_SCRATCH)
+        own_etc = etc.write(pod_dir / "etc", self.meta["name"], self.pod_ip,
+                            [(u.uid, u.gid) for u in users.values()])
         out = []
-        for container in spec.get("containers") or []:
-            launch = self.kubelet.catalog.launch(container)
+        for container in containers:
+            launch = launches[container["name"]]
             if launch.builtin:
                 out.append(BuiltinContainer(ContainerSpec(
                     name=container["name"], image=container.get("image", ""), argv=[], env={},
@@ -199,12 +209,12 @@ class PodWorker:
             annotations = self.meta.get("annotations") or {}
             env = self._env(container, {**launch.env, **{var: annotations[key] for key, var in
                                                          launch.annotations.items() if key in annotations}})
-            device_files = self._devices(container, env)
-            mounts = volumes.mounts(container, prepared_volumes, read_only_claims)
+            box = sandbox.Box(hostname=self.meta["name"], devices=self._devices(container, env),
+                              user=users[container["name"]], etc=own_etc,
+                              memory=limits[container["name"]].memory_bytes, ids=self.kubelet.ids)
+            mounts = volumes.mounts(container, prepared_volumes, read_only, in_memory, pod_dir / "subpaths")
             workdir = container.get("workingDir")
-            user = self._identity(spec, container)
-            argv = self._in_network(sandbox.command(launch.argv, mounts, workdir, self.meta["name"], device_files,
-                                                    user))
+            argv = self._in_network(sandbox.command(launch.argv, mounts, workdir, box))
             if self.network is not None:
                 env.setdefault("KPROOF_BIND", "0.0.0.0")  # kproof's apps: every address of the pod's own network
             cspec = ContainerSpec(
@@ -212,11 +222,11 @@ class PodWorker:
                 log_path=log_path(state_dir, self.pod, container["name"]),
                 restart_policy=spec.get("restartPolicy", "Always"),
                 readiness=container.get("readinessProbe"), liveness=container.get("livenessProbe"),
-                limits=limits_of(container))
+                limits=limits[container["name"]], cgroup_parent=self.kubelet.cgroup_parent)
 
             def exec_argv(command: list[str], mounts: list = mounts, workdir: str | None = workdir,
-                          user: sandbox.Identity = user) -> list[str]:
-                return self._in_network(sandbox.command(command, mounts, workdir, user=user))
+                          box: sandbox.Box = box) -> list[str]:
+                return self._in_network(sandbox.command(command, mounts, workdir, box))
 
             def probe(spec: dict | None, c: dict = container, e: dict = env,
                       x: Callable = exec_argv) -> Callable | None:
@@ -279,11 +289,36 @@ class PodWorker:
             except NetworkError as err:
                 self._wait_all("ContainerCreating", f"failed to set up the pod's network: {err}")
             await asyncio.sleep(RETRY_SECONDS)
+        if self.terminating:
+            return
         self._mark_gpu_share_assigned()
         runners = [asyncio.create_task(c.run()) for c in self.containers]
         self._tasks += runners
+        limited = volumes.size_limited(self.pod.get("spec") or {})
+        if limited:
+            self._tasks.append(asyncio.create_task(self._watch_local_storage(limited)))
         self.changed()
         await asyncio.gather(*runners, return_exceptions=True)
+
+    async def _watch_local_storage(self, limited: dict[str, tuple[int, str]]) -> None:
+        """The eviction manager's local-storage check: an emptyDir past its sizeLimit evicts the pod, with
+        Kubernetes' reason and message; its owner starts another."""
+        pod_dir = pod_directory(self.kubelet.state_dir, self.pod)
+        while not self.terminating:
+            await asyncio.sleep(EVICTION_SECONDS)
+            for name, (limit, written) in limited.items():
+                if await asyncio.to_thread(volumes.usage, pod_dir / "volumes" / name) > limit:
+                    await self.evict(f'Usage of EmptyDir volume "{name}" exceeds the limit "{written}". ')
+                    return
+
+    async def evict(self, message: str) -> None:
+        """Stops the pod's containers at once and leaves it Failed with reason Evicted (the object stays,
+        as on a node)."""
+        log.info("evicting pod %s/%s: %s", *self.key, message)
+        self.evicted = message
+        self.changed()
+        await asyncio.gather(*(c.stop(0) for c in self.containers), return_exceptions=True)
+        self.changed()
 
     def _mark_gpu_share_assigned(self) -> None:
         """gpushare's device plugin marks the Pod once it has allocated the share the extender chose."""
@@ -322,6 +357,8 @@ class PodWorker:
             phase = "Failed" if failed else "Succeeded"
         else:
             phase = "Running" if running or self.containers else "Pending"
+        if self.evicted:
+            ready, phase = False, "Failed"
         flag = "True" if ready else "False"
         conditions = [
             {"type": "PodScheduled", "status": "True"},
@@ -329,9 +366,14 @@ class PodWorker:
             {"type": "ContainersReady", "status": flag},
             {"type": "Ready", "status": flag},
         ]
-        return {"phase": phase, "conditions": conditions, "hostIP": HOST_IP, "podIP": self.pod_ip,
-                "podIPs": [{"ip": self.pod_ip}], "startTime": self.start_time, "qosClass": qos_class(self.pod),
-                "containerStatuses": statuses}
+        status = {"phase": phase, "conditions": conditions, "hostIP": HOST_IP, "podIP": self.pod_ip,
+                  "podIPs": [{"ip": self.pod_ip}], "startTime": self.start_time, "qosClass": qos_class(self.pod),
+                  "containerStatuses": statuses}
+        if self.evicted:
+            status.update({"reason": "Evicted", "message": self.evicted})
+            conditions.append({"type": "DisruptionTarget", "status": "True", "reason": "TerminationByKubelet",
+                               "message": self.evicted})
+        return status
 
     async def _write_status(self) -> None:
         registry = self.kubelet.registry
@@ -395,6 +437,10 @@ class Kubelet:
         self.drain = drain
         self.nodes = {spec.name: spec for spec in nodes or []}
         self.host_has_gpus = any(not g.virtual for spec in self.nodes.values() for g in spec.gpus)
+        # the host ids this platform's pods map theirs to (a root platform's; bubblewrap's otherwise)
+        self.ids = sandbox.id_range(state_dir) if os.geteuid() == 0 else None
+        self.cgroup_parent = platform_group(state_dir)
+        self.stopping = False  # set by stop(): nothing new starts after it
         self.devices = DeviceManager()
         self.pods: Kind = registry.kinds.by_path("", "v1", "pods")
         self.claims: Kind = registry.kinds.by_path("", "v1", "persistentvolumeclaims")
@@ -487,6 +533,8 @@ class Kubelet:
         task.add_done_callback(self._tasks.discard)
 
     def _observe(self, event: str, pod: dict) -> None:
+        if self.stopping:
+            return
         meta = pod["metadata"]
         uid = meta["uid"]
         if event == "DELETED":
@@ -545,12 +593,17 @@ class Kubelet:
                                  subresource="status")
 
     async def stop(self) -> None:
-        """Stops every replica (the platform is going down; their Pods stay for the next start)."""
+        """Stops every replica (the platform is going down; their Pods stay for the next start): first
+        nothing new may start, then every worker stops its containers, then whatever is still in the
+        platform's cgroups (a replica that started meanwhile, a child that outlived its container) goes."""
+        self.stopping = True
         workers = list(self.workers.values())
         self.workers.clear()
         await asyncio.gather(*(w.terminate(5.0, None) for w in workers), return_exceptions=True)
         for task in list(self._tasks):
             task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.to_thread(remove_tree, self.cgroup_parent)
         if self.session:
             await self.session.close()
 
@@ -585,6 +638,8 @@ class Kubelet:
             await asyncio.sleep(0.2)
             with contextlib.suppress(OSError):
                 size = os.path.getsize(path)
+                if size < offset:  # rotated: the new file is read from its start
+                    offset = 0
                 if size > offset:
                     with path.open("rb") as f:
                         f.seek(offset)

@@ -14,10 +14,14 @@ and a process count for the whole replica user; CPU is not limited. `mode()` say
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import shutil
+import signal
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -27,10 +31,11 @@ from reference.scheduler.resources import CPU, MEMORY, QuantityError, quantity
 log = logging.getLogger("kproof.kubelet")
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-GROUP = "kproof"  # every container's cgroup lives below this one
+GROUP = "kproof"  # every platform's cgroup lives below this one, every container's below its platform's
 MAX_PROCESSES = 1024  # per container: a fork bomb stops here (Kubernetes' podPidsLimit, set)
 CPU_PERIOD_US = 100_000  # the CFS period the kubelet uses
 V1_CONTROLLERS = ("memory", "cpu", "pids")
+EMPTY_TRIES = 50  # a container's cgroup is emptied (SIGKILL) for at most 50 x 0.1 s before it is removed
 
 
 @dataclass(frozen=True)
@@ -68,21 +73,62 @@ def mode() -> str:
     return "rlimit" if shutil.which("prlimit") else "none"
 
 
-class Cgroup:
-    """The cgroup(s) of one container: made before it starts, removed after it ended."""
+def platform_group(state_dir: Path) -> str:
+    """The cgroup below which a platform's containers have theirs, named after its state directory so
+    that `kproof down` finds what a killed platform left."""
+    return f"{GROUP}/{hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:8]}"
 
-    def __init__(self, name: str, limits: Limits, enforcement: str | None = None) -> None:
+
+def _group_dirs(relative: str, enforcement: str) -> dict[str, Path]:
+    if enforcement == "cgroup v2":
+        return {"": CGROUP_ROOT / relative}
+    if enforcement == "cgroup v1":
+        return {c: CGROUP_ROOT / c / relative for c in V1_CONTROLLERS}
+    return {}
+
+
+def _pids(group: Path) -> list[int]:
+    try:
+        return [int(p) for p in (group / "cgroup.procs").read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def _kill_all(group: Path) -> bool:
+    """SIGKILLs what is left in `group`; True when nothing was."""
+    pids = _pids(group)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    return not pids
+
+
+def remove_tree(relative: str) -> None:
+    """Empties and removes a platform's cgroups (every container's below it) in every hierarchy."""
+    for top in _group_dirs(relative, mode()).values():
+        if not top.is_dir():
+            continue
+        for directory in [*sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)), top]:
+            for _ in range(EMPTY_TRIES):
+                if _kill_all(directory):
+                    break
+                time.sleep(0.1)
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+
+
+class Cgroup:
+    """The cgroup(s) of one container: made before it starts, emptied and removed after it ended."""
+
+    def __init__(self, name: str, limits: Limits, enforcement: str | None = None, parent: str = GROUP) -> None:
         self.name = name
         self.limits = limits
         self.mode = enforcement or mode()
+        self.parent = parent
         self._made: list[Path] = []
 
     def _directories(self) -> dict[str, Path]:
-        if self.mode == "cgroup v2":
-            return {"": CGROUP_ROOT / GROUP / self.name}
-        if self.mode == "cgroup v1":
-            return {c: CGROUP_ROOT / c / GROUP / self.name for c in V1_CONTROLLERS}
-        return {}
+        return _group_dirs(f"{self.parent}/{self.name}", self.mode)
 
     def create(self) -> None:
         """Makes the cgroup(s) and writes the limits (no-op under rlimits). A cgroup the kernel refuses
@@ -94,16 +140,19 @@ class Cgroup:
                 self._create_v1()
         except OSError as err:
             log.warning("cgroup %s: %s; limits fall back to rlimits", self.name, err)
-            self.remove()
+            for group in self._made:  # nothing runs in them yet
+                with contextlib.suppress(OSError):
+                    group.rmdir()
+            self._made = []
             self.mode = "rlimit" if shutil.which("prlimit") else "none"
 
     def _create_v2(self) -> None:
-        parent = CGROUP_ROOT / GROUP
-        parent.mkdir(exist_ok=True)
-        with contextlib.suppress(OSError):  # the controllers the parent hands down to its children
-            (CGROUP_ROOT / "cgroup.subtree_control").write_text("+memory +cpu +pids")
-        with contextlib.suppress(OSError):
-            (parent / "cgroup.subtree_control").write_text("+memory +cpu +pids")
+        level = CGROUP_ROOT
+        for part in ["", *self.parent.split("/")]:
+            level = level / part if part else level
+            level.mkdir(exist_ok=True)
+            with contextlib.suppress(OSError):  # the controllers each level hands down to its children
+                (level / "cgroup.subtree_control").write_text("+memory +cpu +pids")
         group = self._directories()[""]
         group.mkdir(exist_ok=True)
         self._made = [group]
@@ -117,7 +166,7 @@ class Cgroup:
 
     def _create_v1(self) -> None:
         for controller, group in self._directories().items():
-            group.parent.mkdir(exist_ok=True)
+            group.parent.mkdir(parents=True, exist_ok=True)
             group.mkdir(exist_ok=True)
             self._made.append(group)
             if controller == "memory" and self.limits.memory_bytes:
@@ -167,9 +216,14 @@ class Cgroup:
         except OSError:
             return ""
 
-    def remove(self) -> None:
-        """Removes the cgroup(s) once the container's processes are gone (a leftover is kept)."""
+    async def remove(self) -> None:
+        """Removes the cgroup(s) once the container has ended: what it left running there (a child that
+        outlived it) is killed first, as the runtime kills a container's whole cgroup."""
         for group in self._made:
+            for _ in range(EMPTY_TRIES):
+                if _kill_all(group):
+                    break
+                await asyncio.sleep(0.1)
             with contextlib.suppress(OSError):
                 group.rmdir()
         self._made = []

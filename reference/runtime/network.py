@@ -3,10 +3,13 @@ veth pair into a bridge of this platform, an address of the platform's /24 and a
 the bridge's address (the gateway).
 
 A replica then listens on its own address, reaches the data plane's ingress at the gateway (its
-HTTP proxy, so cluster-local names work), other pods, and whatever on the host listens on all
-addresses; it cannot reach what listens on the host's 127.0.0.1 only: the API server, the data plane's
-admin port, the embedded Kafka, PostgreSQL. It needs root and iproute2; elsewhere replicas share the
-host's network (`kproof status` says which).
+HTTP proxy, so cluster-local names work), the other pods of its platform, and what on the host listens
+on its gateway's address (or on all addresses). It cannot reach what listens on the host's 127.0.0.1
+only: the API server, the data plane's admin port, the embedded Kafka, PostgreSQL. Where iptables is
+there, the host drops what a platform's pods send to any host address but their own gateway (another
+platform's gateway, the machine's own addresses) and anything routed in or out of the bridge, so two
+platforms on one machine never meet. It needs root and iproute2; elsewhere replicas share the host's
+network (`kproof status` says which).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import hashlib
 import ipaddress
 import logging
 import os
+import shlex
 import shutil
 import subprocess
 import threading
@@ -59,6 +63,23 @@ def _unprivileged_ports(netns: str) -> None:
     _run(["ip", "netns", "exec", netns, "sysctl", "-q", "-w", "net.ipv4.ip_unprivileged_port_start=0"])
 
 
+def _iptables(*args: str) -> None:
+    _run(["iptables", "-w", "5", *args])
+
+
+def _isolation_rules(bridge: str, gateway: str) -> list[list[str]]:
+    """(chain, rule...) for each rule that keeps a platform's pods to their own gateway and bridge."""
+    tag = ["-m", "comment", "--comment", f"kproof:{bridge}"]
+    return [["INPUT", "-i", bridge, "!", "-d", gateway, *tag, "-j", "DROP"],
+            ["FORWARD", "-i", bridge, *tag, "-j", "DROP"],
+            ["FORWARD", "-o", bridge, *tag, "-j", "DROP"]]
+
+
+def isolation_unavailable() -> str | None:
+    """Why platforms' pods cannot be kept apart here (None: iptables can)."""
+    return None if shutil.which("iptables") else "no iptables"
+
+
 def unavailable() -> str | None:
     """Why pods cannot have networks of their own here (None: they can)."""
     if os.environ.get("KPROOF_NETWORK", "").lower() == "host":
@@ -81,6 +102,7 @@ class Bridge:
         self._seed = int(digest[8:12], 16)
         self.subnet: ipaddress.IPv4Network | None = None
         self._free: list[str] = []
+        self.isolated = False
         self._pods: dict[str, PodNetwork] = {}
         self._lock = threading.Lock()
 
@@ -97,6 +119,20 @@ class Bridge:
         _ip("addr", "add", f"{self.gateway}/{self.subnet.prefixlen}", "dev", self.name)
         _ip("link", "set", self.name, "up")
         self._free = [str(host) for host in list(self.subnet.hosts())[1:]]
+        self.isolated = self._isolate()
+
+    def _isolate(self) -> bool:
+        """Adds the rules that keep this platform's pods to their gateway; False where iptables cannot."""
+        if isolation_unavailable() is not None:
+            log.warning("no iptables: pods of this platform can reach other platforms' gateways")
+            return False
+        try:
+            for rule in _isolation_rules(self.name, self.gateway):
+                _iptables("-I", *rule)
+            return True
+        except NetworkError as err:
+            log.warning("pods are not kept from other platforms' gateways: %s", err)
+            return False
 
     def _free_subnet(self) -> ipaddress.IPv4Network:
         used = [ipaddress.ip_network(line.split()[0], strict=False) for line in _ip("-4", "route").splitlines()
@@ -108,8 +144,20 @@ class Bridge:
                 return candidate
         raise NetworkError(f"no free /24 in {SUBNET_BASE}")
 
+    def _remove_rules(self) -> None:
+        """Deletes every rule tagged with this bridge (its own, or what a killed platform left)."""
+        if isolation_unavailable() is not None:
+            return
+        with contextlib.suppress(NetworkError):
+            for line in _run(["iptables-save", "-t", "filter"]).splitlines():
+                words = shlex.split(line)
+                if words[:1] == ["-A"] and f"kproof:{self.name}" in words:
+                    with contextlib.suppress(NetworkError):
+                        _iptables("-D", *words[1:])
+
     def remove_leftovers(self) -> None:
-        """Deletes this state directory's pod namespaces and bridge (what a killed platform left)."""
+        """Deletes this state directory's pod namespaces, bridge and rules (what a killed platform left)."""
+        self._remove_rules()
         with contextlib.suppress(OSError):
             for entry in NETNS_DIR.iterdir():
                 if entry.name.startswith(self.prefix):
@@ -167,6 +215,7 @@ class Bridge:
             self.remove(uid)
         with contextlib.suppress(NetworkError):
             _ip("link", "delete", self.name)
+        self._remove_rules()
 
     @staticmethod
     def wrap(argv: list[str], pod: PodNetwork) -> list[str]:

@@ -1,49 +1,65 @@
 """The sandbox a replica runs in, contained like a pod's container.
 
-bubblewrap gives it its own mount, PID, IPC and UTS namespaces. When the platform runs as root,
-bubblewrap (as root, so that it can bind what only root may read, like the state directory's volumes)
-starts the replica through setpriv, which drops it to an ordinary user of the host (`REPLICA_UID`,
-nobody) with no capabilities, none inheritable and an empty bounding set: a user namespace would map
-the replica to the platform's own uid 0 on the host, which owns /etc/shadow and the state directory.
-When the platform is an ordinary user, bubblewrap's user namespace holds the replica, with every
-capability dropped. Its root is built
-from read-only binds of the system (/usr, /etc, /opt and their /bin, /lib links), this Python and the
-two parts of the project replicas run (`reference/`, the apps and models, and `fixtures/`, their data);
-never the state directory (the API token, the store, other pods' volumes) or the project's other files.
-Volumes are bound at their mountPath, /tmp and /run are private, /dev is minimal (plus a GPU's device
-files when it has one). Its network is a namespace of its own where the platform can wire one
-(reference.runtime.network), else the host's: it then listens on 127.0.0.1 at the port the platform
-gave it ($PORT) and can connect to what listens there (see the README's security model).
+bubblewrap gives it its own mount, PID, IPC and UTS namespaces, and its root is built from read-only
+binds of the system (/usr, /opt and their /bin, /lib links), this Python and the two parts of the project
+replicas run (`reference/`, the apps and models, and `fixtures/`, their data); never the state directory
+(the API token, the store, other pods' volumes) or the project's other files. /etc is the pod's own
+(reference.runtime.etc): its passwd, group, hosts and resolv.conf, and only the host files programs need.
+Volumes are bound at their mountPath (a subPath through reference.runtime.subpath, resolved again at every
+start without following symlinks); /tmp, /run and /dev/shm are private tmpfs sized by the container's
+memory limit (tmpfs pages count against it), /dev is minimal (plus a GPU's device files when it has one).
+Its network is a namespace of its own where the platform can wire one (reference.runtime.network), else the
+host's: it then listens on 127.0.0.1 at the port the platform gave it ($PORT).
 
-Without bubblewrap (documented fallback) a replica runs as a plain child process, still as the
-unprivileged user when the platform is root: no private /tmp, PID namespace or hidden files, and
+Inside, before the app, reference.runtime.confine takes the last steps: when the platform is root, the
+pod's user namespace (the pod's ids 0..65535 are the host's `ids`..`ids`+65535, an unprivileged range of
+this platform's own: a replica that runs as uid 0 is root of nothing on the host) with nested user
+namespaces capped at 0; then the seccomp filter of reference.runtime.seccomp (the runtimes' default
+profile). setpriv then drops to the container's user (`runAsUser`/`runAsGroup`, nobody by default) with no
+capabilities, none inheritable, an empty bounding set and no_new_privs. When the platform is an ordinary
+user, bubblewrap's own user namespace holds the replica (as the platform's user), with every capability
+dropped and nested namespaces disabled; the filter applies the same.
+
+Without bubblewrap (documented fallback) a replica runs as a plain child process, under the filter and
+as the unprivileged user when the platform is root: no private /tmp, PID namespace or hidden files, and
 containers with volume mounts cannot start (there is nowhere to mount them).
-
-A pod's `securityContext.runAsUser` / `runAsGroup` (the container's over the pod's) replace nobody: setpriv
-takes them when the platform is root, bubblewrap's user namespace maps them otherwise. A replica that
-asks for uid 0 gets it, still without capabilities, and the host's password hashes are hidden from it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import logging
 import os
 import shutil
 import signal
 import site
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from reference.runtime import etc, subpath
+from reference.runtime.seccomp import SeccompUnavailable, encoded_profile
 
 if TYPE_CHECKING:
     from reference.runtime.network import Bridge
 
+log = logging.getLogger("kproof.kubelet")
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 REPLICA_PARTS = ("reference", "fixtures")  # what replicas of kproof's images run and read
-REPLICA_UID = REPLICA_GID = 65534  # nobody: the user a replica runs as when the platform is root
+REPLICA_UID = REPLICA_GID = 65534  # nobody: a replica's user when its pod names none
 REPLICA_HOME = "/tmp"  # the replica's own, private /tmp: somewhere it may write
-_SYSTEM_DIRS = ("/usr", "/etc", "/opt", "/srv")
+CONFINE = Path(__file__).with_name("confine.py")
+SUBPATH = Path(__file__).with_name("subpath.py")
+ID_COUNT = 65536  # a pod's user namespace maps this many ids, as Kubernetes gives each pod
+FIRST_IDS = 1 << 20  # platforms' ranges start here, above the host's users and /etc/subuid's usual ranges
+ID_RANGES = 4096  # distinct ranges a state directory's hash picks from
+MiB = 1024 * 1024
+DEFAULT_SCRATCH = 256 * MiB  # /tmp and /run of a container without a memory limit
+SHM = 64 * MiB  # /dev/shm, as containerd sizes it (or the memory limit, when smaller)
+_SYSTEM_DIRS = ("/usr", "/opt", "/srv")
 _LINK_DIRS = ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
 
 
@@ -57,9 +73,6 @@ class Identity:
 
     uid: int | None = None
     gid: int | None = None
-
-
-_HIDDEN_FROM_ROOT = ("/etc/shadow", "/etc/gshadow")  # readable by uid 0 even without capabilities
 
 
 def identity_of(pod_spec: dict, container: dict) -> Identity:
@@ -76,15 +89,47 @@ def identity_of(pod_spec: dict, container: dict) -> Identity:
 
 @dataclass(frozen=True)
 class Mount:
+    """A volume at `target`: `source` bound there (its `subpath` inside it, staged at `staging` first), or a
+    tmpfs of `memory` bytes (an emptyDir of medium Memory)."""
+
     source: Path
     target: str
     read_only: bool
+    subpath: str = ""
+    staging: Path | None = None
+    memory: int | None = None
+
+
+@dataclass(frozen=True)
+class Box:
+    """What a container's sandbox is made of besides its mounts."""
+
+    hostname: str = ""
+    devices: tuple[str, ...] = ()  # device files (a GPU's /dev/nvidia*) bound into the minimal /dev
+    user: Identity = field(default_factory=Identity)
+    etc: Path | None = None  # the pod's own /etc files (reference.runtime.etc); None: the host files only
+    memory: int | None = None  # the container's memory limit: the size of its /tmp, /run and /dev/shm
+    ids: int | None = None  # the first host id of the pod's user namespace (a root platform's)
+
+
+def id_range(state_dir: Path) -> int:
+    """The first host id of the range this platform's pods map their ids 0..65535 to."""
+    digest = hashlib.sha256(str(state_dir.resolve()).encode()).digest()
+    return FIRST_IDS + int.from_bytes(digest[:4], "big") % ID_RANGES * ID_COUNT
 
 
 def bubblewrap() -> str | None:
     if os.environ.get("KPROOF_SANDBOX", "").lower() in ("none", "off", "0"):
         return None
     return shutil.which("bwrap")
+
+
+def seccomp_program() -> str | None:
+    """The filter for confine (base64), None where libseccomp is missing (`kproof status` says so)."""
+    try:
+        return encoded_profile()
+    except SeccompUnavailable:
+        return None
 
 
 def _python_dirs() -> list[str]:
@@ -95,28 +140,28 @@ def _python_dirs() -> list[str]:
     return sorted(d for d in dirs if os.path.isdir(d) and not d.startswith(_SYSTEM_DIRS))
 
 
-def command(argv: list[str], mounts: list[Mount], working_dir: str | None, hostname: str = "",
-            devices: tuple[str, ...] = (), user: Identity | None = None) -> list[str]:
-    """The argv that runs `argv` in the sandbox (or as it is, without bubblewrap) as `user`; `devices` are
-    the device files (a GPU's /dev/nvidia*) bound into its otherwise minimal /dev."""
-    user = user or Identity()
+def command(argv: list[str], mounts: list[Mount], working_dir: str | None, box: Box | None = None) -> list[str]:
+    """The argv that runs `argv` in the sandbox `box` describes, with `mounts` (or as it is, without
+    bubblewrap, under the filter and as the unprivileged user)."""
+    box = box or Box()
     bwrap = bubblewrap()
     if bwrap is None:
         if mounts:
             raise SandboxUnavailable("volume mounts need bubblewrap (apt-get install bubblewrap)")
-        if os.geteuid() != 0 and _changes_identity(user):
+        if os.geteuid() != 0 and _changes_identity(box.user):
             raise SandboxUnavailable("runAsUser / runAsGroup need bubblewrap or a platform running as root")
-        return [*unprivileged(user), *argv]
+        return [*_confine(None), *unprivileged(box.user), *argv]
+    root = os.geteuid() == 0
     out = [bwrap, "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
-    if os.geteuid() != 0:  # bubblewrap's user namespace; a root platform drops the user inside instead
-        out += ["--unshare-user", "--cap-drop", "ALL"]
-        out += _namespace_ids(user)
-    if hostname:
-        out += ["--hostname", hostname[:63]]
+    if not root:  # bubblewrap's user namespace; a root platform's is made by confine, mapped to `ids`
+        out += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL", *_namespace_ids(box.user)]
+    if box.hostname:
+        out += ["--hostname", box.hostname[:63]]
     targets = [m.target for m in mounts]
     for directory in _SYSTEM_DIRS:
         if os.path.isdir(directory):
             out += _bind_tree(directory, targets)
+    out += _etc(box.etc, targets)
     for link in _LINK_DIRS:
         if os.path.islink(link):
             out += ["--symlink", os.readlink(link), link]
@@ -124,11 +169,15 @@ def command(argv: list[str], mounts: list[Mount], working_dir: str | None, hostn
             out += ["--ro-bind", link, link]
     # The private /tmp first: Python or the project may live below /tmp and are bound over it.
     # /tmp as a pod's: anyone may write, each their own files (the replica's user is not root)
-    out += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm", "--perms", "1777",
-            "--tmpfs", "/tmp", "--tmpfs", "/run"]
-    for device in devices:
+    scratch = box.memory or DEFAULT_SCRATCH
+    out += ["--proc", "/proc", "--dev", "/dev",
+            *_tmpfs("/dev/shm", min(SHM, scratch), "1777"), *_tmpfs("/tmp", scratch, "1777"),
+            *_tmpfs("/run", scratch, "0755")]
+    if root and box.ids is not None:  # for confine to cap the pod's user namespaces (its own sysctls only)
+        out += ["--bind", "/proc/sys/user", "/proc/sys/user"]
+    for device in box.devices:
         out += ["--dev-bind", device, device]
-    if devices and os.path.isdir("/sys"):
+    if box.devices and os.path.isdir("/sys"):
         out += ["--ro-bind", "/sys", "/sys"]  # the CUDA runtime reads the PCI topology, as in a container
     bound: set[str] = set()
     made: set[str] = set()
@@ -137,27 +186,83 @@ def command(argv: list[str], mounts: list[Mount], working_dir: str | None, hostn
             out += _traversable(directory, made)
             out += ["--ro-bind", directory, directory]
             bound.add(directory)
+    staged: list[str] = []
     for mount in mounts:
         out += _traversable(mount.target, made)
-        out += ["--ro-bind" if mount.read_only else "--bind", str(mount.source), mount.target]
-    if os.geteuid() == 0 and user.uid == 0:
-        out += [arg for path in _HIDDEN_FROM_ROOT if os.path.exists(path) for arg in ("--ro-bind", "/dev/null", path)]
+        if mount.memory is not None:
+            out += _tmpfs(mount.target, mount.memory, "0777")
+            continue
+        source = str(mount.source)
+        if mount.subpath:
+            source, stage = _subpath_source(mount, root)
+            staged += stage
+        out += ["--ro-bind" if mount.read_only else "--bind", source, mount.target]
+    out += ["--remount-ro", "/etc"]
     if working_dir:
         out += ["--chdir", working_dir]
-    return [*out, "--", *unprivileged(user), *argv]
+    prefix = [sys.executable, "-I", "-S", str(SUBPATH), *staged, "--"] if staged else []
+    inner = [*_confine(box.ids if root else None), *unprivileged(box.user)]
+    return [*prefix, *out, "--", *inner, *argv]
 
 
-def containment(bridge: Bridge | None = None) -> dict[str, str]:
+def _tmpfs(target: str, size: int, mode: str) -> list[str]:
+    return ["--size", str(size), "--perms", mode, "--tmpfs", target]
+
+
+def _etc(own: Path | None, targets: list[str]) -> list[str]:
+    """/etc of the pod's own: a tmpfs with its files and the host entries programs need (etc.HOST_ENTRIES)."""
+    out = ["--perms", "0755", "--tmpfs", "/etc"]
+    inside = [t for t in targets if t.startswith("/etc/")]
+    for name in etc.HOST_ENTRIES:
+        path = os.path.join("/etc", name)
+        if os.path.islink(path):
+            out += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            out += _bind_tree(path, inside)
+        elif os.path.exists(path):
+            out += ["--ro-bind", path, path]
+    out += ["--symlink", "../proc/self/mounts", "/etc/mtab"]
+    if own is not None:
+        for entry in sorted(own.iterdir()):
+            out += ["--ro-bind", str(entry), f"/etc/{entry.name}"]
+    return out
+
+
+def _subpath_source(mount: Mount, root: bool) -> tuple[str, list[str]]:
+    """What bubblewrap binds for a subPath mount, and the triple that stages it (reference.runtime.subpath).
+    A root platform stages the subPath's own inode at every start; an ordinary user's platform, which
+    cannot mount, checks the path the same way and binds it (a replica racing that check wins only what
+    the platform's own user can reach)."""
+    if root and mount.staging is not None:
+        return str(mount.staging), [str(mount.source), mount.subpath, str(mount.staging)]
+    os.close(subpath.open_beneath(str(mount.source), mount.subpath))
+    return str(mount.source / mount.subpath), []
+
+
+def _confine(ids: int | None) -> list[str]:
+    """reference.runtime.confine's argv: the user namespace at `ids` (when given), then the filter."""
+    program = seccomp_program()
+    options = [*(["--ids", str(ids)] if ids is not None else []), *(["--seccomp", program] if program else [])]
+    return [sys.executable, "-I", "-S", str(CONFINE), *options, "--"] if options else []
+
+
+def containment(bridge: Bridge | None = None, ids: int | None = None) -> dict[str, str]:
     """How replicas are contained here, for `kproof status`."""
     from reference.runtime.limits import mode
     from reference.runtime.network import unavailable
 
-    user = f"uid {REPLICA_UID}" if os.geteuid() == 0 else f"uid {os.geteuid()} in a user namespace"
+    if os.geteuid() == 0:
+        user = (f"a user namespace each, pod ids 0-65535 = host {ids}-{ids + ID_COUNT - 1}" if ids is not None
+                else f"uid {REPLICA_UID}")
+    else:
+        user = f"uid {os.geteuid()} in a user namespace"
     sandbox = f"bubblewrap ({user}, no capabilities)" if bubblewrap() else (
         f"none (plain processes as uid {REPLICA_UID if os.geteuid() == 0 else os.geteuid()})")
-    network = (f"pod (a namespace each on {bridge.name}, {bridge.subnet})" if bridge is not None
+    apart = ", kept from other platforms" if bridge is not None and bridge.isolated else ""
+    network = (f"pod (a namespace each on {bridge.name}, {bridge.subnet}{apart})" if bridge is not None
                else f"host ({unavailable() or 'no bridge'}: replicas listen on 127.0.0.1)")
-    return {"sandbox": sandbox, "limits": mode(), "network": network}
+    filtered = "RuntimeDefault (libseccomp)" if seccomp_program() else "none (libseccomp is missing)"
+    return {"sandbox": sandbox, "limits": mode(), "network": network, "seccomp": filtered}
 
 
 def _changes_identity(user: Identity) -> bool:
@@ -176,8 +281,8 @@ def _namespace_ids(user: Identity) -> list[str]:
 
 def unprivileged(user: Identity | None = None) -> list[str]:
     """The prefix that drops a root platform's replica to `user` (REPLICA_UID by default), with no
-    capabilities to inherit or regain, even as uid 0; nothing when the platform is not root (the replica
-    is then the platform's own user)."""
+    capabilities to inherit or regain and no_new_privs, even as uid 0; nothing when the platform is not
+    root (the replica is then the platform's own user)."""
     if os.geteuid() != 0:
         return []
     setpriv = shutil.which("setpriv")
@@ -187,7 +292,7 @@ def unprivileged(user: Identity | None = None) -> list[str]:
     uid = REPLICA_UID if user.uid is None else user.uid
     gid = REPLICA_GID if user.gid is None else user.gid
     return [setpriv, f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--inh-caps=-all",
-            "--bounding-set=-all"]
+            "--bounding-set=-all", "--no-new-privs"]
 
 
 def _traversable(directory: str, made: set[str]) -> list[str]:

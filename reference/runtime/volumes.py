@@ -10,13 +10,17 @@ replicas must not reach the API server with the platform's rights, and the API s
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from reference.runtime.sandbox import Mount
+from reference.runtime.subpath import SubPathError, components
+from reference.scheduler.resources import QuantityError, quantity
 
 # (namespace, kind, name) -> the object, or None when it does not exist
 Lookup = Callable[[str, str, str], "dict | None"]
@@ -168,16 +172,81 @@ def placeholder_token(pod: dict, token: dict) -> bytes:
     return f"{_b64url({'alg': 'none', 'typ': 'JWT'})}.{_b64url(claims)}.".encode()
 
 
-def mounts(container: dict, volumes: dict[str, Path], read_only_claims: set[str]) -> list[Mount]:
+# Sources the kubelet always mounts read-only (Kubernetes 1.10 and later): the platform writes them.
+PLATFORM_WRITTEN = ("configMap", "secret", "projected", "downwardAPI")
+
+
+def read_only_volumes(spec: dict) -> set[str]:
+    """Volumes no container may write: the platform-written ones and claims marked readOnly."""
+    return {v["name"] for v in spec.get("volumes") or []
+            if any(source in v for source in PLATFORM_WRITTEN)
+            or (v.get("persistentVolumeClaim") or {}).get("readOnly")}
+
+
+def memory_volumes(spec: dict, pod_memory: int | None, default: int) -> dict[str, int]:
+    """emptyDirs of medium Memory -> their tmpfs size: sizeLimit, at most the pod's memory limit (the
+    kubelet's rule; tmpfs pages count against the container's memory), `default` when neither is set."""
+    sizes = {}
+    for volume in spec.get("volumes") or []:
+        empty = volume.get("emptyDir")
+        if isinstance(empty, dict) and empty.get("medium") == "Memory":
+            limit = size_limit(empty)
+            bounds = [b for b in (limit, pod_memory) if b]
+            sizes[volume["name"]] = min(bounds) if bounds else default
+    return sizes
+
+
+def size_limit(empty_dir: dict) -> int | None:
+    """An emptyDir's sizeLimit in bytes (admission has checked it; a bad one counts as unset)."""
+    if empty_dir.get("sizeLimit") in (None, ""):
+        return None
+    try:
+        return max(1, int(quantity(empty_dir["sizeLimit"])))
+    except QuantityError:
+        return None
+
+
+def size_limited(spec: dict) -> dict[str, tuple[int, str]]:
+    """emptyDirs on disk with a sizeLimit -> (bytes, the limit as written), for the eviction manager."""
+    out = {}
+    for volume in spec.get("volumes") or []:
+        empty = volume.get("emptyDir")
+        if isinstance(empty, dict) and empty.get("medium") != "Memory" and size_limit(empty):
+            out[volume["name"]] = (size_limit(empty) or 0, str(empty["sizeLimit"]))
+    return out
+
+
+def usage(directory: Path) -> int:
+    """Bytes a directory's files take on disk (du's count: allocated blocks), never following links."""
+    total = 0
+    for root, dirs, files in os.walk(directory):
+        for name in [*dirs, *files]:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+    return total
+
+
+def mounts(container: dict, volumes: dict[str, Path], read_only: set[str], memory: dict[str, int] | None = None,
+           staging: Path | None = None) -> list[Mount]:
+    """The container's volumeMounts as sandbox mounts. A subPath is not resolved here: the sandbox resolves
+    it at every start (reference.runtime.subpath), staged below `staging`."""
+    memory = memory or {}
     result = []
-    for mount in container.get("volumeMounts") or []:
-        source = volumes.get(mount.get("name", ""))
+    for index, mount in enumerate(container.get("volumeMounts") or []):
+        name = mount.get("name", "")
+        source = volumes.get(name)
         if source is None:
-            raise VolumeError(f'volume "{mount.get("name")}" is not defined')
-        if mount.get("subPath"):
-            source = inside(source, mount["subPath"])
-            source.mkdir(parents=True, exist_ok=True)
-            source.chmod(WRITABLE)
-        read_only = bool(mount.get("readOnly")) or mount.get("name") in read_only_claims
-        result.append(Mount(source, mount["mountPath"], read_only))
+            raise VolumeError(f'volume "{name}" is not defined')
+        locked = bool(mount.get("readOnly")) or name in read_only
+        if name in memory:
+            result.append(Mount(source, mount["mountPath"], locked, memory=memory[name]))
+            continue
+        sub = mount.get("subPath") or ""
+        if sub:
+            try:
+                components(sub)
+            except SubPathError as err:
+                raise UnsupportedVolume(str(err)) from err
+        result.append(Mount(source, mount["mountPath"], locked, subpath=sub,
+                            staging=staging / f"{container.get('name', '')}-{index}" if sub and staging else None))
     return result

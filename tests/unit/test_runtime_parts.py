@@ -72,16 +72,20 @@ def test_volumes_materialise_config_maps_and_secrets(tmp_path: Path) -> None:
 
 def test_sandbox_binds_volumes_and_isolates(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sandbox, "bubblewrap", lambda: "/usr/bin/bwrap")
-    argv = sandbox.command(["app"], [sandbox.Mount(Path("/v"), "/data/models", True)], "/work", "pod-1")
+    argv = sandbox.command(["app"], [sandbox.Mount(Path("/v"), "/data/models", True)], "/work",
+                           sandbox.Box(hostname="pod-1"))
     assert argv[:5] == ["/usr/bin/bwrap", "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
     pairs = [argv[i:i + 2] for i in range(len(argv) - 1)]
     assert ["--tmpfs", "/tmp"] in pairs and ["--hostname", "pod-1"] in pairs and ["--chdir", "/work"] in pairs
     assert argv[argv.index("/data/models") - 2:argv.index("/data/models") + 1] == ["--ro-bind", "/v", "/data/models"]
     inner = argv[argv.index("--") + 1:]
     assert inner[-1] == "app"
+    if sandbox.seccomp_program():  # confine loads the runtimes' default filter first
+        assert inner[3].endswith("confine.py") and "--seccomp" in inner
+        inner = inner[inner.index("--") + 1:]
     if os.geteuid() == 0:  # dropped to nobody with no capabilities, inside the sandbox
         assert inner[1:-1] == ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
-                               "--bounding-set=-all"]
+                               "--bounding-set=-all", "--no-new-privs"]
     else:
         assert "--unshare-user" in argv and ["--cap-drop", "ALL"] in pairs and inner == ["app"]
     bound = [argv[i + 1] for i in range(len(argv) - 1) if argv[i] == "--ro-bind"]

@@ -65,11 +65,17 @@ def test_identity_prefers_the_containers_security_context() -> None:
     assert sandbox.identity_of({}, {"securityContext": {"runAsUser": -1}}) == sandbox.Identity()
 
 
+def _setpriv_and_after(argv: list[str]) -> list[str]:
+    """What runs after confine (the user namespace and the filter): setpriv, then the app."""
+    return argv[next(i for i, a in enumerate(argv) if a.endswith("setpriv")):]
+
+
 def test_sandbox_runs_as_the_requested_user(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sandbox, "bubblewrap", lambda: "/usr/bin/bwrap")
-    argv = sandbox.command(["app"], [], None, user=sandbox.Identity(1001, 1002))
+    argv = sandbox.command(["app"], [], None, sandbox.Box(user=sandbox.Identity(1001, 1002)))
     inner = argv[argv.index("--") + 1:]
     if os.geteuid() == 0:
+        inner = _setpriv_and_after(inner)
         assert inner[1:3] == ["--reuid=1001", "--regid=1002"] and "--bounding-set=-all" in inner
     else:
         pairs = [argv[i:i + 2] for i in range(len(argv) - 1)]
@@ -80,19 +86,22 @@ def test_root_in_the_sandbox_keeps_no_capabilities_and_no_password_hashes(monkey
     monkeypatch.setattr(sandbox.os, "geteuid", lambda: 0)
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: f"/usr/bin/{name}")
     monkeypatch.setattr(sandbox, "bubblewrap", lambda: "/usr/bin/bwrap")
-    argv = sandbox.command(["app"], [], None, user=sandbox.Identity(0, 0))
-    inner = argv[argv.index("--") + 1:]
-    assert inner[1:] == ["--reuid=0", "--regid=0", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "app"]
-    if os.path.exists("/etc/shadow"):
-        assert argv[argv.index("/etc/shadow") - 2:argv.index("/etc/shadow")] == ["--ro-bind", "/dev/null"]
+    argv = sandbox.command(["app"], [], None, sandbox.Box(user=sandbox.Identity(0, 0), ids=1 << 20))
+    inner = _setpriv_and_after(argv[argv.index("--") + 1:])
+    assert inner[1:] == ["--reuid=0", "--regid=0", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all",
+                         "--no-new-privs", "app"]
+    confine = argv[argv.index("--") + 1:]
+    assert confine[3].endswith("confine.py") and confine[4:6] == ["--ids", str(1 << 20)], "uid 0 is the pod's own"
+    assert not any(a.startswith("/etc/shadow") or a.startswith("/etc/gshadow") for a in argv), "an /etc of its own"
 
 
 def test_without_bubblewrap_an_ordinary_platform_cannot_change_user(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sandbox, "bubblewrap", lambda: None)
     monkeypatch.setattr(sandbox.os, "geteuid", lambda: 4242)
-    assert sandbox.command(["app"], [], None) == ["app"]
+    argv = sandbox.command(["app"], [], None)
+    assert argv[argv.index("--") + 1:] == ["app"] if "--" in argv else argv == ["app"], "only the filter comes first"
     with pytest.raises(sandbox.SandboxUnavailable, match="runAsUser"):
-        sandbox.command(["app"], [], None, user=sandbox.Identity(1001, None))
+        sandbox.command(["app"], [], None, sandbox.Box(user=sandbox.Identity(1001, None)))
 
 
 def _pod(*volumes: dict) -> dict:
