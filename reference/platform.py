@@ -40,6 +40,7 @@ from reference.apiserver.server import ApiServer
 from reference.apiserver.store import Store
 from reference.apiserver.tls import ensure_certificates
 from reference.controller import Controller
+from reference.core.resourcequota import ResourceQuotaController
 from reference.dataplane.process import DataPlaneProcess
 from reference.eventing.controllers.broker import BrokerReconciler, TriggerReconciler
 from reference.eventing.controllers.channel import (
@@ -370,7 +371,8 @@ class Platform:
         self._run_task("kubelet", self.kubelet.run())
         self._tasks["replica-records"] = asyncio.create_task(
             self.replicas.run(self.store, self.registry.kinds.by_path("", "v1", "pods").resource))
-        self.controllers = [Scheduler(self.registry), ServiceReconciler(self.registry),
+        self.controllers = [Scheduler(self.registry), ResourceQuotaController(self.registry),
+                            ServiceReconciler(self.registry),
                             ConfigurationReconciler(self.registry),
                             RevisionReconciler(self.registry, own_network=self.bridge is not None),
                             RouteReconciler(self.registry, self.dataplane.serves),

@@ -91,6 +91,12 @@ class StrictDecodingError(ApiError):
                          f'{kind} in version "{version}" cannot be handled as a {kind}: {self.decoding}')
 
 
+def forbidden(plural: str, name: str, why: str, group: str = "") -> ApiError:
+    """403 Forbidden, as admission plugins (ResourceQuota, LimitRanger) refuse an object."""
+    return ApiError(403, "Forbidden", f'{resource_name(plural, group)} "{name}" is forbidden: {why}',
+                    {"name": name, "group": group, "kind": plural})
+
+
 def bad_request(message: str) -> ApiError:
     return ApiError(400, "BadRequest", message)
 

@@ -231,6 +231,17 @@ KINDS: tuple[Kind, ...] = (
         columns=(Column("Type", ".type"), Column("Data", core_admission.data_count, type="integer"), AGE),
         default=core_admission.default_secret, validate=core_admission.validate_secret,
     ),
+    Kind(  # a namespace's bounds on what its Pods request (ResourceQuota admission)
+        "", "v1", "ResourceQuota", "resourcequotas", k8s.RESOURCE_QUOTA, short_names=("quota",), generation=False,
+        builtin=True,
+        columns=(AGE, Column("Request", core_admission.quota_requests), Column("Limit", core_admission.quota_limits)),
+        validate=core_admission.validate_resource_quota,
+    ),
+    Kind(  # a namespace's defaults and bounds per container (LimitRanger admission)
+        "", "v1", "LimitRange", "limitranges", k8s.LIMIT_RANGE, short_names=("limits",), status_subresource=False,
+        generation=False, builtin=True, columns=(Column("Created At", ".metadata.creationTimestamp", type="date"),),
+        validate=core_admission.validate_limit_range,
+    ),
     Kind(
         "", "v1", "Event", "events", k8s.EVENT, short_names=("ev",), status_subresource=False,
         generation=False, builtin=True,

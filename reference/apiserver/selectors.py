@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 
 from reference.apiserver.admission.numbers import parse_int
+from reference.apiserver.objectmeta import label_causes, qualified_name_problems
 
 Predicate = Callable[[dict], bool]
 
@@ -33,14 +34,38 @@ def _split_terms(text: str) -> list[str]:
     return [t for t in terms if t.strip()]
 
 
+# Field labels Kubernetes lets each kind be selected by; every kind has metadata.name and metadata.namespace.
+FIELD_LABELS = {
+    "pods": ("spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+             "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"),
+    "events": ("involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
+               "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason",
+               "reportingComponent", "source", "type"),
+    "nodes": ("spec.unschedulable",),
+    "secrets": ("type",),
+    "namespaces": ("status.phase",),
+}
+
+
+def _checked(term: str, key: str, values: list[str]) -> None:
+    """Keys and values as Kubernetes' selector parser takes them: a qualified name, valid label values."""
+    problems = [f"key: Invalid value: {key!r}: {p}" for p in qualified_name_problems(key)]
+    problems += [f"values[{i}][{key}]: Invalid value: {v!r}: {c.message.split(': ', 2)[-1]}"
+                 for i, v in enumerate(values) for c in label_causes({"k": v})]
+    if problems:
+        raise SelectorError(f"unable to parse requirement: {problems[0]} (in {term!r})")
+
+
 def _label_term(term: str) -> Predicate:
     if m := _SET_RE.match(term):
         key, op, values = m.group(1), m.group(2), {v.strip() for v in m.group(3).split(",")}
+        _checked(term, key, sorted(values))
         if op == "in":
             return lambda labels: labels.get(key) in values
         return lambda labels: labels.get(key) not in values
     if m := _CMP_RE.match(term):
         key, op, value = m.groups()
+        _checked(term, key, [value])
         if op in ("=", "=="):
             return lambda labels: labels.get(key) == value
         if op == "!=":
@@ -60,6 +85,7 @@ def _label_term(term: str) -> Predicate:
         return compare
     if m := _EXISTS_RE.match(term):
         negate, key = m.group(1) == "!", m.group(2)
+        _checked(term, key, [])
         return (lambda labels: key not in labels) if negate else (lambda labels: key in labels)
     raise SelectorError(f"unable to parse requirement: {term!r}")
 
@@ -91,15 +117,19 @@ def field_value(obj: dict, path: str) -> str:
     return str(value)
 
 
-def field_selector(text: str | None) -> Predicate | None:
-    """`metadata.name=x,involvedObject.kind!=Pod` -> a predicate; any dotted path is accepted."""
+def field_selector(text: str | None, plural: str | None = None) -> Predicate | None:
+    """`metadata.name=x,involvedObject.kind!=Pod` -> a predicate; a field the kind (its `plural`) cannot be
+    selected by is refused, as Kubernetes refuses it ("field label not supported")."""
     if not text or not text.strip():
         return None
     checks: list[tuple[str, bool, str]] = []
     for term in _split_terms(text):
         m = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(==|=|!=)\s*(.*?)\s*$", term)
         if not m:
-            raise SelectorError(f"invalid field selector {term!r}")
+            raise SelectorError(f"invalid selector: {term!r}; can't understand {term!r}")
+        if plural is not None and m.group(1) not in ("metadata.name", "metadata.namespace",
+                                                     *FIELD_LABELS.get(plural, ())):
+            raise SelectorError(f'field label not supported: {m.group(1)}')
         checks.append((m.group(1), m.group(2) != "!=", m.group(3)))
 
     def matches(obj: dict) -> bool:

@@ -312,7 +312,7 @@ class ApiServer:
                 obj = self.registry.create(kind, target.namespace or "", await self._body(request), opts)
                 return _json_response(obj, 201, opts.warnings)
             if method == "DELETE":
-                predicate = self._predicate(request)
+                predicate = self._predicate(request, kind)
                 options = await self._delete_options(request)
                 deleted = self.registry.delete_collection(kind, target.namespace, predicate, options,
                                                           self._options(request, options))
@@ -368,9 +368,9 @@ class ApiServer:
         check_delete_options(options)
         return options
 
-    def _predicate(self, request: web.Request):
+    def _predicate(self, request: web.Request, kind: Kind):
         return both(label_selector(request.query.get("labelSelector")),
-                    field_selector(request.query.get("fieldSelector")))
+                    field_selector(request.query.get("fieldSelector"), kind.plural if kind.builtin else ""))
 
     @staticmethod
     def _wants_table(request: web.Request) -> bool:
@@ -388,7 +388,7 @@ class ApiServer:
         kind = target.kind
         self._check_list_options(request)
         include = _include_object(request) if self._wants_table(request) else "Metadata"
-        texts, rv = self.registry.list(kind, target.namespace, self._predicate(request))
+        texts, rv = self.registry.list(kind, target.namespace, self._predicate(request, kind))
         if self._wants_table(request):
             return _json_response(tables.table_from_texts(kind, texts, str(rv), include))
         body = (f'{{"kind":"{kind.kind}List","apiVersion":"{kind.api_version}",'
@@ -398,7 +398,7 @@ class ApiServer:
     async def _watch(self, request: web.Request, target: Target) -> web.StreamResponse:
         kind = target.kind
         self._check_list_options(request)
-        predicate = self._predicate(request)
+        predicate = self._predicate(request, kind)
         as_table = self._wants_table(request)
         include = _include_object(request) if as_table else "Metadata"
         since_text = request.query.get("resourceVersion", "")

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 from reference.apiserver.admission.autoscaling import INITIAL_SCALE, MAX_SCALE, MIN_SCALE, lookup
 from reference.apiserver.admission.podspec import user_container_index
+from reference.apiserver.errors import ApiError
 from reference.controller import Controller, Key, Watch, own_key, owner_keys
 from reference.runtime.catalog import parse_reference
 from reference.runtime.ports import claimed_ports, free_port
@@ -43,7 +44,9 @@ RESOURCE_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "Cr
 USER_PORT_NAME = "user-port"
 MAX_REPLICAS_ENV = "KPROOF_MAX_REPLICAS"
 DEFAULT_MAX_REPLICAS = 100  # Pods of every revision together, on this one machine
-QUEUE_PROXY = {"name": "queue-proxy", "image": "ghcr.io/kproof/queue-proxy", "resources": {}}
+RETRY_REFUSED_SECONDS = 5.0  # a Pod admission refused is tried again (the ReplicaSet's back-off)
+# Knative requests queue-sidecar-cpu-request (25m) for its queue-proxy; a cpu quota counts it
+QUEUE_PROXY = {"name": "queue-proxy", "image": "ghcr.io/kproof/queue-proxy", "resources": {"requests": {"cpu": "25m"}}}
 _CHARS = "bcdfghjklmnpqrstvwxz2456789"
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -151,6 +154,13 @@ def pod_for(revision: dict, port: int) -> dict:
 
 def pod_ready(pod: dict) -> bool:
     return conditions.is_true(pod) and not pod["metadata"].get("deletionTimestamp")
+
+
+def pod_active(pod: dict) -> bool:
+    """A Pod that counts as a replica (the ReplicaSet's FilterActivePods): not being deleted, not ended
+    (an evicted Pod is Failed and stays, its replacement is another Pod)."""
+    return (not pod["metadata"].get("deletionTimestamp")
+            and (pod.get("status") or {}).get("phase") not in ("Failed", "Succeeded"))
 
 
 _PHASE_RANK = {"Pending": 0, "Unknown": 1, "Running": 2}
@@ -302,7 +312,7 @@ class RevisionReconciler(Controller):
         if revision is None or revision["metadata"].get("deletionTimestamp"):
             return None
         namespace, uid = revision["metadata"]["namespace"], revision["metadata"]["uid"]
-        live = [p for p in self.children(self.pods, namespace, uid) if not p["metadata"].get("deletionTimestamp")]
+        live = [p for p in self.children(self.pods, namespace, uid) if pod_active(p)]
         pods = [p for p in live if not reserve.is_reserved(p)]
         standby = [p for p in live if reserve.is_reserved(p)]
         autoscaler = self._ensure_autoscaler(revision)
@@ -314,32 +324,40 @@ class RevisionReconciler(Controller):
         standard = desired
         if desired == 0 and keep and not any(pod_ready(p) for p in standby):
             standard = len(pods)  # the last standard replicas leave once a reserved one is ready
-        pods = self._scale(revision, pods, standard, lambda pod: pod)
-        self._scale(revision, standby, keep, reserve.reserved)
-        self._write_status(revision, pods, desired, autoscaler, wanted)
-        return None
+        pods, refused = self._scale(revision, pods, standard, lambda pod: pod)
+        _, refused_standby = self._scale(revision, standby, keep, reserve.reserved)
+        self._write_status(revision, pods, desired, autoscaler, wanted, refused or refused_standby)
+        return RETRY_REFUSED_SECONDS if refused or refused_standby else None
 
     def _room(self, uid: str) -> int:
         """How many Pods this revision may have under the platform's replica cap (its own count too)."""
-        others = sum(1 for e in self.registry.store.entries(self.pods.resource)
-                     if not any(o.get("uid") == uid for o in e.obj["metadata"].get("ownerReferences") or []))
+        others = sum(1 for e in self.registry.store.entries(self.pods.resource) if pod_active(e.obj)
+                     and not any(o.get("uid") == uid for o in e.obj["metadata"].get("ownerReferences") or []))
         return max(0, max_replicas() - others)
 
-    def _scale(self, revision: dict, pods: list[dict], count: int, shape: Callable[[dict], dict]) -> list[dict]:
-        """Creates or deletes Pods (of the shape `shape` gives) until there are `count`; returns them."""
+    def _scale(self, revision: dict, pods: list[dict], count: int, shape: Callable[[dict], dict]
+               ) -> tuple[list[dict], str]:
+        """Creates or deletes Pods (of the shape `shape` gives) until there are `count`; returns them, and
+        the message of the API server's refusal when admission (a ResourceQuota) refused one."""
         namespace = revision["metadata"]["namespace"]
         if len(pods) < count:
             taken = claimed_ports([e.obj for e in self.registry.store.entries(self.pods.resource)])
             for _ in range(count - len(pods)):
                 port = declared_port(revision) if self.own_network else free_port(taken)
                 taken.add(port)
-                pods.append(self.registry.create(self.pods, namespace, shape(pod_for(revision, port)), self.opts))
+                try:
+                    pods.append(self.registry.create(self.pods, namespace, shape(pod_for(revision, port)),
+                                                     self.opts))
+                except ApiError as err:
+                    if err.code != 403:
+                        raise
+                    return pods, err.message
         elif len(pods) > count:
             victims = sorted(pods, key=deletion_order)[: len(pods) - count]
             for pod in victims:
                 self.registry.delete(self.pods, namespace, pod["metadata"]["name"], {}, self.opts)
             pods = [p for p in pods if p not in victims]
-        return pods
+        return pods, ""
 
     def _always_schedulable(self) -> bool:
         """config-deployment's pod-is-always-schedulable: Pending Pods do not fail the revision."""
@@ -347,7 +365,7 @@ class RevisionReconciler(Controller):
         return config.get("pod-is-always-schedulable", "false").strip().lower() == "true"
 
     def _write_status(self, revision: dict, pods: list[dict], desired: int, autoscaler: dict | None,
-                      wanted: int | None = None) -> None:
+                      wanted: int | None = None, refused: str = "") -> None:
         previous = revision.get("status") or {}
         ready_pods = sum(1 for p in pods if pod_ready(p))
         was_available = conditions.is_true(revision, "ResourcesAvailable")
@@ -389,6 +407,8 @@ class RevisionReconciler(Controller):
             available = conditions.condition("ResourcesAvailable", False, "ReplicaLimit", (
                 f"{wanted} replicas wanted, and this platform runs at most {max_replicas()} in all "
                 f"({MAX_REPLICAS_ENV}); {desired} can run"))
+        if refused:  # the ReplicaSet's ReplicaFailure, as Knative propagates the Deployment's status
+            available = conditions.condition("ResourcesAvailable", False, "FailedCreate", refused)
         parts = [available, healthy]
         extra = []
         if autoscaler is not None and conditions.get(autoscaler, "Active").get("status") in ("True", "False"):

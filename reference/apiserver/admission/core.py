@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Callable
 
+from reference.apiserver.admission import quota
 from reference.apiserver.admission.context import Context
 from reference.apiserver.admission.fielderror import FieldError, combine, generic, invalid_value, within
-from reference.apiserver.admission.podspec import mount_path_errors, volume_path_errors
+from reference.apiserver.admission.podspec import mount_path_errors, value_from_error, volume_path_errors
 from reference.apiserver.admission.resources import default_requests, validate_requirements
 from reference.scheduler.resources import qos_class
 
@@ -32,6 +34,8 @@ def validate_namespace(obj: dict, old: dict | None, ctx: Context) -> FieldError 
 
 def default_pod(obj: dict, old: dict | None, ctx: Context) -> None:
     spec = obj.setdefault("spec", {})
+    if old is None:
+        quota.apply_limit_ranges(obj, ctx)
     for container in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
         if isinstance(container, dict):
             default_requests(container)
@@ -49,11 +53,55 @@ def validate_pod(obj: dict, old: dict | None, ctx: Context) -> FieldError | None
             for i, c in enumerate(containers) if not isinstance(c, dict) or not c.get("image")]
     errs += [within(validate_requirements(c.get("resources") or {}), f"spec.containers[{i}].resources")
              for i, c in enumerate(containers) if isinstance(c, dict) and isinstance(c.get("resources") or {}, dict)]
+    errs += [within(value_from_error(env["valueFrom"]), f"spec.containers[{i}].env[{j}]")
+             for i, c in enumerate(containers) if isinstance(c, dict)
+             for j, env in enumerate(_items(c.get("env"))) if isinstance(env, dict) and "valueFrom" in env]
     if old is not None and (old.get("spec") or {}).get("containers") != containers:
         errs.append(generic("Forbidden: pod updates may not change fields other than "
                             "`spec.containers[*].image`", "spec"))
     errs += _pod_path_errors(obj["spec"])
+    problem = combine(*errs)
+    if problem is None and old is None:
+        quota.check_quotas(obj, ctx)
+    return problem
+
+
+def _quantity_errors(values: object, path: str) -> list[FieldError]:
+    return [invalid_value(value, f"{path}[{name}]", "must be a quantity")
+            for name, value in (values.items() if isinstance(values, dict) else []) if quota.parse(value) is None]
+
+
+def validate_resource_quota(obj: dict, old: dict | None, ctx: Context) -> FieldError | None:
+    return combine(*_quantity_errors((obj.get("spec") or {}).get("hard"), "spec.hard"))
+
+
+def validate_limit_range(obj: dict, old: dict | None, ctx: Context) -> FieldError | None:
+    errs = []
+    for i, item in enumerate(_items((obj.get("spec") or {}).get("limits"))):
+        if not isinstance(item, dict):
+            continue
+        if item.get("type", "Container") not in ("Container", "Pod", "PersistentVolumeClaim"):
+            errs.append(invalid_value(item.get("type"), f"spec.limits[{i}].type",
+                                      'must be one of "Container", "Pod", "PersistentVolumeClaim"'))
+        for section in ("max", "min", "default", "defaultRequest", "maxLimitRequestRatio"):
+            errs += _quantity_errors(item.get(section), f"spec.limits[{i}].{section}")
     return combine(*errs)
+
+
+def quota_requests(quota: dict) -> str:
+    """kubectl's REQUEST column: used/hard for every bounded resource but limits.*."""
+    return _quota_column(quota, lambda name: not name.startswith("limits."))
+
+
+def quota_limits(quota: dict) -> str:
+    return _quota_column(quota, lambda name: name.startswith("limits."))
+
+
+def _quota_column(quota: dict, shown: Callable[[str], bool]) -> str:
+    status = quota.get("status") or {}
+    used = status.get("used") or {}
+    return ", ".join(f"{name}: {used.get(name, '0')}/{hard}" for name, hard in sorted((status.get("hard") or (
+        (quota.get("spec") or {}).get("hard") or {})).items()) if shown(name))
 
 
 def _items(value: object) -> list:

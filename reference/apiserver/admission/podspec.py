@@ -125,7 +125,7 @@ def default_revision_spec(spec: dict, ctx: Context, creating: bool) -> None:
             probe["tcpSocket"] = {"port": 0}
     volumes = {v.get("name"): v for v in spec.get("volumes") or []}
     for container in containers:
-        container.setdefault("resources", {})
+        _default_resources(container.setdefault("resources", {}), defaults)
         probe = container.get("readinessProbe")
         if probe is not None:
             if not probe.get("successThreshold"):
@@ -137,6 +137,34 @@ def default_revision_spec(spec: dict, ctx: Context, creating: bool) -> None:
             volume = volumes.get(mount.get("name")) or {}
             if "emptyDir" not in volume and "persistentVolumeClaim" not in volume:
                 mount["readOnly"] = True
+
+
+# config-defaults keys Knative's webhook fills every container's unset requests and limits from
+RESOURCE_DEFAULTS = {("requests", "cpu"): "revision-cpu-request", ("requests", "memory"): "revision-memory-request",
+                     ("requests", "ephemeral-storage"): "revision-ephemeral-storage-request",
+                     ("limits", "cpu"): "revision-cpu-limit", ("limits", "memory"): "revision-memory-limit",
+                     ("limits", "ephemeral-storage"): "revision-ephemeral-storage-limit"}
+
+
+def _default_resources(resources: dict, defaults: dict[str, str]) -> None:
+    """A container's unset requests and limits from config-defaults (Knative's RevisionSpec.applyDefault)."""
+    for (section, name), key in RESOURCE_DEFAULTS.items():
+        value = (defaults.get(key) or "").strip()
+        if value and isinstance(resources.get(section, {}), dict) and name not in (resources.get(section) or {}):
+            resources[section] = {**(resources.get(section) or {}), name: value}
+
+
+VALUE_SOURCES = ("configMapKeyRef", "fieldRef", "resourceFieldRef", "secretKeyRef")
+
+
+def value_from_error(value_from: object) -> FieldError | None:
+    """An env var's valueFrom names exactly one source, as Kubernetes' validation requires."""
+    sources = [k for k in VALUE_SOURCES if isinstance(value_from, dict) and k in value_from]
+    if len(sources) > 1:
+        return multiple_one_of(*sources).via("valueFrom")
+    if not sources:
+        return missing_one_of(*VALUE_SOURCES).via("valueFrom")
+    return None
 
 
 def _default_container_names(containers: list[dict], template: str) -> None:
@@ -282,6 +310,9 @@ def _validate_container(container: dict, volumes: dict[str, dict], flags: dict[s
             errs.append(generic(f'"{env["name"]}" is a reserved environment variable', "name")
                         .via_field_index("env", j))
         source = env.get("valueFrom") or {}
+        problem = value_from_error(env["valueFrom"]) if "valueFrom" in env else None
+        if problem:
+            errs.append(problem.via_field_index("env", j))
         gated = [k for k in ("fieldRef", "resourceFieldRef") if k in source]
         if gated and not allowed(flags, "kubernetes.podspec-fieldref"):
             errs.append(disallowed_fields(*gated).via("valueFrom").via_field_index("env", j))

@@ -132,6 +132,11 @@ POD = obj(spec=open_obj(containers=arr(open_obj(resources=open_obj(), volumeMoun
                         volumes=arr(open_obj(name=STR)), nodeName=STR, terminationGracePeriodSeconds=INT,
                         restartPolicy=STR),
           status=ANY)
+RESOURCE_QUOTA = obj(spec=obj(hard=mapof(ANY), scopes=arr(STR), scopeSelector=ANY),
+                     status=obj(hard=mapof(ANY), used=mapof(ANY)))
+LIMIT_RANGE_ITEM = obj(type=STR, max=mapof(ANY), min=mapof(ANY), default=mapof(ANY), defaultRequest=mapof(ANY),
+                       maxLimitRequestRatio=mapof(ANY))
+LIMIT_RANGE = obj(spec=obj(limits=arr(LIMIT_RANGE_ITEM)))
 CONFIG_MAP = obj(data=mapof(STR), binaryData=mapof(STR), immutable=BOOL)
 SECRET = obj(data=mapof(STR), stringData=mapof(STR), type=STR, immutable=BOOL)
 EVENT = open_obj(
