@@ -45,3 +45,16 @@ def test_requests_show_in_prometheus_metrics_and_buckets(reference: ReferencePro
     buckets = stats["revisions"]["default/counted-00001"]["buckets"]
     assert sum(b[2] for b in buckets) == 20
     assert stats["ready"]["default/counted-00001"] == 1
+
+
+def test_the_admin_port_answers_400_to_a_query_value_it_cannot_read(reference: ReferenceProcess) -> None:
+    admin = json.loads((reference.state_dir / "endpoints.json").read_text())["dataplane_admin"]
+    bad = [("get", "/stats?since=abc"), ("get", "/activations?since=-1"), ("get", "/stats?since=1e9"),
+           ("post", "/drain/default/p?timeout=nan"), ("post", "/drain/default/p?timeout=soon"),
+           ("get", "/eventing/triggers/default/t?generation=x"),
+           ("get", "/eventing/kafkasources/default/k?generation=1.5")]
+    for method, path in bad:
+        response = requests.request(method, f"{admin}{path}", timeout=5)
+        assert response.status_code == 400, (path, response.status_code, response.text)
+        assert path.split("?")[1].split("=")[0] in response.text, "the answer names the parameter"
+    assert requests.get(f"{admin}/stats?since=0", timeout=5).status_code == 200

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -199,9 +200,29 @@ class DataPlane:
 
     # Admin endpoints -------------------------------------------------------------------------------
 
+    @staticmethod
+    def _number(request: web.Request, name: str, default: int, upper: int = 2**62) -> int:
+        """A whole-number query parameter in [0, upper]; anything else answers 400 naming it."""
+        text = request.query.get(name, str(default))
+        if not (text.isascii() and text.isdigit()) or int(text) > upper:
+            raise web.HTTPBadRequest(text=f"{name} must be a whole number from 0 to {upper}, not {text!r}\n")
+        return int(text)
+
+    @staticmethod
+    def _seconds(request: web.Request, name: str, default: float, upper: float = 3600.0) -> float:
+        """A duration query parameter in seconds, finite, in [0, upper]; anything else answers 400."""
+        text = request.query.get(name, str(default))
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not 0 <= value <= upper:  # NaN fails both
+            raise web.HTTPBadRequest(text=f"{name} must be seconds from 0 to {upper:g}, not {text!r}\n")
+        return value
+
     async def activations(self, request: web.Request) -> web.Response:
         """Long poll: the revisions woken since sequence number `since` (blocks up to 25 s for one)."""
-        since = int(request.query.get("since", "0"))
+        since = self._number(request, "since", 0)
         if since >= self._sequence():
             self._activated.clear()
             with contextlib.suppress(TimeoutError):
@@ -221,7 +242,7 @@ class DataPlane:
         return web.Response(body=generate_latest(self.metrics.registry), content_type="text/plain")
 
     async def stats(self, request: web.Request) -> web.Response:
-        since = int(request.query.get("since", "0"))
+        since = self._number(request, "since", 0)
         ready = {f"{k[0]}/{k[1]}": t.throttler.ready for k, t in self.table.revisions.items()}
         for key, target in self.table.revisions.items():
             if target.throttler.ready:
@@ -237,7 +258,7 @@ class DataPlane:
     async def drain(self, request: web.Request) -> web.Response:
         """Returns once the pod is out of routing and has no request in flight (or the timeout passed)."""
         namespace, pod = request.match_info["namespace"], request.match_info["pod"]
-        deadline = time.monotonic() + float(request.query.get("timeout", "30"))
+        deadline = time.monotonic() + self._seconds(request, "timeout", 30.0)
         while time.monotonic() < deadline:
             busy = any(t.throttler.routed(pod) or t.throttler.inflight_on(pod)
                        for k, t in self.table.revisions.items() if k[0] == namespace)
@@ -256,14 +277,14 @@ class DataPlane:
         elif kind == "triggers":
             uid = query.get("uid", "")
             plane = self.kafka_brokers if self.kafka_brokers.owns_trigger(uid) else self.brokers
-            serving = plane.serves_trigger(namespace, name, uid, int(query.get("generation", "0")),
+            serving = plane.serves_trigger(namespace, name, uid, self._number(request, "generation", 0),
                                            query.get("subscriber", ""))
         elif kind == "inmemorychannels":
             serving = self.channels.serves(namespace, name, query.get("subscriber"))
         elif kind == "kafkasinks":
             serving = self.kafka_sinks.serves(namespace, name)
         elif kind == "kafkasources" and self.kafka_sources is not None:
-            serving, problem = self.kafka_sources.serves(namespace, name, int(query.get("generation", "0")))
+            serving, problem = self.kafka_sources.serves(namespace, name, self._number(request, "generation", 0))
             return web.json_response({"serving": serving, "problem": problem}, status=200 if serving else 404)
         else:
             serving = False
