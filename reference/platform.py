@@ -39,16 +39,11 @@ from reference.apiserver.registry import Registry
 from reference.apiserver.server import ApiServer
 from reference.apiserver.store import Store
 from reference.apiserver.tls import ensure_certificates
-from reference.controller import Controller
 from reference.core.resourcequota import ResourceQuotaController
 from reference.dataplane.process import DataPlaneProcess
-from reference.eventing.controllers.broker import BrokerReconciler, TriggerReconciler
-from reference.eventing.controllers.channel import (
-    ChannelReconciler,
-    InMemoryChannelReconciler,
-    SubscriptionReconciler,
-)
-from reference.eventing.controllers.kafka_sink import KafkaSinkReconciler
+from reference.eventing.broker import BrokerReconciler, TriggerReconciler
+from reference.eventing.channel import ChannelReconciler, InMemoryChannelReconciler, SubscriptionReconciler
+from reference.eventing.kafka_sink import KafkaSinkReconciler
 from reference.kafka.locate import KafkaEndpoint
 from reference.kafka.locate import locate as locate_kafka
 from reference.kafka.locate import reachable as kafka_reachable
@@ -70,6 +65,7 @@ from reference.processes import (
     write_private,
 )
 from reference.processes import stop as stop_processes
+from reference.reconciler.controller import Controller
 from reference.runtime.catalog import Catalog
 from reference.runtime.kubelet import Kubelet
 from reference.runtime.network import Bridge, NetworkError

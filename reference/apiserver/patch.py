@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import UTC, datetime
 
 import jsonpatch
 import jsonpointer
 
+from reference.apis import times
 from reference.apiserver.errors import ApiError, bad_request
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -222,7 +222,7 @@ def apply(live: dict | None, applied: dict, manager: str, api_version: str) -> d
         "manager": manager,
         "operation": "Apply",
         "apiVersion": api_version,
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": times.now(),
         "fieldsType": "FieldsV1",
         "fieldsV1": fields,
     })

@@ -11,8 +11,8 @@ import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
+from reference.apis import times
 from reference.apiserver import errors, objectmeta, patch
 from reference.apiserver.admission.context import Context
 from reference.apiserver.admission.fielderror import FieldError
@@ -39,10 +39,6 @@ FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
 PROPAGATION_POLICIES = ("Orphan", "Background", "Foreground")
 
 
-def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @dataclass
 class Options:
     """Per-request options: who asks, how strictly, and whether to persist."""
@@ -61,7 +57,7 @@ def _body_without(obj: dict, *keys: str) -> dict:
 
 class Registry:
     def __init__(self, store: Store, kinds: Kinds | None = None,
-                 clock: Callable[[], str] = now) -> None:
+                 clock: Callable[[], str] = times.now) -> None:
         self.store = store
         self.kinds = kinds or Kinds()
         self._clock = clock

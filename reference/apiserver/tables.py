@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from reference.apis import times
 from reference.apiserver import jsonpath
 from reference.apiserver.kinds import Column, Kind
 
@@ -41,11 +42,10 @@ def human_duration(seconds: float) -> str:
 def _age(timestamp: object, now: datetime) -> str:
     if not isinstance(timestamp, str):
         return "<unknown>"
-    try:
-        then = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    except ValueError:
+    then = times.parse(timestamp)
+    if then is None:
         return "<invalid>"
-    return human_duration((now - then).total_seconds())
+    return human_duration(now.timestamp() - then)
 
 
 def _go_value(value: object) -> object:

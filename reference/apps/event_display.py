@@ -13,7 +13,7 @@ import os
 from aiohttp import web
 
 from reference.apps.server import serve
-from reference.eventing.codec import Event, MalformedEvent, from_http
+from reference.cloudevents.codec import Event, MalformedEvent, from_http
 
 NAME = "event-display"
 DELAY_MS = float(os.environ.get("EVENT_DISPLAY_DELAY_MS", "0"))

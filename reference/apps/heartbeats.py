@@ -29,8 +29,8 @@ from datetime import UTC, datetime
 import aiohttp
 
 from reference.apps.server import log
-from reference.eventing.codec import Event
-from reference.eventing.delivery import DeliverySpec, Dispatcher
+from reference.cloudevents.codec import Event
+from reference.cloudevents.delivery import DeliverySpec, Dispatcher
 
 NAME = "heartbeats"
 EVENT_TYPE = "dev.knative.eventing.samples.heartbeat"

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from reference.apps.model_server import ModelServer, batching_from_env, wait_for_model
 from reference.apps.server import log, serve
-from reference.eventing.codec import Event, MalformedEvent, from_http, to_binary
+from reference.cloudevents.codec import Event, MalformedEvent, from_http, to_binary
 
 NAME = "intent"
 OUTCOME_TYPE = "dev.kproof.intent.classified"

@@ -34,7 +34,7 @@ import aiohttp
 from aiohttp import web
 
 from reference.apps.server import log, serve
-from reference.eventing.codec import Event, MalformedEvent, from_http, to_binary, to_structured
+from reference.cloudevents.codec import Event, MalformedEvent, from_http, to_binary, to_structured
 
 NAME = "recorder"
 STATE = web.AppKey("state", dict)

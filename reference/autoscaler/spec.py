@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from reference.apiserver.admission import autoscaling as keys
+from reference.apis import autoscaling as keys
 from reference.autoscaler.config import KPA_CLASS, AutoscalerConfig
 from reference.durations import parse_go_duration
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from reference.apiserver.admission.quota import TRACKED, namespace_usage, show
 from reference.apiserver.registry import Registry
-from reference.controller import Controller, Key, Watch, own_key
+from reference.reconciler.controller import Controller, Key, Watch, own_key
 
 
 def quota_status(quota: dict, pods: list[dict]) -> dict:

@@ -14,8 +14,8 @@ import os
 import signal
 from pathlib import Path
 
+from reference.dataplane.informer import ApiAccess
 from reference.dataplane.server import DataPlane
-from reference.informer import ApiAccess
 from reference.processes import die_with_platform, forget, record
 
 RECORD = "dataplane"

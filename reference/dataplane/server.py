@@ -18,24 +18,24 @@ import aiohttp
 from aiohttp import web
 from prometheus_client import generate_latest
 
-from reference.dataplane.h2c import H2Stream, Link, Pool, Sniffer
-from reference.dataplane.metrics import Metrics
-from reference.dataplane.proxy import Incoming, Proxy
-from reference.dataplane.requestlog import RequestRecord, compile_template
-from reference.dataplane.routing import RoutingTable
-from reference.eventing.addresses import (
+from reference.apis.eventing import (
     BROKER_INGRESS_HOST,
     KAFKA_BROKER_INGRESS_HOST,
     KAFKA_SINK_INGRESS_HOST,
     parse_channel_host,
 )
-from reference.eventing.broker import BrokerPlane
-from reference.eventing.channel import ChannelPlane
-from reference.eventing.delivery import CONNECTIONS_PER_DESTINATION, Dispatcher, cluster_local, ingress_route
-from reference.eventing.kafka_broker import KafkaBrokerPlane
-from reference.eventing.kafka_sink import KafkaSinkPlane
-from reference.informer import ApiAccess, Informer
-from reference.sources.kafka_adapter import KafkaSourcePlane
+from reference.cloudevents.delivery import CONNECTIONS_PER_DESTINATION, Dispatcher, cluster_local, ingress_route
+from reference.dataplane.eventing.broker import BrokerPlane
+from reference.dataplane.eventing.channel import ChannelPlane
+from reference.dataplane.eventing.kafka_broker import KafkaBrokerPlane
+from reference.dataplane.eventing.kafka_sink import KafkaSinkPlane
+from reference.dataplane.eventing.kafka_source import KafkaSourcePlane
+from reference.dataplane.informer import ApiAccess, Informer
+from reference.dataplane.serving.h2c import H2Stream, Link, Pool, Sniffer
+from reference.dataplane.serving.metrics import Metrics
+from reference.dataplane.serving.proxy import Incoming, Proxy
+from reference.dataplane.serving.requestlog import RequestRecord, compile_template
+from reference.dataplane.serving.routing import RoutingTable
 
 ADMIN_HOST = "127.0.0.1"
 REQUEST_LOG_FLAG = "logging.enable-request-log"
@@ -44,7 +44,7 @@ REQUEST_LOG_TEMPLATE = "logging.request-log-template"
 # head has come; bytes of a partial head do not restart it. So it bounds an idle connection and a head
 # sent slowly alike (aiohttp's default is an hour). A minute, a common ReadHeaderTimeout of Go servers, and
 # longer than clients keep idle connections (the dispatcher's pool: 30 s), so none reuses one being closed.
-# (Bodies have their own limit where they are read: reference.eventing.receiver.BODY_TIMEOUT.)
+# (Bodies have their own limit where they are read: reference.cloudevents.receiver.BODY_TIMEOUT.)
 HEAD_TIMEOUT = 60.0
 
 

@@ -1,220 +1,227 @@
-"""The broker data plane: the ingress at `/<namespace>/<broker>` and the fan-out to the broker's Ready
-Triggers (filter, deliver with the Trigger's or else the Broker's delivery spec, send replies back in).
-
-The hop limit, as Knative's TTLDefaulter keeps it: the ingress gives an event without `knativebrokerttl`
-(or with one that is not an integer) 255 and takes one off any other, and refuses with 400 an event whose
-TTL is then 0 or less. Subscribers get the event without the TTL; a reply re-enters the broker with the TTL
-the event had, so each pass through the ingress costs one and a loop of replies ends.
-"""
+"""Broker: an address on the broker ingress, Ready once the data plane serves it; Trigger: Ready once its
+Broker is Ready, its subscriber (and dead-letter sink) resolve to URIs and the object its
+`knative.dev/dependency` annotation names (a source, say) exists and is Ready."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+import json
+from collections.abc import Awaitable, Callable, Iterable
 
-from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter
+from confluent_kafka import KafkaException
 
-from reference.apiserver.admission.eventing import BROKER_CLASS, DEFAULT_BROKER_CLASS
-from reference.eventing.codec import Event
-from reference.eventing.delivery import DeliverySpec, Dispatcher, Outcome
-from reference.eventing.filters import Predicate, compile_trigger
-from reference.eventing.receiver import receive
+from reference.apis import conditions
+from reference.apis.eventing import broker_url
+from reference.apiserver.admission.eventing import BROKER_CLASS, DEFAULT_BROKER_CLASS, KAFKA_BROKER_CLASS
+from reference.dataplane.eventing.kafka_broker import BOOTSTRAP_ANNOTATION, TOPIC_ANNOTATION
+from reference.eventing.resolver import Unresolvable, dead_letter, destination_watches, resolve
+from reference.kafka.topics import ensure_topic
+from reference.reconciler.controller import Controller, Key, Watch, own_key
 
-log = logging.getLogger("kproof.eventing")
-
-TTL = "knativebrokerttl"
-ARRIVAL = "knativearrivaltime"
-DEFAULT_TTL = 255
-BROKER_CLASSES = (DEFAULT_BROKER_CLASS,)
-MAX_PENDING = 100_000  # deliveries waiting or in flight; beyond this the ingress answers 503 (retry later)
-MAX_CONCURRENT = 1_000  # deliveries in flight at once
-
-
-@dataclass
-class TriggerRoute:
-    uid: str
-    name: str
-    broker: str
-    generation: int
-    ready: bool
-    subscriber: str | None
-    predicate: Predicate
-    trigger: dict
+# (kind, namespace, name, **what to expect) -> whether the data plane serves it so already
+Probe = Callable[..., Awaitable[bool]]
+PROBE_RETRY = 0.05
+SUPPORTED_CLASSES = (DEFAULT_BROKER_CLASS, KAFKA_BROKER_CLASS)
+DEPENDENCY = "knative.dev/dependency"
+# Kinds a dependency annotation usually names (sources): a change to one re-reconciles the triggers that
+# wait for it; any other kind is looked at on the next resync.
+DEPENDENCY_KINDS = (("sources.knative.dev", "v1", "pingsources"), ("sources.knative.dev", "v1", "containersources"),
+                    ("sources.knative.dev", "v1beta1", "kafkasources"))
+KAFKA_CONFIG = ("knative-eventing", "kafka-broker-config")
 
 
-def dispatchable(trigger: dict) -> bool:
-    """Its broker is Ready and its subscriber resolved. (Ready itself waits for the data plane to have the
-    trigger, so a client that sees Ready can rely on delivery.)"""
-    true = {c.get("type") for c in (trigger.get("status") or {}).get("conditions") or [] if c.get("status") == "True"}
-    return {"BrokerReady", "SubscriberResolved"} <= true
+async def always_serving(kind: str, namespace: str, name: str, **expect: str) -> bool:
+    return True
 
 
-def ttl_on_ingress(event: Event) -> int:
-    """The event's hop budget once through the ingress: 255 when absent or not an integer, else one less
-    (never below 0)."""
-    try:
-        return max(0, int(event.attributes[TTL]) - 1)
-    except (KeyError, ValueError):
-        return DEFAULT_TTL
+class BrokerReconciler(Controller):
+    name = "broker-controller"
 
+    def __init__(self, registry, probe: Probe = always_serving, classes: tuple[str, ...] = SUPPORTED_CLASSES,
+                 kafka_bootstrap: Callable[[], str | None] = lambda: None) -> None:
+        super().__init__(registry)
+        self.kind = registry.kinds.by_path("eventing.knative.dev", "v1", "brokers")
+        self.config_maps = registry.kinds.by_path("", "v1", "configmaps")
+        self.probe = probe
+        self.classes = classes
+        self.kafka_bootstrap = kafka_bootstrap  # the platform's Kafka, for an empty bootstrap.servers
 
-def arrival_time() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-class BrokerPlane:
-    """The MTChannelBasedBroker: accepted events are held in memory and fanned out at once."""
-
-    classes: tuple[str, ...] = BROKER_CLASSES
-    metric_prefix = "kproof_broker"
-
-    def __init__(self, dispatcher: Dispatcher, registry: CollectorRegistry | None = None) -> None:
-        self.dispatcher = dispatcher
-        self.brokers: dict[tuple[str, str], dict] = {}
-        self.triggers: dict[tuple[str, str], dict[str, TriggerRoute]] = {}  # (ns, broker) -> uid -> route
-        self.features: dict[str, str] = {}
-        self.pending = 0
-        self._slots = asyncio.Semaphore(MAX_CONCURRENT)
-        self._tasks: set[asyncio.Task] = set()
-        self.received = Counter(f"{self.metric_prefix}_events", "Events the broker ingress answered, by code",
-                                ["namespace", "broker", "code"], registry=registry)
-        self.dispatched = Counter(f"{self.metric_prefix}_trigger_deliveries",
-                                  "Deliveries to trigger subscribers, by result",
-                                  ["namespace", "trigger", "result"], registry=registry)
-
-    # Informer handlers -------------------------------------------------------------------------------
-
-    def set_broker(self, kind: str, broker: dict, old: dict | None) -> None:
+    async def _kafka_topic(self, broker: dict, status: dict) -> dict:
+        """Makes the Kafka-class broker's topic; the TopicReady condition (status.annotations on success)."""
+        ref = (broker.get("spec") or {}).get("config") or {}
+        config = self.get(self.config_maps, ref.get("namespace") or KAFKA_CONFIG[0], ref.get("name") or KAFKA_CONFIG[1])
+        data = (config or {}).get("data") or {}
+        bootstrap = data.get("bootstrap.servers") or self.kafka_bootstrap()
+        if not bootstrap:
+            return conditions.condition("TopicReady", False, "NoBootstrapServers",
+                                        "bootstrap.servers is empty and the platform has no Kafka")
         meta = broker["metadata"]
-        key = (meta.get("namespace", ""), meta["name"])
-        klass = (meta.get("annotations") or {}).get(BROKER_CLASS, "")
-        if kind == "DELETED" or klass not in self.classes:
-            self.brokers.pop(key, None)
+        topic = f"knative-broker-{meta['namespace']}-{meta['name']}"
+        try:
+            await asyncio.to_thread(ensure_topic, bootstrap, topic, int(data.get("default.topic.partitions") or 3),
+                                    int(data.get("default.topic.replication.factor") or 1))
+        except (KafkaException, ValueError) as err:
+            return conditions.condition("TopicReady", False, "TopicNotCreated", f"topic {topic}: {err}")
+        status["annotations"] = {BOOTSTRAP_ANNOTATION: bootstrap, TOPIC_ANNOTATION: topic}
+        return conditions.condition("TopicReady", True)
+
+    async def reconcile(self, key: Key) -> float | None:
+        broker = self.get(self.kind, *key)
+        if broker is None or broker["metadata"].get("deletionTimestamp"):
+            return None
+        previous = broker.get("status") or {}
+        status = {k: v for k, v in previous.items() if k != "conditions"}
+        status["observedGeneration"] = broker["metadata"]["generation"]
+        klass = (broker["metadata"].get("annotations") or {}).get(BROKER_CLASS, "")
+        if klass not in self.classes:
+            parts = [conditions.condition("Ready", False, "BrokerClassNotSupported",
+                                          f"the reference platform runs brokers of class "
+                                          f"{', '.join(self.classes)}, not {klass!r}")]
+            status["conditions"] = conditions.merge(parts, previous.get("conditions"))
+            self.write_status(self.kind, broker, status)
+            return None
+        url = broker_url(*key, kafka=klass == KAFKA_BROKER_CLASS)
+        status["address"] = {"name": "http", "url": url}
+        status["addresses"] = [{"name": "http", "url": url}]
+        again = None
+        dls = ((broker.get("spec") or {}).get("delivery") or {}).get("deadLetterSink")
+        parts = [conditions.condition("Addressable", True), conditions.condition("FilterReady", True)]
+        if klass == KAFKA_BROKER_CLASS:
+            parts.append(await self._kafka_topic(broker, status))
+            if parts[-1]["status"] != "True":
+                again = 5.0
         else:
-            self.brokers[key] = broker
+            parts.append(conditions.condition("TriggerChannelReady", True))
+        if dls:
+            delivery_status, resolved = dead_letter(broker["spec"]["delivery"], key[0], self.registry.store,
+                                                    self.registry.kinds)
+            if delivery_status:
+                status["deliveryStatus"] = delivery_status
+            parts.append(resolved)
+            if resolved["status"] != "True":
+                again = 1.0
+        if await self.probe("brokers", *key):
+            parts.append(conditions.condition("IngressReady", True))
+        else:
+            parts.append(conditions.condition("IngressReady", None, "Probing",
+                                              "Waiting for the broker ingress to serve the broker."))
+            again = PROBE_RETRY
+        status["conditions"] = conditions.merge([*parts, conditions.all_of("Ready", parts)],
+                                                previous.get("conditions"))
+        self.write_status(self.kind, broker, status)
+        return again
 
-    def set_trigger(self, kind: str, trigger: dict, old: dict | None) -> None:
-        meta = trigger["metadata"]
-        spec = trigger.get("spec") or {}
-        namespace, uid = meta.get("namespace", ""), meta["uid"]
-        routes = self.triggers.setdefault((namespace, spec.get("broker", "")), {})
-        known = routes.pop(uid, None)
-        if kind == "DELETED":
-            return
-        generation = int(meta.get("generation") or 0)
-        # Filters compile once per generation: status updates reuse the compiled predicate.
-        predicate = known.predicate if known and known.generation == generation else compile_trigger(spec)
-        routes[uid] = TriggerRoute(uid, meta["name"], spec.get("broker", ""), generation, dispatchable(trigger),
-                                   (trigger.get("status") or {}).get("subscriberUri"), predicate, trigger)
 
-    def set_features(self, data: dict[str, str]) -> None:
-        self.features = data
-
-    def serves(self, namespace: str, name: str) -> bool:
-        return (namespace, name) in self.brokers
-
-    def owns_trigger(self, uid: str) -> bool:
-        """Whether the trigger's broker is one of this plane's."""
-        return any(uid in routes and key in self.brokers for key, routes in self.triggers.items())
-
-    def serves_trigger(self, namespace: str, name: str, uid: str, generation: int, subscriber: str) -> bool:
-        """Whether events reach this trigger's generation and subscriber now (the trigger's readiness probe)."""
-        route = next((r for (ns, _), routes in self.triggers.items() if ns == namespace
-                      for r in routes.values() if r.uid == uid), None)
-        return (route is not None and route.name == name and route.generation == generation and route.ready
-                and route.subscriber == subscriber)
-
-    # Ingress -----------------------------------------------------------------------------------------
-
-    async def handle(self, request: web.Request) -> web.Response:
-        parts = request.path.strip("/").split("/")
-        if len(parts) != 2 or (parts[0], parts[1]) not in self.brokers:
-            return web.Response(status=404, text=f"no broker at {request.path}\n")
-        namespace, name = parts
-        event = await receive(request)
-        if isinstance(event, web.Response):
-            if event.status >= 400:
-                self.received.labels(namespace, name, str(event.status)).inc()
-            return event
-        status, message = await self.ingest(namespace, name, event)
-        self.received.labels(namespace, name, str(status)).inc()
-        return web.Response(status=status, text=message) if message else web.Response(status=status)
-
-    async def ingest(self, namespace: str, name: str, event: Event) -> tuple[int, str]:
-        """Accepts an event into a broker: (HTTP status, message)."""
-        ttl = ttl_on_ingress(event)
-        refusal = self._refusal(namespace, name, ttl)
-        if refusal is not None:
-            return refusal
-        attributes = {**event.attributes, TTL: str(ttl), ARRIVAL: arrival_time()}
-        return await self.keep(namespace, name, replace(event, attributes=attributes))
-
-    def _refusal(self, namespace: str, name: str, ttl: int) -> tuple[int, str] | None:
-        if (namespace, name) not in self.brokers:
-            return 404, f"broker {namespace}/{name} does not exist\n"
-        if ttl <= 0:
-            return 400, f"the event's {TTL} is spent\n"
-        if self.pending >= MAX_PENDING:
-            return 503, "the broker has too many deliveries pending; retry later\n"
+def dependency_ref(trigger: dict) -> object:
+    """The decoded `knative.dev/dependency` annotation (None when absent; the raw text when not JSON)."""
+    text = (trigger["metadata"].get("annotations") or {}).get(DEPENDENCY)
+    if text is None:
         return None
-
-    async def keep(self, namespace: str, name: str, event: Event) -> tuple[int, str]:
-        """Takes responsibility for an accepted event: here, dispatch it at once."""
-        for route in list(self.triggers.get((namespace, name), {}).values()):
-            if route.ready and route.subscriber and route.predicate(event):
-                self._spawn(self.deliver(namespace, name, route, event))
-        return 202, ""
-
-    def _spawn(self, work) -> None:
-        self.pending += 1
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task) -> None:
-        self.pending -= 1
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("event delivery crashed", exc_info=task.exception())
-
-    def delivery_of(self, route: TriggerRoute, broker: dict) -> DeliverySpec:
-        delivery = (route.trigger.get("spec") or {}).get("delivery") or (broker.get("spec") or {}).get("delivery")
-        dls = ((route.trigger.get("status") or {}).get("deliveryStatus") or {}).get("deadLetterSinkUri")
-        return DeliverySpec.parse(delivery, dls,
-                                  honour_retry_after=self.features.get("delivery-retryafter") == "enabled")
-
-    async def deliver(self, namespace: str, broker_name: str, route: TriggerRoute, event: Event) -> None:
-        """To one trigger's subscriber, without the TTL; a reply goes back into the broker."""
-        broker = self.brokers.get((namespace, broker_name))
-        if broker is None or not route.subscriber:
-            return
-        ttl = int(event.attributes[TTL])
-        outgoing = replace(event, attributes={k: v for k, v in event.attributes.items() if k != TTL})
-        async with self._slots:
-            outcome = await self.dispatcher.deliver(outgoing, route.subscriber, self.delivery_of(route, broker),
-                                                    namespace=namespace)
-        self.dispatched.labels(namespace, route.name, _result(outcome)).inc()
-        if outcome.reply is not None:
-            await self._reply(namespace, broker_name, route, outcome.reply, ttl)
-
-    async def _reply(self, namespace: str, broker: str, route: TriggerRoute, reply: Event, ttl: int) -> None:
-        """The reply re-enters the ingress with the event's TTL; the ingress takes one off (or refuses it)."""
-        status, message = await self.ingest(namespace, broker, replace(reply, attributes={**reply.attributes,
-                                                                                         TTL: str(ttl)}))
-        if status != 202:
-            log.warning("the reply of trigger %s/%s was refused: %s %s", namespace, route.name, status,
-                        message.strip())
-
-    async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
-def _result(outcome: Outcome) -> str:
-    if outcome.delivered:
-        return "delivered"
-    return "dead_lettered" if outcome.dead_lettered else "failed"
+class TriggerReconciler(Controller):
+    name = "trigger-controller"
+
+    def __init__(self, registry, probe: Probe = always_serving) -> None:
+        super().__init__(registry)
+        kinds = registry.kinds
+        self.probe = probe
+        self.kind = kinds.by_path("eventing.knative.dev", "v1", "triggers")
+        self.brokers = kinds.by_path("eventing.knative.dev", "v1", "brokers")
+
+    def watches(self) -> list[Watch]:
+        # Its broker, any addressable it may point at and its dependency change a trigger's status.
+        kinds = [self.registry.kinds.by_path(*path) for path in DEPENDENCY_KINDS]
+        return [Watch(self.kind, own_key), *destination_watches(self.registry, self.kind),
+                *(Watch(kind, self._waiting_on) for kind in kinds if kind is not None)]
+
+    def _waiting_on(self, obj: dict) -> Iterable[Key]:
+        """The triggers in the object's namespace whose dependency annotation names it."""
+        namespace, name = obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
+        for entry in self.registry.store.entries(self.kind.resource, namespace):
+            ref = dependency_ref(entry.obj)
+            if isinstance(ref, dict) and ref.get("name") == name and ref.get("kind") == obj.get("kind"):
+                yield namespace, entry.obj["metadata"]["name"]
+
+    def _dependency(self, trigger: dict) -> dict:
+        """The DependencyReady condition, as Knative's trigger reconciler propagates it."""
+        ref = dependency_ref(trigger)
+        if ref is None:
+            return conditions.condition("DependencyReady", True)
+        if not isinstance(ref, dict) or not all(isinstance(ref.get(k), str) for k in ("kind", "name", "apiVersion")):
+            return conditions.condition("DependencyReady", False, "ReferenceError",
+                                        f"Unable to unmarshal objectReference from dependency annotation of "
+                                        f"trigger: {trigger['metadata']['annotations'][DEPENDENCY]}")
+        kind = self.registry.kinds.by_kind(ref["apiVersion"], ref["kind"])
+        found = self.get(kind, trigger["metadata"].get("namespace", ""), ref["name"]) if kind else None
+        if found is None:
+            return conditions.condition("DependencyReady", False, "DependencyDoesNotExist",
+                                        f'Dependency does not exist: {ref["kind"]} "{ref["name"]}" not found')
+        observed = (found.get("status") or {}).get("observedGeneration")
+        if found["metadata"].get("generation") != observed:
+            return conditions.condition("DependencyReady", None, "GenerationNotEqual",
+                                        f"The dependency's metadata.generation, {found['metadata'].get('generation')}"
+                                        f", is not equal to its status.observedGeneration, {observed}.")
+        ready = next((c for c in (found.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"),
+                     None)
+        if ready is None:
+            return conditions.condition("DependencyReady", None, "DependencyNotConfigured",
+                                        "Dependency has not yet been reconciled.")
+        if ready.get("status") == "True":
+            return conditions.condition("DependencyReady", True)
+        return conditions.condition("DependencyReady", ready.get("status") if ready.get("status") == "False"
+                                    else None, ready.get("reason", ""), ready.get("message", ""))
+
+    async def reconcile(self, key: Key) -> float | None:
+        trigger = self.get(self.kind, *key)
+        if trigger is None or trigger["metadata"].get("deletionTimestamp"):
+            return None
+        spec = trigger.get("spec") or {}
+        previous = trigger.get("status") or {}
+        status = {k: v for k, v in previous.items() if k not in ("conditions", "subscriberUri")}
+        status["observedGeneration"] = trigger["metadata"]["generation"]
+        broker = self.get(self.brokers, key[0], spec.get("broker", ""))
+        parts = []
+        if broker is None:
+            parts.append(conditions.condition("BrokerReady", False, "BrokerDoesNotExist",
+                                              f'Broker "{spec.get("broker")}" does not exist'))
+        else:
+            ready = conditions.get(broker)
+            parts.append(conditions.condition("BrokerReady", ready["status"], ready.get("reason", ""),
+                                              ready.get("message", "")))
+        try:
+            status["subscriberUri"] = resolve(spec.get("subscriber"), key[0], self.registry.store,
+                                              self.registry.kinds)
+            parts.append(conditions.condition("SubscriberResolved", True))
+        except Unresolvable as err:
+            parts.append(conditions.condition("SubscriberResolved", False, "Unable to get the Subscriber's URI",
+                                              str(err)))
+        delivery = spec.get("delivery") or ((broker or {}).get("spec") or {}).get("delivery") or {}
+        delivery_status, resolved = dead_letter(delivery, key[0], self.registry.store, self.registry.kinds)
+        if delivery_status:
+            status["deliveryStatus"] = delivery_status
+        else:
+            status.pop("deliveryStatus", None)
+        parts.append(resolved)
+        parts.append(self._dependency(trigger))
+        again = None
+        if all(p["status"] == "True" for p in parts):
+            # Ready only once the data plane delivers to this generation's subscriber.
+            if await self.probe("triggers", *key, uid=trigger["metadata"]["uid"],
+                                generation=str(trigger["metadata"]["generation"]), subscriber=status["subscriberUri"]):
+                parts.append(conditions.condition("SubscriptionReady", True))
+            else:
+                parts.append(conditions.condition("SubscriptionReady", None, "Probing",
+                                                  "Waiting for the broker's data plane to deliver to the trigger."))
+                again = PROBE_RETRY
+        else:
+            parts.append(conditions.condition("SubscriptionReady", None, "NotReady",
+                                              "Waiting for the broker and the subscriber."))
+        status["conditions"] = conditions.merge([*parts, conditions.all_of("Ready", parts)],
+                                                previous.get("conditions"))
+        self.write_status(self.kind, trigger, status)
+        return again

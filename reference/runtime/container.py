@@ -11,9 +11,9 @@ import contextlib
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
+from reference.apis.times import now
 from reference.runtime.limits import GROUP, Cgroup, Limits
 from reference.runtime.probes import AGGRESSIVE_PERIOD
 from reference.runtime.sandbox import signal_app
@@ -66,10 +66,6 @@ async def copy_output(stream: asyncio.StreamReader, log: BoundedLog) -> None:
             log.write(chunk)
     finally:
         log.close()
-
-
-def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass

@@ -18,12 +18,13 @@ import os
 import shutil
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
+from reference.apis import times
+from reference.apis.resources import GPU_MEM, NVIDIA_GPU, container_requests, qos_class
 from reference.apiserver.errors import ApiError
 from reference.apiserver.kinds import Kind
 from reference.apiserver.registry import Options, Registry
@@ -36,7 +37,6 @@ from reference.runtime.network import Bridge, NetworkError, PodNetwork
 from reference.runtime.nodes import HOST_IP, MANAGED_LABEL, NodeSpec, node_object
 from reference.runtime.probes import checker
 from reference.scheduler import gpushare
-from reference.scheduler.resources import GPU_MEM, NVIDIA_GPU, container_requests, qos_class
 
 log = logging.getLogger("kproof.kubelet")
 
@@ -52,10 +52,6 @@ Drain = Callable[[str, str, float], Awaitable[None]]
 
 class ContainerConfigError(RuntimeError):
     """An env source is missing (CreateContainerConfigError)."""
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def pod_directory(state_dir: Path, pod: dict) -> Path:
@@ -80,7 +76,7 @@ class PodWorker:
         self._dirty = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.terminating = False
-        self.start_time = _now()
+        self.start_time = times.now()
         self.network: PodNetwork | None = None  # its own namespace, where the platform wires pods
         self.pod_ip = HOST_IP
         self.evicted = ""  # the eviction manager's message once the pod was evicted
@@ -421,7 +417,7 @@ def _with_transition_times(status: dict, previous: dict) -> dict:
     for condition in status["conditions"]:
         old = before.get(condition["type"])
         condition["lastTransitionTime"] = (old["lastTransitionTime"] if old and old.get("status") ==
-                                           condition["status"] and old.get("lastTransitionTime") else _now())
+                                           condition["status"] and old.get("lastTransitionTime") else times.now())
     return status
 
 
@@ -478,7 +474,7 @@ class Kubelet:
         opts = Options(user=USER)
         disk = shutil.disk_usage(self.state_dir).total
         for spec in self.nodes.values():
-            self._register(node_object(spec, disk, _now()), opts)
+            self._register(node_object(spec, disk, times.now()), opts)
         for entry in self.registry.store.entries(self.node_kind.resource):
             name = entry.obj["metadata"]["name"]
             if name not in self.nodes and (entry.obj["metadata"].get("labels") or {}).get(MANAGED_LABEL):
@@ -511,7 +507,7 @@ class Kubelet:
         """The node heartbeat: a Lease per node in kube-node-lease, renewed every quarter of its duration."""
         opts = Options(user=USER)
         while True:
-            renewed = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            renewed = times.now_micro()
             for name in self.nodes:
                 lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                          "metadata": {"name": name, "namespace": "kube-node-lease"},

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from reference.scheduler.resources import CPU, MEMORY, QuantityError, quantity
+from reference.apis.resources import CPU, MEMORY, QuantityError, quantity
 
 log = logging.getLogger("kproof.kubelet")
 

@@ -27,8 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from reference.runtime.devices import Gpu, discover, product_label, virtual_uuid
-from reference.scheduler.resources import (
+from reference.apis.resources import (
     CPU,
     EPHEMERAL_STORAGE,
     GPU_COUNT,
@@ -41,6 +40,7 @@ from reference.scheduler.resources import (
     format_cpu,
     quantity,
 )
+from reference.runtime.devices import Gpu, discover, product_label, virtual_uuid
 
 HOST_NODE = "kproof-local"
 HOST_IP = "127.0.0.1"

@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from reference.apis.resources import QuantityError, quantity
 from reference.runtime.sandbox import Mount
 from reference.runtime.subpath import SubPathError, components
-from reference.scheduler.resources import QuantityError, quantity
 
 # (namespace, kind, name) -> the object, or None when it does not exist
 Lookup = Callable[[str, str, str], "dict | None"]

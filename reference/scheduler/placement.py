@@ -13,8 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from reference.scheduler import gpushare
-from reference.scheduler.resources import (
+from reference.apis.resources import (
     CPU,
     GPU_COUNT,
     GPU_MEM,
@@ -25,6 +24,7 @@ from reference.scheduler.resources import (
     pod_requests,
     quantity,
 )
+from reference.scheduler import gpushare
 
 UNSCHEDULABLE = "node(s) were unschedulable"
 SELECTOR_MISMATCH = "node(s) didn't match Pod's node affinity/selector"

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from reference.apis.labels import DELETION_COST
 from reference.durations import parse_go_duration
 from reference.scheduler.placement import Fit, NodeInfo, fit_error, schedule
 
 UNIT_ANNOTATION = "scheduling.kproof.dev/resource-policy-unit"  # "<policy>/<unit index>"
-DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 VIRTUAL_NODE_LABEL = ("type", "virtual-kubelet")  # ACK's virtual nodes (ECI, ACS)
 AT_MAX = "node(s) in ResourcePolicy units at their max"
 NOT_IN_UNITS = "node(s) in no ResourcePolicy unit"

@@ -11,15 +11,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
+from reference.apis import times
+from reference.apis.resources import GPU_MEM, pod_requests
 from reference.apiserver.registry import Options
-from reference.controller import Controller, Key, Watch
-from reference.events import NORMAL, WARNING, EventRecorder
+from reference.reconciler.controller import Controller, Key, Watch
+from reference.reconciler.events import NORMAL, WARNING, EventRecorder
 from reference.scheduler import gpushare
 from reference.scheduler.placement import FINISHED, Fit, NoFit, node_infos, schedule
 from reference.scheduler.policy import Placed, Policy, Waiting, place, policy_for
-from reference.scheduler.resources import GPU_MEM, pod_requests
 
 log = logging.getLogger("kproof.scheduler")
 
@@ -27,10 +27,8 @@ SCHEDULER_NAME = "default-scheduler"
 
 
 def _epoch(timestamp: str) -> float:
-    try:
-        return datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        return time.time()
+    parsed = times.parse(timestamp)
+    return time.time() if parsed is None else parsed
 
 
 def unscheduled(pod: dict) -> bool:
@@ -133,7 +131,7 @@ class Scheduler(Controller):
 
 def _condition(status: str, reason: str = "", message: str = "") -> dict:
     out = {"type": "PodScheduled", "status": status, "lastProbeTime": None,
-           "lastTransitionTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+           "lastTransitionTime": times.now()}
     if reason:
         out["reason"] = reason
     if message:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import copy
 
-from reference.controller import Controller, Key, Watch, own_key, owner_keys
-from reference.serving import conditions
-from reference.serving.labels import (
+from reference.apis import conditions
+from reference.apis.labels import (
     CONFIGURATION,
     CONFIGURATION_GENERATION,
     CONFIGURATION_UID,
@@ -15,8 +14,9 @@ from reference.serving.labels import (
     ROUTING_STATE,
     SERVICE,
     SERVICE_UID,
-    owner_reference,
 )
+from reference.apis.objects import owner_reference
+from reference.reconciler.controller import Controller, Key, Watch, own_key, owner_keys
 
 
 def revision_name(config: dict) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import yaml
 
-from reference.serving.labels import CLUSTER_LOCAL, VISIBILITY
+from reference.apis.labels import CLUSTER_LOCAL, VISIBILITY
 
 CLUSTER_DOMAIN = "svc.cluster.local"
 DEFAULT_DOMAIN = "example.com"

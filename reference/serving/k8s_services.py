@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import hashlib
 
-from reference.serving import domain
-from reference.serving.labels import (
+from reference.apis.labels import (
     APP,
     REVISION,
     REVISION_UID,
@@ -25,8 +24,9 @@ from reference.serving.labels import (
     SERVERLESS_SERVICE,
     SERVICE_TYPE,
     VISIBILITY,
-    owner_reference,
 )
+from reference.apis.objects import owner_reference
+from reference.serving import domain
 
 H2C = "h2c"
 APP_PROTOCOL_H2C = "kubernetes.io/h2c"

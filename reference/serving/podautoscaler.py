@@ -14,15 +14,15 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+from reference.apis import conditions
+from reference.apis.labels import CONFIGURATION, REVISION, SERVICE
+from reference.apis.objects import is_reserved
 from reference.autoscaler.config import HPA_CLASS, KPA_CLASS, AutoscalerConfig
 from reference.autoscaler.kpa import TICK_SECONDS, Decider, RevisionMetrics, ScaleResult
 from reference.autoscaler.scaling import ACTIVATING, ActiveState, next_state, scale
 from reference.autoscaler.spec import autoscaler_class, decider_spec, progress_deadline, scale_bounds
-from reference.controller import Controller, Key, Watch, own_key
-from reference.serving import conditions
+from reference.reconciler.controller import Controller, Key, Watch, own_key
 from reference.serving.autoscaler_metrics import AutoscalerMetrics
-from reference.serving.labels import CONFIGURATION, REVISION, SERVICE
-from reference.serving.reserve import is_reserved
 
 log = logging.getLogger("kproof.autoscaler")
 

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import copy
 
-from reference.scheduler.resources import is_extended
-
-RESERVE = "knative.aliyun.com/reserve-instance"
-RESERVE_REPLICAS = "knative.aliyun.com/reserve-instance-replicas"
-RESERVED_LABEL = "serving.kproof.dev/reserved-instance"
+from reference.apis.labels import RESERVE, RESERVE_REPLICAS, RESERVED_LABEL
+from reference.apis.resources import is_extended
 
 
 def reserve_replicas(revision: dict) -> int:
@@ -27,10 +24,6 @@ def reserve_replicas(revision: dict) -> int:
         return max(1, int(annotations.get(RESERVE_REPLICAS, "1")))
     except ValueError:
         return 1
-
-
-def is_reserved(pod: dict) -> bool:
-    return (pod["metadata"].get("labels") or {}).get(RESERVED_LABEL) == "true"
 
 
 def reserved(pod: dict) -> dict:

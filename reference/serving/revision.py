@@ -18,22 +18,17 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from reference.apis import conditions
+from reference.apis.labels import CONFIGURATION, REVISION, REVISION_UID, ROUTING_STATE, SERVICE
+from reference.apis.objects import owner_reference
 from reference.apiserver.admission.autoscaling import INITIAL_SCALE, MAX_SCALE, MIN_SCALE, lookup
 from reference.apiserver.admission.podspec import user_container_index
 from reference.apiserver.errors import ApiError
-from reference.controller import Controller, Key, Watch, own_key, owner_keys
+from reference.reconciler.controller import Controller, Key, Watch, own_key, owner_keys
 from reference.runtime.catalog import parse_reference
 from reference.runtime.ports import claimed_ports, free_port
 from reference.scheduler.policy import DELETION_COST
-from reference.serving import conditions, k8s_services, reserve
-from reference.serving.labels import (
-    CONFIGURATION,
-    REVISION,
-    REVISION_UID,
-    ROUTING_STATE,
-    SERVICE,
-    owner_reference,
-)
+from reference.serving import k8s_services, reserve
 
 log = logging.getLogger("kproof.revision")
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import copy
 from collections.abc import Awaitable, Callable
 
-from reference.controller import Controller, Key, Watch, own_key, owner_keys
-from reference.serving import conditions, domain, k8s_services
-from reference.serving.labels import ROUTE, ROUTES_ANNOTATION, ROUTING_STATE
+from reference.apis import conditions
+from reference.apis.labels import ROUTE, ROUTES_ANNOTATION, ROUTING_STATE
+from reference.reconciler.controller import Controller, Key, Watch, own_key, owner_keys
+from reference.serving import domain, k8s_services
 
 # (route, its status.traffic) -> whether the data plane already serves that traffic
 IngressProbe = Callable[[dict, list[dict]], Awaitable[bool]]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import copy
 
-from reference.controller import Controller, Key, Watch, own_key, owner_keys
-from reference.serving import conditions
-from reference.serving.labels import SERVICE, SERVICE_UID, owner_reference, propagated
+from reference.apis import conditions
+from reference.apis.labels import SERVICE, SERVICE_UID
+from reference.apis.objects import owner_reference, propagated
+from reference.reconciler.controller import Controller, Key, Watch, own_key, owner_keys
 
 
 class ServiceReconciler(Controller):

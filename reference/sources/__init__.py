@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from reference.apiserver.registry import Registry
-from reference.controller import Controller
-from reference.eventing.delivery import Route, direct, ingress_route
+from reference.cloudevents.delivery import Route, direct, ingress_route
+from reference.reconciler.controller import Controller
 from reference.sources.container import ContainerSourceReconciler
 from reference.sources.ping import PingSourceReconciler
 

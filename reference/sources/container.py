@@ -15,10 +15,10 @@ import hashlib
 import json
 import secrets
 
-from reference.controller import Controller, Key, Watch, own_key, owner_keys
-from reference.eventing.controllers.resolver import Unresolvable, destination_watches, resolve
-from reference.serving import conditions
-from reference.serving.labels import owner_reference
+from reference.apis import conditions
+from reference.apis.objects import owner_reference
+from reference.eventing.resolver import Unresolvable, destination_watches, resolve
+from reference.reconciler.controller import Controller, Key, Watch, own_key, owner_keys
 
 SOURCE_LABEL = "sources.knative.dev/source"
 CONTROLLER_AGENT = "container-source-controller"

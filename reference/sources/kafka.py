@@ -7,10 +7,10 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from reference.controller import Controller, Key, Watch, own_key
-from reference.eventing.controllers.resolver import Unresolvable, dead_letter, destination_watches, resolve
+from reference.apis import conditions
+from reference.eventing.resolver import Unresolvable, dead_letter, destination_watches, resolve
 from reference.kafka.locate import reachable
-from reference.serving import conditions
+from reference.reconciler.controller import Controller, Key, Watch, own_key
 
 # (namespace, name, generation) -> (consuming, why not)
 ConsumerProbe = Callable[[str, str, int], Awaitable[tuple[bool, str | None]]]

@@ -23,11 +23,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import aiohttp
 from croniter import CroniterBadDateError, croniter
 
-from reference.controller import Controller, Key, Watch, own_key
-from reference.eventing.codec import Event
-from reference.eventing.controllers.resolver import Unresolvable, destination_watches, resolve
-from reference.eventing.delivery import DeliverySpec, Dispatcher, Route, direct
-from reference.serving import conditions
+from reference.apis import conditions
+from reference.cloudevents.codec import Event
+from reference.cloudevents.delivery import DeliverySpec, Dispatcher, Route, direct
+from reference.eventing.resolver import Unresolvable, destination_watches, resolve
+from reference.reconciler.controller import Controller, Key, Watch, own_key
 
 log = logging.getLogger("kproof.sources")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from reference.eventing.cesql import compile_expression, evaluate_tree, matches, parse
+from reference.cloudevents.cesql import compile_expression, evaluate_tree, matches, parse
 
 EXPRESSION = ("type LIKE 'dev.knative.%' AND (source = '/apis/v1/namespaces/default/kafkasources/s#demo' "
               "OR LENGTH(subject) > 3) AND NOT EXISTS ignored")

@@ -21,7 +21,7 @@ import requests
 from confluent_kafka import Consumer, Producer
 
 from kproof.target import Target
-from reference.eventing.delivery import CONNECTIONS_PER_DESTINATION
+from reference.cloudevents.delivery import CONNECTIONS_PER_DESTINATION
 from reference.kafka.client import config, consumer_config
 from reference.kafka.topics import ensure_topic
 

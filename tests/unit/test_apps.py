@@ -9,7 +9,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from reference.apps import autoscale, event_display, heartbeats, recorder
-from reference.eventing.codec import Event, MalformedEvent, from_http, to_binary, to_structured
+from reference.cloudevents.codec import Event, MalformedEvent, from_http, to_binary, to_structured
 
 CE = {"ce-specversion": "1.0", "ce-id": "1", "ce-source": "/s", "ce-type": "t.created", "ce-ext": "x",
       "content-type": "application/json"}

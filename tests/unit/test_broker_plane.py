@@ -12,11 +12,11 @@ from yarl import URL
 
 from reference.apiserver.admission.eventing import BROKER_CLASS, KAFKA_BROKER_CLASS
 from reference.apps import recorder
-from reference.eventing.broker import ARRIVAL, TTL, BrokerPlane
-from reference.eventing.channel import ChannelPlane
-from reference.eventing.delivery import Dispatcher
-from reference.eventing.kafka_broker import KafkaBrokerPlane
-from reference.eventing.kafka_sink import KafkaSinkPlane, SinkTarget
+from reference.cloudevents.delivery import Dispatcher
+from reference.dataplane.eventing.broker import ARRIVAL, TTL, BrokerPlane
+from reference.dataplane.eventing.channel import ChannelPlane
+from reference.dataplane.eventing.kafka_broker import KafkaBrokerPlane
+from reference.dataplane.eventing.kafka_sink import KafkaSinkPlane, SinkTarget
 
 CE = {"ce-specversion": "1.0", "ce-id": "1", "ce-source": "/unit", "ce-type": "t.created",
       "content-type": "application/json"}

@@ -8,16 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from reference.eventing.cesql import (
-    ParseError,
-    compile_expression,
-    evaluate,
-    evaluate_tree,
-    matches,
-    parse,
-)
-from reference.eventing.cesql.like import compile_like, like_match
-from reference.eventing.cesql.nodes import Binary, Identifier, Like, Literal, Unary
+from reference.cloudevents.cesql import ParseError, compile_expression, evaluate, evaluate_tree, matches, parse
+from reference.cloudevents.cesql.like import compile_like, like_match
+from reference.cloudevents.cesql.nodes import Binary, Identifier, Like, Literal, Unary
 
 EVENT = {"specversion": "1.0", "id": "1", "source": "/apis/v1/sources/s", "type": "dev.knative.ping",
          "hop": "5", "ttl": "10", "flag": True, "count": 3}

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reference.eventing.cesql import CesqlError, ParseError, compile_expression, evaluate_tree, parse
+from reference.cloudevents.cesql import CesqlError, ParseError, compile_expression, evaluate_tree, parse
 
 TCK_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "specs" / "cesql-tck"
 MIN_FILES = 18

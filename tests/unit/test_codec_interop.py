@@ -13,7 +13,7 @@ from cloudevents.core.bindings import kafka as kafka_sdk
 from cloudevents.core.v1.event import CloudEvent
 from multidict import CIMultiDict
 
-from reference.eventing.codec import MalformedEvent, from_http, from_kafka, to_binary, to_kafka, to_structured
+from reference.cloudevents.codec import MalformedEvent, from_http, from_kafka, to_binary, to_kafka, to_structured
 
 ATTRIBUTES = {"id": "e-1", "source": "/kproof/unit", "type": "ai.request", "specversion": "1.0",
               "datacontenttype": "application/json", "subject": "model/bert", "region": "eu west"}

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from reference.apis import conditions
 from reference.apiserver.bootstrap import bootstrap
 from reference.apiserver.registry import Registry
 from reference.apiserver.store import Store
-from reference.serving import conditions
 from reference.sources.container import (
     HASH_LABEL,
     NAME_LABEL,

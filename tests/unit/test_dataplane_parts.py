@@ -1,6 +1,6 @@
-from reference.dataplane.metrics import RevisionStats
-from reference.dataplane.requestlog import RequestRecord, compile_template, js_escape
-from reference.dataplane.routing import RoutingTable
+from reference.dataplane.serving.metrics import RevisionStats
+from reference.dataplane.serving.requestlog import RequestRecord, compile_template, js_escape
+from reference.dataplane.serving.routing import RoutingTable
 
 
 class Clock:

@@ -11,8 +11,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from reference.apps import recorder
-from reference.eventing.codec import Event
-from reference.eventing.delivery import DeliverySpec, Dispatcher, retried, retry_after_seconds
+from reference.cloudevents.codec import Event
+from reference.cloudevents.delivery import DeliverySpec, Dispatcher, retried, retry_after_seconds
 
 EVENT = Event({"specversion": "1.0", "id": "e-1", "source": "/unit", "type": "t.created", "color": "red"},
               b'{"n": 1}')

@@ -7,14 +7,14 @@ import json
 
 import pytest
 
+from reference.apis import conditions
 from reference.apiserver.admission.eventing import validate_trigger
 from reference.apiserver.bootstrap import bootstrap
 from reference.apiserver.errors import ApiError
 from reference.apiserver.registry import Registry
 from reference.apiserver.store import Store
-from reference.eventing.controllers.broker import DEPENDENCY, TriggerReconciler
-from reference.eventing.controllers.channel import InMemoryChannelReconciler, channel_delivery
-from reference.serving import conditions
+from reference.eventing.broker import DEPENDENCY, TriggerReconciler
+from reference.eventing.channel import InMemoryChannelReconciler, channel_delivery
 from tests.unit.admission_helpers import context
 
 SINK = {"ref": {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "recorder", "namespace": "ns"}}
@@ -107,7 +107,7 @@ def test_a_subscription_waits_for_its_channel_to_resolve_the_dead_letter_sink() 
 
 def test_a_ref_to_a_kubernetes_service_resolves_to_its_cluster_local_name() -> None:
     """Knative's resolver calls a core Service though it is not Addressable; it must exist."""
-    from reference.eventing.controllers.resolver import Unresolvable, resolve
+    from reference.eventing.resolver import Unresolvable, resolve
 
     registry = _registry()
     services = _kind(registry, "", "v1", "services")

@@ -2,8 +2,8 @@
 
 import pytest
 
-from reference.eventing.codec import Event
-from reference.eventing.filters import compile_trigger
+from reference.cloudevents.codec import Event
+from reference.cloudevents.filters import compile_trigger
 
 EVENT = Event({"specversion": "1.0", "id": "1", "source": "/apis/v1/namespaces/ai/kafkasources/orders#orders",
                "type": "dev.knative.kafka.event", "subject": "partition:0#12", "region": "eu", "empty": ""},

@@ -20,12 +20,12 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 from reference.apps import protocols
-from reference.dataplane.h2c import PREFACE, H2Stream, Link, Pool, StreamReset, Unreachable, request_headers
-from reference.dataplane.metrics import Metrics
-from reference.dataplane.proxy import Incoming, Proxy
-from reference.dataplane.requestlog import RequestRecord
-from reference.dataplane.routing import RoutingTable
 from reference.dataplane.server import IngressSite, app_runner
+from reference.dataplane.serving.h2c import PREFACE, H2Stream, Link, Pool, StreamReset, Unreachable, request_headers
+from reference.dataplane.serving.metrics import Metrics
+from reference.dataplane.serving.proxy import Incoming, Proxy
+from reference.dataplane.serving.requestlog import RequestRecord
+from reference.dataplane.serving.routing import RoutingTable
 
 WAIT = 10.0  # the bound on any one wait
 HOST = "svc.ns.example.com"

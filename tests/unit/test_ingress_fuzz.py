@@ -20,8 +20,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reference.eventing.broker import BrokerPlane
-from reference.eventing.delivery import Dispatcher
+from reference.cloudevents.delivery import Dispatcher
+from reference.dataplane.eventing.broker import BrokerPlane
 
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

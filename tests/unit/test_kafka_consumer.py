@@ -10,11 +10,11 @@ from collections.abc import Callable
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from reference.dataplane.eventing.kafka_source import delivery_for, record_to_event, sink_url
 from reference.kafka.client import config, consumer_config
 from reference.kafka.consumer import GroupWorker
 from reference.kafka.offsets import OffsetTracker
 from reference.kafka.topics import ensure_topic
-from reference.sources.kafka_adapter import delivery_for, record_to_event, sink_url
 
 
 def produce(bootstrap: str, topic: str, count: int, partition: int | None = None, **kwargs: object) -> None:

@@ -8,7 +8,7 @@ import pytest
 from reference.apiserver.bootstrap import bootstrap
 from reference.apiserver.registry import Registry
 from reference.apiserver.store import Store
-from reference.dataplane.routing import RoutingTable
+from reference.dataplane.serving.routing import RoutingTable
 from reference.serving import k8s_services
 from reference.serving.revision import RevisionReconciler
 from reference.serving.route import RouteReconciler

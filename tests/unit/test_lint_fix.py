@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from kproof.lint.command import run
+from kproof.commands.lint import run
 from kproof.lint.engine import lint_file
 from kproof.lint.fix import fix_file
 from kproof.lint.rules import Options

@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from reference.apis.objects import is_reserved
 from reference.apps import sentiment
 from reference.apps.model_server import ModelServer
 from reference.apps.models.batcher import Batcher
@@ -154,5 +155,5 @@ def test_a_reserved_replica_drops_its_gpus() -> None:
     pod = {"metadata": {"labels": {}}, "spec": {"containers": [{"resources": {
         "limits": {"nvidia.com/gpu": "1", "memory": "1Gi"}, "requests": {"nvidia.com/gpu": "1"}}}]}}
     small = reserve.reserved(pod)
-    assert reserve.is_reserved(small) and not reserve.is_reserved(pod)
+    assert is_reserved(small) and not is_reserved(pod)
     assert small["spec"]["containers"][0]["resources"] == {"limits": {"memory": "1Gi"}, "requests": {}}

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from reference.apis import conditions
 from reference.apiserver.bootstrap import bootstrap
 from reference.apiserver.registry import Registry
 from reference.apiserver.store import Store
 from reference.apps import recorder
-from reference.serving import conditions
 from reference.sources.ping import EVENT_TYPE, PingSourceReconciler, next_fire, parse_schedule, ping_event
 
 

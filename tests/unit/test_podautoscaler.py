@@ -4,10 +4,10 @@ import asyncio
 
 import pytest
 
+from reference.apis import conditions
 from reference.apiserver.bootstrap import bootstrap
 from reference.apiserver.registry import Registry
 from reference.apiserver.store import Store
-from reference.serving import conditions
 from reference.serving.podautoscaler import PodAutoscalerReconciler
 
 

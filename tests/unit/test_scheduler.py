@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from reference.apis.resources import pod_requests, qos_class
 from reference.scheduler import gpushare
 from reference.scheduler.placement import (
     ONE_DEVICE,
@@ -17,7 +18,6 @@ from reference.scheduler.placement import (
     node_infos,
     schedule,
 )
-from reference.scheduler.resources import pod_requests, qos_class
 from reference.serving.revision import deletion_order
 
 _uids = itertools.count()

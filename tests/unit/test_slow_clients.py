@@ -9,10 +9,10 @@ from contextlib import asynccontextmanager
 import pytest
 from aiohttp import web
 
+from reference.cloudevents import receiver
+from reference.cloudevents.delivery import Dispatcher
+from reference.dataplane.eventing.broker import BrokerPlane
 from reference.dataplane.server import app_runner
-from reference.eventing import receiver
-from reference.eventing.broker import BrokerPlane
-from reference.eventing.delivery import Dispatcher
 
 HEAD_TIMEOUT = 0.5
 BROKER = {"metadata": {"namespace": "ns", "name": "default",
@@ -115,7 +115,7 @@ def test_prompt_clients_keep_their_connection() -> None:
 
 def test_a_body_sent_slowly_to_a_service_gets_408(monkeypatch: pytest.MonkeyPatch) -> None:
     """The same bound on Service traffic through the proxy (HTTP/1.1 clients)."""
-    from reference.dataplane import proxy
+    from reference.dataplane.serving import proxy
     from tests.unit.test_h2c import HOST, _table, replica
     from tests.unit.test_h2c import ingress as service_ingress
 

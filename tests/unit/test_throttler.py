@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from reference.dataplane.throttler import ACTIVATOR_QUEUE, Endpoint, NoCapacity, Overloaded, Throttler
+from reference.dataplane.serving.throttler import ACTIVATOR_QUEUE, Endpoint, NoCapacity, Overloaded, Throttler
 
 
 def run(coroutine):

@@ -6,6 +6,28 @@ user wrote; callers prefix them with where the annotations live.
 
 from __future__ import annotations
 
+from reference.apis.autoscaling import (  # noqa: F401  (the lint reads the keys through this module)
+    ACTIVATION_SCALE,
+    AGGREGATION,
+    ALL_KEYS,
+    CLASS,
+    GROUP,
+    HPA,
+    INITIAL_SCALE,
+    KPA,
+    MAX_SCALE,
+    METRIC,
+    MIN_SCALE,
+    PANIC_THRESHOLD_PERCENTAGE,
+    PANIC_WINDOW_PERCENTAGE,
+    RETENTION_PERIOD,
+    SCALE_DOWN_DELAY,
+    TARGET,
+    TARGET_BURST_CAPACITY,
+    TARGET_UTILIZATION,
+    WINDOW,
+    lookup,
+)
 from reference.apiserver.admission.fielderror import (
     FieldError,
     combine,
@@ -16,44 +38,7 @@ from reference.apiserver.admission.fielderror import (
 from reference.apiserver.admission.numbers import config_int, parse_duration, parse_float, parse_int
 from reference.durations import format_go_duration as format_duration
 
-GROUP = "autoscaling.knative.dev"
-KPA = "kpa.autoscaling.knative.dev"
-HPA = "hpa.autoscaling.knative.dev"
-
 INT32_MAX = 2147483647
-
-
-def _key(name: str, *aliases: str) -> tuple[str, ...]:
-    return (f"{GROUP}/{name}", *(f"{GROUP}/{a}" for a in aliases))
-
-
-CLASS = _key("class")
-METRIC = _key("metric")
-TARGET = _key("target")
-TARGET_UTILIZATION = _key("target-utilization-percentage", "targetUtilizationPercentage")
-TARGET_BURST_CAPACITY = _key("target-burst-capacity", "targetBurstCapacity")
-WINDOW = _key("window")
-PANIC_WINDOW_PERCENTAGE = _key("panic-window-percentage", "panicWindowPercentage")
-PANIC_THRESHOLD_PERCENTAGE = _key("panic-threshold-percentage", "panicThresholdPercentage")
-MIN_SCALE = _key("min-scale", "minScale")
-MAX_SCALE = _key("max-scale", "maxScale")
-INITIAL_SCALE = _key("initial-scale", "initialScale")
-ACTIVATION_SCALE = _key("activation-scale")
-SCALE_DOWN_DELAY = _key("scale-down-delay", "scaleDownDelay")
-RETENTION_PERIOD = _key("scale-to-zero-pod-retention-period", "scaleToZeroPodRetentionPeriod")
-AGGREGATION = _key("metric-aggregation-algorithm", "metricAggregationAlgorithm")
-
-ALL_KEYS = (CLASS, METRIC, TARGET, TARGET_UTILIZATION, TARGET_BURST_CAPACITY, WINDOW,
-            PANIC_WINDOW_PERCENTAGE, PANIC_THRESHOLD_PERCENTAGE, MIN_SCALE, MAX_SCALE, INITIAL_SCALE,
-            ACTIVATION_SCALE, SCALE_DOWN_DELAY, RETENTION_PERIOD, AGGREGATION)
-
-
-def lookup(annotations: dict[str, str], keys: tuple[str, ...]) -> tuple[str, str] | None:
-    """(key found, value) for the first of `keys` present, as Knative's KeyPriority does."""
-    for key in keys:
-        if key in annotations:
-            return key, annotations[key]
-    return None
 
 
 def _float(text: str) -> float | None:

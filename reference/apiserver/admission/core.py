@@ -7,12 +7,12 @@ import binascii
 import re
 from collections.abc import Callable
 
+from reference.apis.resources import qos_class
 from reference.apiserver.admission import quota
 from reference.apiserver.admission.context import Context
 from reference.apiserver.admission.fielderror import FieldError, combine, generic, invalid_value, within
 from reference.apiserver.admission.podspec import mount_path_errors, value_from_error, volume_path_errors
 from reference.apiserver.admission.resources import default_requests, validate_requirements
-from reference.scheduler.resources import qos_class
 
 _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 MAX_DATA_BYTES = 1024 * 1024  # core.MaxSecretSize, which bounds a ConfigMap's data too

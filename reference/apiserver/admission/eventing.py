@@ -27,8 +27,8 @@ from reference.apiserver.admission.fielderror import (
     within,
 )
 from reference.apiserver.admission.names import set_user_info, validate_metadata_of
-from reference.eventing import cesql
-from reference.eventing.filters import validate_cel
+from reference.cloudevents import cesql
+from reference.cloudevents.filters import validate_cel
 
 BROKER_CLASS = "eventing.knative.dev/broker.class"
 DEFAULT_BROKER_CLASS = "MTChannelBasedBroker"

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections import Counter
 from decimal import Decimal
 
+from reference.apis.resources import CPU, MEMORY, QuantityError, format_bytes, format_cpu, quantity
 from reference.apiserver import errors
 from reference.apiserver.admission.context import Context
-from reference.scheduler.resources import CPU, MEMORY, QuantityError, format_bytes, format_cpu, quantity
 
 COMPUTE = {"requests.cpu": ("requests", CPU), "cpu": ("requests", CPU), "requests.memory": ("requests", MEMORY),
            "memory": ("requests", MEMORY), "limits.cpu": ("limits", CPU), "limits.memory": ("limits", MEMORY)}

@@ -8,8 +8,8 @@ Paths are relative to the container's `resources`.
 
 from __future__ import annotations
 
+from reference.apis.resources import NATIVE, QuantityError, is_extended, quantity
 from reference.apiserver.admission.fielderror import FieldError, combine
-from reference.scheduler.resources import NATIVE, QuantityError, is_extended, quantity
 
 QUANTITY_PATTERN = "^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
 

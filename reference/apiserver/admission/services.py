@@ -3,7 +3,7 @@ from their ranges (stable per Service, unique in the store), ValidateService's r
 kubectl's printer columns.
 
 Nothing routes to a cluster IP or a node port here: they are the records a cluster would hold. What the
-reference's ingress answers on is decided by Routes (and their Services: reference.dataplane.routing).
+reference's ingress answers on is decided by Routes (and their Services: reference.dataplane.serving.routing).
 """
 
 from __future__ import annotations

@@ -1,1 +1,0 @@
-"""Eventing's control plane: Brokers, Triggers, Channels and Subscriptions get addresses and statuses."""
