@@ -1,6 +1,6 @@
-"""Root conftest: the kproof pytest plugin (target options and fixtures) for every test folder, one
-embedded Kafka for the tests that talk to Kafka directly, and the intent model prepared once: in a
-directory for the unit tests, on a claim of the target for the AI and load tests."""
+"""Root conftest: one embedded Kafka for the tests that talk to Kafka directly, and the intent model
+prepared once: in a directory for the unit tests, on a claim of the target for the AI and load tests. The
+kproof pytest plugin (target options and fixtures) comes from its pytest11 entry point (pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from pathlib import Path
 import pytest
 
 from reference.kafka.embedded import EmbeddedKafka
-
-pytest_plugins = ["kproof.pytest_target"]
 
 
 @pytest.fixture(scope="session")

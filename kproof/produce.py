@@ -1,4 +1,5 @@
-"""`kproof produce`: send messages to a Kafka topic, optionally as binary-mode CloudEvents, at a steady rate.
+"""Sending messages to a Kafka topic, optionally as binary-mode CloudEvents, at a steady rate: what
+`kproof produce` (kproof/commands/produce.py) does.
 
 It feeds the event-driven scenarios (a KafkaSource in front of a model service, seed 001) by hand or from
 scripts: `kproof produce --topic ai-info --count 5000 --rate 50 --key '{n}'` sends seed 001's 50 messages a
@@ -8,23 +9,16 @@ message's number, counted from 0.
 
 from __future__ import annotations
 
-import argparse
 import json
-import logging
-import os
 import statistics
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
-from confluent_kafka import KafkaException, Message, Producer
-from rich.console import Console
+from confluent_kafka import Message, Producer
 
-from reference.kafka.client import CLIENT_LOG, config
-from reference.kafka.locate import BOOTSTRAP_ENV, reachable
-from reference.kafka.topics import ensure_topic
+from reference.kafka.client import config
 
 DEFAULT_VALUE = '{"n": {n}}'
 CE_SOURCE = "/kproof/produce"
@@ -32,7 +26,6 @@ CE_TYPE = "dev.kproof.produce"
 # librdkafka retries a message for 5 minutes by default; a wrong address should fail sooner than that.
 MESSAGE_TIMEOUT_MS = 30_000
 KEEP_ERRORS = 5
-console = Console(soft_wrap=True)
 
 
 @dataclass
@@ -140,94 +133,3 @@ def _enqueue(producer: Producer, **message: object) -> bool:
             continue
         producer.poll(0)
         return True
-
-
-def _header(text: str) -> tuple[str, str]:
-    name, sep, value = text.partition("=")
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"a header is NAME=VALUE, not {text!r}")
-    return name, value
-
-
-def default_bootstrap(state_dir: Path) -> str | None:
-    """The running reference's Kafka on `state_dir`, else $KPROOF_KAFKA_BOOTSTRAP."""
-    from kproof.embedded import read_endpoints
-
-    endpoints = read_endpoints(state_dir.resolve())
-    return (endpoints.kafka if endpoints else None) or os.environ.get(BOOTSTRAP_ENV) or None
-
-
-def cmd_produce(args: argparse.Namespace) -> int:
-    # librdkafka logs every reconnect attempt; the delivery reports and the summary say what went wrong.
-    previous = CLIENT_LOG.level
-    CLIENT_LOG.setLevel(logging.CRITICAL)
-    try:
-        return _produce_command(args)
-    finally:
-        CLIENT_LOG.setLevel(previous)
-
-
-def _produce_command(args: argparse.Namespace) -> int:
-    bootstrap = args.bootstrap or default_bootstrap(args.state_dir)
-    if not bootstrap:
-        console.print(f"[red]no Kafka: give --bootstrap, set ${BOOTSTRAP_ENV}, or start the reference with "
-                      f"`kproof up --detach --state-dir {args.state_dir}`[/red]")
-        return 2
-    if args.count < 0 or (args.rate is not None and args.rate <= 0) or args.partitions < 1:
-        console.print("[red]--count must be 0 or more, --rate and --partitions above 0[/red]")
-        return 2
-    problem = reachable(bootstrap)
-    if problem:
-        console.print(f"[red]{problem}[/red]")
-        return 1
-    if args.create_topic:
-        try:
-            ensure_topic(bootstrap, args.topic, args.partitions)
-        except KafkaException as err:
-            console.print(f"[red]could not create topic {args.topic!r}: {err}[/red]")
-            return 1
-    pace = f" at {args.rate:g}/s" if args.rate else ""
-    with console.status(f"producing {args.count} messages to {args.topic} on {bootstrap}{pace}"):
-        result = produce(bootstrap, args.topic, args.count, args.rate, args.key, args.value, args.header or [],
-                         args.cloudevent)
-    print_summary(result)
-    return 1 if result.failures else 0
-
-
-def print_summary(result: ProduceResult) -> None:
-    color = "red" if result.failures else "green"
-    console.print(f"[{color}]{result.count} delivered to {result.topic}, {result.failures} failed[/{color}] in "
-                  f"{result.seconds:.2f} s ({result.rate:.1f}/s)")
-    if result.count:
-        spread = ", ".join(f"{p}: {c}" for p, c in sorted(result.partitions.items()))
-        console.print(f"partitions {spread}; delivery p50 {result.latency_ms(0.5):.1f} ms, "
-                      f"p99 {result.latency_ms(0.99):.1f} ms")
-    for error in result.errors:
-        console.print(f"[red]  {error}[/red]")
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """`kproof produce ...` on the CLI's subcommands."""
-    cmd = subparsers.add_parser("produce", help="send messages (or CloudEvents) to a Kafka topic",
-                                description="Send messages to a Kafka topic, optionally as binary-mode CloudEvents, "
-                                "at a steady rate.")
-    cmd.add_argument("--state-dir", type=Path, default=Path(".kproof"),
-                     help="a running reference whose Kafka to use (default .kproof)")
-    cmd.add_argument("--bootstrap", help=f"the Kafka's bootstrap servers (default: the running reference's Kafka, "
-                     f"else ${BOOTSTRAP_ENV})")
-    cmd.add_argument("--topic", required=True)
-    cmd.add_argument("--count", type=int, default=1, help="how many messages (default 1)")
-    cmd.add_argument("--rate", type=float, help="messages a second (default: as fast as possible)")
-    cmd.add_argument("--key", help="each message's key; {n} is the message's number (default: no key)")
-    cmd.add_argument("--value", default=DEFAULT_VALUE,
-                     help="each message's value; {n} is the message's number (default: '{\"n\": {n}}')")
-    cmd.add_argument("--header", action="append", type=_header, metavar="NAME=VALUE",
-                     help="a Kafka header; {n} is the message's number (repeat)")
-    cmd.add_argument("--cloudevent", action="store_true",
-                     help=f"send binary-mode CloudEvents: ce_specversion, ce_id, ce_source ({CE_SOURCE}), ce_type "
-                     f"({CE_TYPE}), ce_time and content-type headers; --header ce_type=... replaces one")
-    cmd.add_argument("--create-topic", action="store_true", help="create the topic first unless it exists")
-    cmd.add_argument("--partitions", type=int, default=3,
-                     help="partitions of a topic --create-topic creates (default 3)")
-    cmd.set_defaults(func=cmd_produce)
-    return cmd

@@ -1,5 +1,6 @@
-"""What the Knative tab of Locust's web UI shows of one Service over time: its ready and desired replicas,
-the autoscaler's panic mode and the requests the activator holds.
+"""One Service over time, as the Knative tab of Locust's web UI shows it and `kproof load` charts it: its
+ready and desired replicas, the autoscaler's panic mode and the requests the activator holds. KnativeReader
+takes the samples of both (the load runner's ReplicaWatcher asks it for replicas only).
 
 Replicas come from the Kubernetes API (ready Pods, the PodAutoscalers' desiredScale); panic mode and the
 activator's queue from metrics endpoints: Knative's autoscaler (`autoscaler_panic_mode`) and activator
@@ -38,6 +39,7 @@ PANIC_SUFFIX = "panic_mode"
 QUEUE_METRICS = ("activator_request_concurrency", "kproof_revision_requests_queued")
 REQUEST_TIMEOUT = 2.0
 RETRY_SECONDS = 15.0  # a metrics source that failed is left alone this long
+SAMPLE_SECONDS = 0.5  # between two samples, in the web UI and in a headless run alike
 SAMPLES_KEPT = 7200  # an hour at two samples a second
 CSV_FIELDS = ("time", "seconds", "ready", "desired", "panic", "queue")
 

@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from kproof.allure_attach import attach_load_report
-from kproof.target import Target, pod_is_ready
+from kproof.target import Target
 from load.distributed import free_port, local_workers, master_arguments
-from load.knative import desired_scale
+from load.knative import SAMPLE_SECONDS, KnativeReader
 
 LOCUSTFILES = Path(__file__).resolve().parent / "locustfiles"
 RUN_TIMEOUT_MARGIN = 60.0
@@ -54,12 +54,11 @@ class LoadResult:
 
 
 class ReplicaWatcher:
-    """Samples ready Pods and the autoscaler's desired scale twice a second, in a thread."""
+    """Samples the Service's ready Pods and its autoscalers' desired scale twice a second, in a thread, with the
+    reader of the web UI's Knative tab."""
 
     def __init__(self, target: Target, namespace: str, service: str) -> None:
-        self.target = target
-        self.namespace = namespace
-        self.service = service
+        self.reader = KnativeReader(target, service, namespace, metrics=())  # replicas only: no metrics endpoints
         self.samples: list[Sample] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -74,23 +73,18 @@ class ReplicaWatcher:
         self._stop.set()
         self._thread.join(10)
 
-    def _desired(self) -> int:
-        autoscalers = self.target.list("autoscaling.internal.knative.dev/v1alpha1", "PodAutoscaler", self.namespace,
-                                       label_selector=f"serving.knative.dev/service={self.service}")
-        return desired_scale(autoscalers) or 0
-
     def _run(self) -> None:
         deadline = time.monotonic() + 3600
         while not self._stop.is_set() and time.monotonic() < deadline:
             try:
-                pods = self.target.list("v1", "Pod", self.namespace,
-                                        label_selector=f"serving.knative.dev/service={self.service}")
-                sample = Sample(round(time.monotonic() - self._started, 2), sum(1 for p in pods if pod_is_ready(p)),
-                                self._desired())
-                self.samples.append(sample)
+                sample = self.reader.read()
+                if sample.ready is not None:  # None: the Pods could not be listed, a lost sample
+                    # desired None: no autoscaler has decided yet (or none could be listed)
+                    self.samples.append(Sample(round(time.monotonic() - self._started, 2), sample.ready,
+                                               sample.desired or 0))
             except Exception:  # a lost sample is not a failed run
                 pass
-            self._stop.wait(0.5)
+            self._stop.wait(SAMPLE_SECONDS)
 
 
 def _read_stats(prefix: Path) -> tuple[dict, list[dict]]:

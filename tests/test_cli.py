@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from kproof.cli import main, parse_args
 from kproof.target import Target
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,7 +114,43 @@ def test_a_bad_node_file_is_refused_before_anything_starts(tmp_path: Path) -> No
 
 def test_models_prepare_needs_a_place(tmp_path: Path) -> None:
     result = kproof("models", "prepare", check=False)
-    assert result.returncode == 2 and "--claim" in result.stdout
+    assert result.returncode == 2 and result.stderr.startswith("usage: kproof models ")
+    assert "kproof models: error: give a DIRECTORY or --claim NAMESPACE/NAME" in result.stderr
+
+
+@pytest.mark.parametrize(("argv", "problem"), [
+    (["run", "--kubeconfig", "kubeconfig"], "name a target with both --kubeconfig and --ingress"),
+    (["load", "steady"], "--service names the Knative Service to load"),
+    (["load", "steady", "--service", "web", "--workers", "0"],
+     "argument --workers: counts Locust processes: 1 or more, not 0"),
+    (["load", "burst", "--service", "web", "--users", "many"], "argument --users: invalid int value: 'many'"),
+    (["produce", "--topic", "t", "--count", "-1"], "argument --count: must be 0 or more, not -1"),
+    (["produce", "--topic", "t", "--rate", "0"], "argument --rate: must be above 0, not 0"),
+    (["produce", "--topic", "t", "--header", "novalue"], "argument --header: a header is NAME=VALUE"),
+    (["models", "prepare", "--claim", "models"], "argument --claim: takes NAMESPACE/NAME, not 'models'"),
+    (["status", "--field", "dsn"], "argument --field: invalid choice: 'dsn'"),
+    (["lint", "no/such.yaml"], "argument PATH: no such file or folder: no/such.yaml"),
+])
+def test_a_bad_argument_is_an_argparse_usage_error(capsys: pytest.CaptureFixture, argv: list[str],
+                                                   problem: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)  # argparse stops it before any handler runs
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert err.startswith(f"usage: kproof {argv[0]} ") and f"kproof {argv[0]}: error: {problem}" in err
+
+
+def test_good_arguments_pass_the_checks() -> None:
+    assert parse_args(["models", "prepare", "--claim", "ns/models"]).claim == ("ns", "models")
+    assert parse_args(["load", "kafka_producer"]).service is None, "the producer loads no Service"
+    assert parse_args(["run", "--kubeconfig", "k", "--ingress", "http://127.0.0.1:9"]).ingress
+    assert parse_args(["produce", "--topic", "t", "--count", "0"]).count == 0
+
+
+def test_the_module_entry_point_exits_2_on_a_usage_error() -> None:
+    result = kproof("produce", "--topic", "t", "--partitions", "0", check=False)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "kproof produce: error: argument --partitions: must be above 0, not 0" in result.stderr
 
 
 def test_up_with_postgres_shows_its_dsn_and_down_stops_it(state_dir: Path) -> None:

@@ -13,7 +13,8 @@ import pytest
 from confluent_kafka import Consumer, Message
 from confluent_kafka.admin import AdminClient
 
-from kproof.produce import CE_SOURCE, CE_TYPE, add_parser, message_headers, produce, render
+from kproof.commands.produce import register
+from kproof.produce import CE_SOURCE, CE_TYPE, message_headers, produce, render
 from reference.kafka.client import config, consumer_config
 from reference.kafka.embedded import EmbeddedKafka
 
@@ -36,7 +37,7 @@ def consume(bootstrap: str, topic: str, count: int, timeout: float = 60.0) -> li
 
 def cli(*argv: str) -> int:
     root = argparse.ArgumentParser(prog="kproof")
-    add_parser(root.add_subparsers(dest="command", required=True))
+    register(root.add_subparsers(dest="command", required=True))
     args = root.parse_args(["produce", *argv])
     return args.func(args)
 

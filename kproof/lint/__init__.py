@@ -2,7 +2,7 @@
 
 manifests.py reads files with positions, rules.py names the rules, practices.py, forms.py and
 admission.py check one document each, engine.py runs them over files, fix.py rewrites deprecated
-forms, output.py writes text, JSON or SARIF, command.py is the command line's flow.
+forms, output.py writes text, JSON or SARIF; the command line's flow is kproof/commands/lint.py.
 """
 
 from kproof.lint.engine import Report, lint_paths

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import aiohttp
 from aiohttp import web
@@ -71,119 +72,173 @@ async def _serve_metrics(metrics: StreamMetrics, address: str) -> tuple[web.AppR
     return runner, f"http://{bound[0]}:{bound[1]}/metrics"
 
 
+class BatchWriter(Protocol):
+    """Where processed messages go: opened for the run, then written a batch at a time (SqlInsert)."""
+
+    async def __aenter__(self) -> BatchWriter: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    async def write(self, batch: list[Message]) -> None: ...
+
+
 async def run(config: StreamConfig, progress: Callable[[str], None] | None = None,
               stop: asyncio.Event | None = None) -> RunReport:
     """Runs the stream to its end (or until `stop`, then finishes what is in flight within the
     shutdown timeout); `progress` gets a line every few seconds."""
-    report = RunReport()
-    metrics = StreamMetrics()
-    stop = stop or asyncio.Event()
-    started = time.monotonic()
-    server = None
-    if config.metrics:
-        server, report.metrics_url = await _serve_metrics(metrics, config.http_address)
-        if progress:
-            progress(f"metrics on {report.metrics_url}")
-    todo: asyncio.Queue[Message | None] = asyncio.Queue(maxsize=config.threads * 4)
-    done: asyncio.Queue[Message | None] = asyncio.Queue(maxsize=1000)
-    async with SqlInsert(config.output) as output, aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=config.threads * 2), trust_env=True) as session:  # HTTP_PROXY too
+    return await PipelineRun(config, progress, stop).execute()
 
-        async def read() -> None:
-            source = (csv_messages(config.input, Path.cwd()) if isinstance(config.input, CsvInput)
-                      else sql_messages(config.input))
-            async for message in source:
-                if stop.is_set():
-                    break
-                report.read += 1
-                metrics.count("input_received", "root.input")
-                await todo.put(message)
-            for _ in range(config.threads):
-                await todo.put(None)
 
-        def observe(index: int, seconds: float, failed: bool) -> None:
-            path = f"root.pipeline.processors.{index}"
-            metrics.count("processor_received", path)
-            metrics.count("processor_error" if failed else "processor_sent", path)
-            metrics.time("processor_latency_ns", path, seconds)
+class PipelineRun:
+    """One run of a stream (execute it once): the input feeds a queue, `threads` workers move its messages
+    through the processors to a second queue, a batcher writes them to `output`; `report` and `metrics` count
+    everything on the way. `output` defaults to the config's sql_insert."""
 
-        async def work() -> None:
-            while (message := await todo.get()) is not None:
-                try:
-                    await done.put(await run_processors(config.processors, session, message, observe))
-                except ProcessingFailed as err:
-                    report.fail(str(err))
+    def __init__(self, config: StreamConfig, progress: Callable[[str], None] | None = None,
+                 stop: asyncio.Event | None = None, output: BatchWriter | None = None) -> None:
+        self.config = config
+        self.progress = progress
+        self.stop = stop or asyncio.Event()
+        self.output: BatchWriter = output if output is not None else SqlInsert(config.output)
+        self.report = RunReport()
+        self.metrics = StreamMetrics()
+        self.started = time.monotonic()
+        self._todo: asyncio.Queue[Message | None] = asyncio.Queue(maxsize=config.threads * 4)
+        self._done: asyncio.Queue[Message | None] = asyncio.Queue(maxsize=1000)
+        self._writes: set[asyncio.Task] = set()
+        self._session: aiohttp.ClientSession | None = None
 
-        writes: set[asyncio.Task] = set()
+    async def execute(self) -> RunReport:
+        """Runs the stream once, to its end or to `stop` and the shutdown timeout."""
+        self.started = time.monotonic()
+        server = await self._start_metrics()
+        async with self.output, aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.config.threads * 2),
+                trust_env=True) as self._session:  # HTTP_PROXY too
+            await self._run_until_drained_or_stopped()
+        self.report.seconds = time.monotonic() - self.started
+        self.report.metrics = generate_latest(self.metrics.registry).decode()
+        if server is not None:
+            await server.cleanup()
+        return self.report
 
-        async def write(batch: list[Message]) -> None:
-            began = time.monotonic()
+    # Metrics ------------------------------------------------------------------------------------------
+
+    async def _start_metrics(self) -> web.AppRunner | None:
+        if not self.config.metrics:
+            return None
+        server, self.report.metrics_url = await _serve_metrics(self.metrics, self.config.http_address)
+        if self.progress:
+            self.progress(f"metrics on {self.report.metrics_url}")
+        return server
+
+    async def _report_progress(self) -> None:
+        while self.progress is not None:
+            await asyncio.sleep(PROGRESS_SECONDS)
+            elapsed = time.monotonic() - self.started
+            self.progress(f"{self.report.read} read, {self.report.written} written, {self.report.failed} failed, "
+                          f"{self.report.written / elapsed:.0f} rows/s")
+
+    # Input --------------------------------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        """Feeds every message of the input to the workers, then one end mark per worker."""
+        config = self.config
+        source = (csv_messages(config.input, Path.cwd()) if isinstance(config.input, CsvInput)
+                  else sql_messages(config.input))
+        async for message in source:
+            if self.stop.is_set():
+                break
+            self.report.read += 1
+            self.metrics.count("input_received", "root.input")
+            await self._todo.put(message)
+        for _ in range(config.threads):
+            await self._todo.put(None)
+
+    # Processors ---------------------------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        """One of the `threads` workers: messages through the processors until its end mark."""
+        assert self._session is not None
+        while (message := await self._todo.get()) is not None:
             try:
-                await output.write(batch)
-            except OutputFailed as err:
-                metrics.count("output_error", "root.output", len(batch))
-                report.fail(str(err), len(batch))
-                return
-            report.written += len(batch)
-            metrics.count("output_sent", "root.output", len(batch))
-            metrics.count("output_batch_sent", "root.output")
-            metrics.time("output_latency_ns", "root.output", time.monotonic() - began)
+                await self._done.put(await run_processors(self.config.processors, self._session, message,
+                                                          self._observe))
+            except ProcessingFailed as err:
+                self.report.fail(str(err))
 
-        async def batch_up() -> None:
-            batch: list[Message] = []
-            deadline = 0.0
-            finished = False
-            while not finished:
-                timeout = max(0.0, deadline - time.monotonic()) if batch and config.output.batch_period else None
-                try:
-                    message = await asyncio.wait_for(done.get(), timeout)
-                except TimeoutError:
-                    message = False  # the period is up
-                if message is None:
-                    finished = True
-                elif message is not False:
-                    if not batch:
-                        deadline = time.monotonic() + config.output.batch_period
-                    batch.append(message)
-                if batch and (finished or message is False or len(batch) >= config.output.batch_count):
-                    task = asyncio.create_task(write(batch))
-                    writes.add(task)
-                    task.add_done_callback(writes.discard)
-                    batch = []
-            await asyncio.gather(*list(writes))
+    def _observe(self, index: int, seconds: float, failed: bool) -> None:
+        path = f"root.pipeline.processors.{index}"
+        self.metrics.count("processor_received", path)
+        self.metrics.count("processor_error" if failed else "processor_sent", path)
+        self.metrics.time("processor_latency_ns", path, seconds)
 
-        async def report_progress() -> None:
-            while progress is not None:
-                await asyncio.sleep(PROGRESS_SECONDS)
-                elapsed = time.monotonic() - started
-                progress(f"{report.read} read, {report.written} written, {report.failed} failed, "
-                         f"{report.written / elapsed:.0f} rows/s")
+    # Output -------------------------------------------------------------------------------------------
 
-        async def drain() -> None:
-            writer = asyncio.create_task(batch_up())
-            await asyncio.gather(read(), *(work() for _ in range(config.threads)))
-            await done.put(None)
-            await writer
+    async def _batch_up(self) -> None:
+        """Batches processed messages (`count`, `period`) and writes each batch in a task of its own; returns
+        once the end mark came and every batch is written."""
+        spec = self.config.output
+        batch: list[Message] = []
+        deadline = 0.0
+        finished = False
+        while not finished:
+            timeout = max(0.0, deadline - time.monotonic()) if batch and spec.batch_period else None
+            try:
+                message = await asyncio.wait_for(self._done.get(), timeout)
+            except TimeoutError:
+                message = False  # the period is up
+            if message is None:
+                finished = True
+            elif message is not False:
+                if not batch:
+                    deadline = time.monotonic() + spec.batch_period
+                batch.append(message)
+            if batch and (finished or message is False or len(batch) >= spec.batch_count):
+                task = asyncio.create_task(self._write(batch))
+                self._writes.add(task)
+                task.add_done_callback(self._writes.discard)
+                batch = []
+        await asyncio.gather(*list(self._writes))
 
-        body = asyncio.create_task(drain())
-        ticker = asyncio.create_task(report_progress())
-        stopping = asyncio.create_task(stop.wait())
+    async def _write(self, batch: list[Message]) -> None:
+        began = time.monotonic()
+        try:
+            await self.output.write(batch)
+        except OutputFailed as err:
+            self.metrics.count("output_error", "root.output", len(batch))
+            self.report.fail(str(err), len(batch))
+            return
+        self.report.written += len(batch)
+        self.metrics.count("output_sent", "root.output", len(batch))
+        self.metrics.count("output_batch_sent", "root.output")
+        self.metrics.time("output_latency_ns", "root.output", time.monotonic() - began)
+
+    # Shutdown -----------------------------------------------------------------------------------------
+
+    async def _drain(self) -> None:
+        """The whole input through the workers, then the last batches written."""
+        writer = asyncio.create_task(self._batch_up())
+        await asyncio.gather(self._read(), *(self._work() for _ in range(self.config.threads)))
+        await self._done.put(None)
+        await writer
+
+    async def _run_until_drained_or_stopped(self) -> None:
+        body = asyncio.create_task(self._drain())
+        ticker = asyncio.create_task(self._report_progress())
+        stopping = asyncio.create_task(self.stop.wait())
         try:
             await asyncio.wait({body, stopping}, return_when=asyncio.FIRST_COMPLETED)
             if not body.done():  # stopped: no more is read, what is in flight has the shutdown timeout
                 try:
-                    await asyncio.wait_for(asyncio.shield(body), config.shutdown_timeout)
+                    await asyncio.wait_for(asyncio.shield(body), self.config.shutdown_timeout)
                 except TimeoutError:
-                    body.cancel()
-                    left = report.read - report.written - report.failed
-                    report.fail(f"{left} messages in flight were not written within shutdown_timeout", left)
+                    body.cancel()  # awaited below, in `finally`, which keeps its CancelledError from the caller
+                    left = self.report.read - self.report.written - self.report.failed
+                    self.report.fail(f"{left} messages in flight were not written within shutdown_timeout", left)
+                    return
             await body
         finally:
             for task in (ticker, stopping, body):
                 task.cancel()
             await asyncio.gather(ticker, stopping, body, return_exceptions=True)
-    report.seconds = time.monotonic() - started
-    report.metrics = generate_latest(metrics.registry).decode()
-    if server is not None:
-        await server.cleanup()
-    return report

@@ -22,12 +22,11 @@ from locust.env import Environment
 from locust.runners import WorkerRunner
 
 from kproof.target import Target
-from load.knative import KnativeReader, SampleLog, chart_svg, default_metrics
+from load.knative import SAMPLE_SECONDS, KnativeReader, SampleLog, chart_svg, default_metrics
 
 logger = logging.getLogger(__name__)
 
 TAB = "knative"
-PERIOD = 0.5  # seconds between samples
 TABLE_ROWS = 10  # the newest samples, shown newest first
 MAX_SAMPLES_PER_RUN = 48 * 3600  # a day at two a second: the sampler stops even if a test never does
 TABLE = [{"key": "time", "title": "Time (UTC)"}, {"key": "seconds", "title": "Seconds"},
@@ -104,7 +103,7 @@ class KnativeTab:
                 self.log.add(self.reader.read())
             except Exception:  # a lost sample never stops the tab, nor the test
                 logger.debug("Knative sample failed", exc_info=True)
-            gevent.sleep(max(0.05, PERIOD - (time.monotonic() - started)))
+            gevent.sleep(max(0.05, SAMPLE_SECONDS - (time.monotonic() - started)))
 
     def install(self) -> None:
         web_ui = self.environment.web_ui

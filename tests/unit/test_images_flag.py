@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from kproof import cli
+from kproof.commands import up as up_command
+from kproof.embedded import PlatformError
 from reference.platform import PlatformConfig
 from reference.runtime.catalog import Catalog, CatalogError
 
@@ -30,11 +32,12 @@ def test_images_reach_the_platform_and_are_kept_for_later_starts(tmp_path: Path,
             given["images"] = args[-1]
 
         def start(self) -> None:
-            raise cli.PlatformError("not started in a unit test")
+            raise PlatformError("not started in a unit test")
 
-    monkeypatch.setattr(cli, "ReferenceProcess", Recorder)
+    monkeypatch.setattr(up_command, "ReferenceProcess", Recorder)
     state = tmp_path / "state"
-    assert cli.cmd_up(up("--detach", "--state-dir", str(state), "--images", str(first), "--images", str(second))) == 1
+    assert up_command.handle(up("--detach", "--state-dir", str(state), "--images", str(first), "--images",
+                                str(second))) == 1
     assert given["images"] == (first, second)
 
     # what `python -m reference --images` makes of them, now and at a start given none
@@ -63,8 +66,8 @@ def test_a_bad_catalog_is_refused_before_anything_starts(tmp_path: Path, monkeyp
     def never(*args: object) -> None:
         raise AssertionError("nothing starts with a bad catalog")
 
-    monkeypatch.setattr(cli, "ReferenceProcess", never)
-    assert cli.cmd_up(up("--detach", "--state-dir", str(tmp_path / "state"), "--images", str(path))) == 2
+    monkeypatch.setattr(up_command, "ReferenceProcess", never)
+    assert up_command.handle(up("--detach", "--state-dir", str(tmp_path / "state"), "--images", str(path))) == 2
     out = capsys.readouterr().out
     assert "image catalog:" in out and problem in out
 

@@ -7,7 +7,8 @@ import csv
 import io
 import json
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -157,3 +158,57 @@ def test_a_failing_metrics_source_is_left_alone_for_a_while(failing_metrics: str
     assert reader._fetch(failing_metrics) is None
     assert reader._fetch(failing_metrics) is None
     assert _Failing.calls == 1
+
+
+class _Response:
+    def __init__(self, items: list[dict] | None) -> None:
+        self.status_code = 200 if items is not None else 503
+        self.items = items
+
+    def json(self) -> dict:
+        return {"items": self.items}
+
+
+class _Cluster:
+    """Answers the reader's two lists (Pods, PodAutoscalers) from what the test sets."""
+
+    def __init__(self) -> None:
+        self.pods: list[dict] | None = [pod("a", "web-00001"), pod("b", "web-00001", ready=False)]
+        self.autoscalers: list[dict] | None = [autoscaler("web-00001", 2)]
+        self.paths: list[str] = []
+
+    def raw(self, method: str, path: str, **_: object) -> _Response:
+        self.paths.append(path)
+        return _Response(self.pods if "/pods?" in path else self.autoscalers)
+
+
+def test_the_load_runner_samples_replicas_with_the_tab_s_reader() -> None:
+    from load.runner import ReplicaWatcher
+
+    def reads(count: int) -> None:  # each read lists Pods, then PodAutoscalers
+        calls = len(cluster.paths)
+        eventually(lambda: len(cluster.paths) >= calls + 2 * count, 5, f"{count} more reads")
+
+    cluster = _Cluster()
+    with ReplicaWatcher(cluster, "ns", "web") as watcher:  # type: ignore[arg-type]
+        eventually(lambda: len(watcher.samples) >= 1, 5, "a first sample")
+        cluster.pods = None
+        reads(2)  # a read under way when the Pods went may still count
+        lost = len(watcher.samples)
+        reads(2)
+        assert len(watcher.samples) == lost, "a sample whose Pods could not be listed is lost, not recorded"
+        cluster.pods, cluster.autoscalers = [], [autoscaler("web-00001", -1)]
+        eventually(lambda: watcher.samples[-1].ready == 0, 5, "a sample after the Pods are gone")
+    first, last = watcher.samples[0], watcher.samples[-1]
+    assert (first.ready, first.desired) == (1, 2)
+    assert (last.ready, last.desired) == (0, 0), "no decision yet charts as 0"
+    assert first.seconds < last.seconds
+    assert {p.split("?")[0] for p in cluster.paths} == {
+        "/api/v1/namespaces/ns/pods", "/apis/autoscaling.internal.knative.dev/v1alpha1/namespaces/ns/podautoscalers"}
+
+
+def eventually(condition: Callable[[], object], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} within {seconds}s"
+        time.sleep(0.05)

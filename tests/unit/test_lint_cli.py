@@ -13,7 +13,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from kproof.lint.command import run
+from kproof.cli import parse_args
+from kproof.commands.lint import run
 from kproof.lint.rules import RULES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,10 +71,22 @@ def test_exit_codes(tmp_path: Path) -> None:
     assert lint(write(tmp_path, "warned.yaml", WARNED))[0] == 0  # warnings do not fail
     assert lint(write(tmp_path, "refused.yaml", REFUSED))[0] == 1
     assert lint(write(tmp_path, "broken.yaml", "kind: [\n"))[0] == 1
-    code, out, err = lint(tmp_path / "missing.yaml")
-    assert code == 2 and out == "" and "no such file or folder" in err
-    assert lint(tmp_path / "clean.yaml", startup=0)[0] == 2
-    assert lint(tmp_path / "clean.yaml", response_seconds=-1)[0] == 2
+
+
+@pytest.mark.parametrize(("argv", "problem"), [
+    (["missing.yaml"], "argument PATH: no such file or folder: "),
+    (["clean.yaml", "--startup", "0"], "argument --startup: takes a number of seconds above 0, not 0"),
+    (["clean.yaml", "--response-seconds", "-1"], "argument --response-seconds: takes a number of seconds above 0"),
+    (["clean.yaml", "--format", "xml"], "argument --format: invalid choice: 'xml'"),
+])
+def test_usage_errors_are_argparse_errors(tmp_path: Path, capsys: pytest.CaptureFixture, argv: list[str],
+                                          problem: str) -> None:
+    write(tmp_path, "clean.yaml", CLEAN)
+    with pytest.raises(SystemExit) as exited:
+        parse_args(["lint", str(tmp_path / argv[0]), *argv[1:]])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and err.startswith("usage: kproof lint ")
+    assert f"kproof lint: error: {problem}" in err
 
 
 def test_a_folder_is_searched_for_yaml(tmp_path: Path) -> None:
