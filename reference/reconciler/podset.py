@@ -16,6 +16,9 @@ from reference.apis.objects import owner_reference, pod_ready
 
 HASH_LABEL = "pod-template-hash"
 _PHASE_RANK = {"Pending": 0, "Unknown": 1, "Running": 2}
+# Container states that keep a Pod from ever running as it is (the Deployment would not become Available).
+RESOURCE_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
+                     "CreateContainerError")
 
 
 def template_hash(value: object) -> str:

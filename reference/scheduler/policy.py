@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from reference.apis.durations import parse_go_duration
 from reference.apis.labels import DELETION_COST
-from reference.durations import parse_go_duration
 from reference.scheduler.placement import Fit, NodeInfo, fit_error, schedule
 
 UNIT_ANNOTATION = "scheduling.kproof.dev/resource-policy-unit"  # "<policy>/<unit index>"
@@ -21,8 +21,6 @@ VIRTUAL_NODE_LABEL = ("type", "virtual-kubelet")  # ACK's virtual nodes (ECI, AC
 AT_MAX = "node(s) in ResourcePolicy units at their max"
 NOT_IN_UNITS = "node(s) in no ResourcePolicy unit"
 DEFAULT_TIMEOUT = 900.0  # whenTryNextUnits.timeout: 15m
-TRY_NEXT_POLICIES = ("LackResourceOrExceedMax", "ExceedMax", "TimeoutOrExceedMax", "LackResourceAndNoTerminating")
-RESOURCES = ("ecs", "eci", "acs")
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 
 from reference.apis import conditions
 from reference.apis.labels import CONFIGURATION, REVISION, SERVICE
-from reference.apis.objects import is_reserved
+from reference.apis.objects import is_reserved, pod_ready
 from reference.autoscaler.config import HPA_CLASS, KPA_CLASS, AutoscalerConfig
 from reference.autoscaler.kpa import TICK_SECONDS, Decider, RevisionMetrics, ScaleResult
-from reference.autoscaler.scaling import ACTIVATING, ActiveState, next_state, scale
+from reference.autoscaler.scaling import ACTIVATING, ActiveState, tick
 from reference.autoscaler.spec import autoscaler_class, decider_spec, progress_deadline, scale_bounds
 from reference.reconciler.controller import Controller, Key, Watch, own_key
 from reference.serving.autoscaler_metrics import AutoscalerMetrics
@@ -150,7 +150,7 @@ class PodAutoscalerReconciler(Controller):
     def _ready_pods(self, namespace: str, revision: str) -> int:
         return sum(1 for e in self.registry.store.entries(self.pods.resource, namespace)
                    if (e.obj["metadata"].get("labels") or {}).get(REVISION) == revision and not is_reserved(e.obj)
-                   and not e.obj["metadata"].get("deletionTimestamp") and conditions.is_true(e.obj))
+                   and pod_ready(e.obj))
 
     def _publish(self, key: Key, pa: dict, result: ScaleResult, desired: int, ready: int) -> None:
         labels = pa["metadata"].get("labels") or {}
@@ -195,11 +195,10 @@ class PodAutoscalerReconciler(Controller):
         if decider is None:
             decider = self.deciders[key] = Decider(dspec, ready, now)
         decider.update(dspec)
-        result = decider.scale(now, window.stable_and_panic(dspec.metric, now), ready)
         state = active_state(pa, now)
-        step = scale(result.desired if result.valid else -1, bounds, state, config, now)
-        after = next_state(state, step.want, ready, bounds, now)
-        self._publish(key, pa, result, step.want, ready)
+        decided = tick(decider, window, bounds, state, config, now, ready)
+        step, after = decided.step, decided.state
+        self._publish(key, pa, decided.decision, step.want, ready)
         status = {k: v for k, v in previous.items() if k != "conditions"}
         status.update({"observedGeneration": pa["metadata"]["generation"], "desiredScale": step.want,
                        "actualScale": ready, "metricsServiceName": f"{key[1]}-private",

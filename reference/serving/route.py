@@ -1,5 +1,5 @@
 """Route -> resolved traffic (revision and percent per target, tags), hostnames, the Route's Kubernetes
-Services (reference.serving.k8s_services), and ingress readiness.
+Services (reference.serving.resources.services), and ingress readiness.
 
 Targets name a Revision, or a Configuration whose latest ready Revision they follow. The status is
 written in two steps, as Knative does with its ingress prober: first the resolved traffic (the data
@@ -11,10 +11,11 @@ from __future__ import annotations
 import copy
 from collections.abc import Awaitable, Callable
 
-from reference.apis import conditions
 from reference.apis.labels import ROUTE, ROUTES_ANNOTATION, ROUTING_STATE
 from reference.reconciler.controller import Controller, Key, Watch, own_key, owner_keys
-from reference.serving import domain, k8s_services
+from reference.serving.resources import domain
+from reference.serving.resources.services import make_route_services
+from reference.serving.status.route import ingress_ready, resolve_traffic, route_status
 
 # (route, its status.traffic) -> whether the data plane already serves that traffic
 IngressProbe = Callable[[dict, list[dict]], Awaitable[bool]]
@@ -67,102 +68,39 @@ class RouteReconciler(Controller):
                     for e in self.registry.store.entries(self.kind.resource)]
         return []
 
-    def resolve(self, route: dict) -> tuple[list[dict] | None, dict]:
-        """The traffic as status.traffic, or None and the AllTrafficAssigned condition saying why."""
-        namespace = route["metadata"]["namespace"]
-        traffic = []
-        for target in route["spec"].get("traffic") or []:
-            entry: dict = {"percent": target.get("percent", 0)}
-            if target.get("configurationName"):
-                config_name = target["configurationName"]
-                config = self.get(self.configurations, namespace, config_name)
-                if config is None:
-                    return None, conditions.condition("AllTrafficAssigned", False, "ConfigurationMissing",
-                                                      f'Configuration "{config_name}" referenced in traffic not '
-                                                      f"found.")
-                latest = (config.get("status") or {}).get("latestReadyRevisionName")
-                if not latest:
-                    failed = conditions.get(config)["status"] == "False"
-                    message = (f'Configuration "{config_name}" does not have any ready Revision.' if failed else
-                               f'Configuration "{config_name}" is waiting for a Revision to become ready.')
-                    return None, conditions.condition("AllTrafficAssigned", False if failed else None,
-                                                      "RevisionMissing", message)
-                entry.update({"revisionName": latest, "latestRevision": True})
-            else:
-                name = target.get("revisionName", "")
-                revision = self.get(self.revisions, namespace, name)
-                if revision is None or not conditions.is_true(revision):
-                    failed = revision is None or conditions.get(revision)["status"] == "False"
-                    message = (f'Revision "{name}" referenced in traffic not found.' if revision is None else
-                               f'Revision "{name}" is not ready.')
-                    return None, conditions.condition("AllTrafficAssigned", False if failed else None,
-                                                      "RevisionMissing", message)
-                entry.update({"revisionName": name, "latestRevision": False})
-            if target.get("tag"):
-                entry["tag"] = target["tag"]
-                entry["url"] = f"http://{self._tag_host(route, target['tag'])}"
-            traffic.append(entry)
-        return traffic, conditions.condition("AllTrafficAssigned", True)
-
     def _domain_config(self) -> dict[str, str]:
         return self.registry.read_config("knative-serving", "config-domain")
-
-    def _tag_host(self, route: dict, tag: str) -> str:
-        meta = route["metadata"]
-        return domain.tag_host(tag, meta["name"], meta["namespace"], meta.get("labels") or {}, self._domain_config())
 
     async def reconcile(self, key: Key) -> float | None:
         route = self.get(self.kind, *key)
         if route is None or route["metadata"].get("deletionTimestamp"):
             return None
         meta = route["metadata"]
-        previous = route.get("status") or {}
-        host = domain.route_host(meta["name"], meta["namespace"], meta.get("labels") or {}, self._domain_config())
-        status = {**previous, "observedGeneration": meta["generation"], "url": f"http://{host}",
-                  "address": {"url": f"http://{domain.cluster_local_host(meta['name'], meta['namespace'])}"}}
-        traffic, assigned = self.resolve(route)
-        if traffic is not None:
-            status["traffic"] = traffic
-        serving = status.get("traffic")
-        not_owned = self._reconcile_services(route, traffic) if traffic is not None else None
-        if traffic is None:
-            ingress = conditions.condition("IngressReady", None, "Uninitialized", "Waiting for the traffic to "
-                                                                                  "be assigned.")
-        elif not_owned is not None:
-            ingress = conditions.condition("IngressReady", False, "NotOwned", f"There is an existing placeholder "
-                                                                               f'Service "{not_owned}" that we do '
-                                                                               f"not own.")
-        elif await self.ingress_probe({**route, "status": status}, traffic):
-            ingress = conditions.condition("IngressReady", True)
-        else:
-            ingress = conditions.condition("IngressReady", None, "Uninitialized",
-                                           "Waiting for the data plane to serve the new traffic.")
-        certificate = conditions.condition("CertificateProvisioned", True, "TLSNotEnabled",
-                                           "auto-tls is disabled", severity="Info")
-        parts = [assigned, ingress]
-        status["conditions"] = conditions.merge([*parts, certificate, conditions.all_of("Ready", parts)],
-                                                previous.get("conditions"))
-        if serving is None:
-            status.pop("traffic", None)
-        self.write_status(self.kind, route, status)
+        namespace, labels, domains = meta["namespace"], meta.get("labels") or {}, self._domain_config()
+        traffic, assigned = resolve_traffic(
+            route, lambda name: self.get(self.configurations, namespace, name),
+            lambda name: self.get(self.revisions, namespace, name),
+            lambda tag: f"http://{domain.tag_host(tag, meta['name'], namespace, labels, domains)}")
+        not_owned = self._reconcile_services(route, traffic, domains) if traffic is not None else None
+        served = traffic is not None and not_owned is None and await self.ingress_probe(route, traffic)
+        ingress = ingress_ready(traffic, not_owned, served)
+        url = f"http://{domain.route_host(meta['name'], namespace, labels, domains)}"
+        address = f"http://{domain.cluster_local_host(meta['name'], namespace)}"
+        self.write_status(self.kind, route, route_status(route, url, address, traffic, assigned, ingress))
         if traffic is not None and ingress["status"] == "True":
             # Only once the data plane sends traffic to the new targets do the old ones leave the route.
             self._label_revisions(route, {t["revisionName"] for t in traffic})
         return PROBE_RETRY if traffic is not None and ingress["status"] != "True" else None
 
-    def _reconcile_services(self, route: dict, traffic: list[dict]) -> str | None:
+    def _reconcile_services(self, route: dict, traffic: list[dict], domains: dict[str, str]) -> str | None:
         """Creates or updates the Route's Services (one per tag too) and deletes those of tags it no longer
         has; returns the name of one that exists and is not the Route's, if any."""
         meta = route["metadata"]
-        wanted = k8s_services.route_services(route, traffic, self._domain_config())
+        wanted = make_route_services(route, traffic, domains)
         for desired in wanted:
-            current = self.get(self.services, meta["namespace"], desired["metadata"]["name"])
-            if current is None:
-                self.registry.create(self.services, meta["namespace"], desired, self.opts)
-            elif not k8s_services.controlled_by(current, route):
+            _, owned = self.ensure_child(self.services, desired, route, _union_metadata)
+            if not owned:
                 return desired["metadata"]["name"]
-            else:
-                self._update_service(current, desired)
         names = {d["metadata"]["name"] for d in wanted}
         for entry in self.registry.store.entries(self.services.resource, meta["namespace"]):
             service = entry.obj["metadata"]
@@ -170,20 +108,6 @@ class RouteReconciler(Controller):
                 # a tag no longer in the traffic; found by the route label, as Knative finds them
                 self.registry.delete(self.services, meta["namespace"], service["name"], {}, self.opts)
         return None
-
-    def _update_service(self, current: dict, desired: dict) -> None:
-        """The desired spec; labels and annotations are added to, never taken away (Knative's kmap.Union)."""
-        meta, wanted = current["metadata"], desired["metadata"]
-        labels = {**(meta.get("labels") or {}), **wanted["labels"]}
-        annotations = {**(meta.get("annotations") or {}), **wanted["annotations"]}
-        spec = current.get("spec") or {}
-        if (all(spec.get(k) == v for k, v in desired["spec"].items()) and labels == (meta.get("labels") or {})
-                and annotations == (meta.get("annotations") or {})):
-            return
-        updated = copy.deepcopy(current)
-        updated["spec"] = desired["spec"]
-        updated["metadata"]["labels"], updated["metadata"]["annotations"] = labels, annotations
-        self.registry.update(self.services, meta["namespace"], meta["name"], updated, self.opts)
 
     def _label_revisions(self, route: dict, referenced: set[str]) -> None:
         """routingState active for revisions this route sends traffic to, reserve for those no route does."""
@@ -204,3 +128,19 @@ class RouteReconciler(Controller):
             if not wanted:
                 updated["metadata"]["annotations"].pop(ROUTES_ANNOTATION)
             self.registry.update(self.revisions, namespace, meta["name"], updated, self.opts)
+
+
+def _union_metadata(current: dict, desired: dict) -> dict | None:
+    """The desired spec; labels and annotations are added to, never taken away (Knative's kmap.Union). The
+    API server's own fields (a cluster IP) are not the Route's to compare."""
+    meta, wanted = current["metadata"], desired["metadata"]
+    labels = {**(meta.get("labels") or {}), **wanted["labels"]}
+    annotations = {**(meta.get("annotations") or {}), **wanted["annotations"]}
+    spec = current.get("spec") or {}
+    if (all(spec.get(k) == v for k, v in desired["spec"].items()) and labels == (meta.get("labels") or {})
+            and annotations == (meta.get("annotations") or {})):
+        return None
+    updated = copy.deepcopy(current)
+    updated["spec"] = desired["spec"]
+    updated["metadata"]["labels"], updated["metadata"]["annotations"] = labels, annotations
+    return updated

@@ -11,26 +11,22 @@ with one replica). The conditions are Knative v1's: SinkBindingReady, ReceiveAda
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
-import secrets
 
 from reference.apis import conditions
-from reference.apis.objects import owner_reference
+from reference.apis.objects import is_deleting, pod_ready
 from reference.eventing.resolver import Unresolvable, destination_watches, resolve
 from reference.reconciler.controller import Controller, Key, Watch, own_key, owner_keys
+from reference.reconciler.podset import HASH_LABEL, RESOURCE_FAILURES, container_failure, replica_pod, template_hash
 
 SOURCE_LABEL = "sources.knative.dev/source"
 CONTROLLER_AGENT = "container-source-controller"
 NAME_LABEL = "sources.knative.dev/containerSource"
-HASH_LABEL = "pod-template-hash"
 SINK_ENV = ("K_SINK", "SINK")
 OVERRIDES_ENV = "K_CE_OVERRIDES"
 UNRESOLVED_RETRY = 2.0
-# Container states that keep a pod from ever running as it is (the Deployment would not become Available).
-STUCK = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
-         "CreateContainerError", "CrashLoopBackOff")
-_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+# ...or that it keeps failing (a source that crash-loops is not Ready).
+STUCK = (*RESOURCE_FAILURES, "CrashLoopBackOff")
 
 
 def overrides_json(source: dict) -> str | None:
@@ -83,41 +79,19 @@ def pod_template(source: dict, sink: str) -> dict:
     return {"metadata": {"labels": labels, "annotations": dict(meta.get("annotations") or {})}, "spec": spec}
 
 
-def template_hash(template: dict) -> str:
-    return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
-
-
-def pod_for(source: dict, sink: str) -> dict:
+def make_pod(source: dict, sink: str) -> dict:
     """The Pod that runs a ContainerSource sending to `sink`, named as its Deployment's replica would be."""
-    meta = source["metadata"]
     template = pod_template(source, sink)
-    digest = template_hash(template)
-    suffix = "".join(secrets.choice(_CHARS) for _ in range(5))
-    return {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": f"{meta['name']}-deployment-{digest}-{suffix}", "namespace": meta["namespace"],
-                     "labels": {**template["metadata"]["labels"], HASH_LABEL: digest},
-                     "annotations": template["metadata"]["annotations"],
-                     "ownerReferences": [owner_reference(source)]},
-        "spec": template["spec"],
-    }
-
-
-def pod_ready(pod: dict) -> bool:
-    return conditions.is_true(pod) and not pod["metadata"].get("deletionTimestamp")
+    return replica_pod(source, template["metadata"]["labels"], template["metadata"]["annotations"], template["spec"],
+                       template_hash(template))
 
 
 def stuck(pod: dict) -> tuple[str, str] | None:
     """(reason, message) of a container that cannot run, if any."""
-    for status in (pod.get("status") or {}).get("containerStatuses") or []:
-        waiting = (status.get("state") or {}).get("waiting") or {}
-        if waiting.get("reason") in STUCK:
-            return waiting["reason"], waiting.get("message", "")
-        terminated = (status.get("lastState") or {}).get("terminated") or (status.get("state") or {}).get(
-            "terminated") or {}
-        if terminated.get("exitCode") and not status.get("ready"):
-            return f"ExitCode{terminated['exitCode']}", terminated.get("message", "") or "the container exited"
-    return None
+    failure = container_failure([pod], STUCK)
+    if failure is None:
+        return None
+    return failure.reason, failure.message or ("the container exited" if failure.exited else "")
 
 
 class ContainerSourceReconciler(Controller):
@@ -138,7 +112,7 @@ class ContainerSourceReconciler(Controller):
         digest = template_hash(pod_template(source, sink))
         current = [p for p in pods if (p["metadata"].get("labels") or {}).get(HASH_LABEL) == digest]
         if not current:
-            current = [self.registry.create(self.pods, namespace, pod_for(source, sink), self.opts)]
+            current = [self.registry.create(self.pods, namespace, make_pod(source, sink), self.opts)]
         if any(pod_ready(p) for p in current):
             for pod in pods:
                 if pod not in current:
@@ -153,8 +127,7 @@ class ContainerSourceReconciler(Controller):
         previous = source.get("status") or {}
         status = {k: v for k, v in previous.items() if k not in ("conditions", "sinkUri")}
         status["observedGeneration"] = source["metadata"].get("generation")
-        pods = [p for p in self.children(self.pods, key[0], source["metadata"]["uid"])
-                if not p["metadata"].get("deletionTimestamp")]
+        pods = [p for p in self.children(self.pods, key[0], source["metadata"]["uid"]) if not is_deleting(p)]
         try:
             sink = resolve(spec.get("sink"), key[0], self.registry.store, self.registry.kinds)
         except Unresolvable as err:

@@ -15,7 +15,7 @@ from reference.sources.container import (
     NAME_LABEL,
     SOURCE_LABEL,
     ContainerSourceReconciler,
-    pod_for,
+    make_pod,
     with_sink_args,
 )
 
@@ -58,7 +58,7 @@ def test_every_container_learns_the_sink_and_the_overrides() -> None:
                                                                      {"name": "KEEP", "value": "me"}]},
          {"name": "b", "image": "ghcr.io/kproof/heartbeats", "args": ["--sink=x", "--period=1"]}],
         overrides={"extensions": {"team": "blue", "run": "7"}})
-    pod = pod_for(source, SINK)
+    pod = make_pod(source, SINK)
     first, second = pod["spec"]["containers"]
     for container in (first, second):
         env = env_of(container)
@@ -71,13 +71,16 @@ def test_every_container_learns_the_sink_and_the_overrides() -> None:
 
 
 def test_no_overrides_no_k_ce_overrides() -> None:
-    pod = pod_for(container_source([{"name": "a", "image": "i"}]), SINK)
+    pod = make_pod(container_source([{"name": "a", "image": "i"}]), SINK)
     assert "K_CE_OVERRIDES" not in env_of(pod["spec"]["containers"][0])
 
 
 def test_the_pod_is_owned_and_labelled_like_the_deployments_replica() -> None:
     source = container_source([{"name": "a", "image": "i"}], labels={"app": "beats"})
-    pod = pod_for(source, SINK)
+    registry = Registry(Store())
+    bootstrap(registry)
+    pods = registry.kinds.by_path("", "v1", "pods")
+    pod = registry.create(pods, "default", make_pod(source, SINK))  # the API server completes generateName
     meta = pod["metadata"]
     assert meta["name"].startswith("beats-deployment-") and meta["namespace"] == "default"
     assert meta["labels"][NAME_LABEL] == "beats" and meta["labels"][SOURCE_LABEL] == "container-source-controller"
@@ -86,10 +89,10 @@ def test_the_pod_is_owned_and_labelled_like_the_deployments_replica() -> None:
                                         "name": "beats", "uid": "uid-beats", "controller": True,
                                         "blockOwnerDeletion": True}]
     assert pod["spec"]["restartPolicy"] == "Always"
-    again = pod_for(source, SINK)
+    again = registry.create(pods, "default", make_pod(source, SINK))
     assert again["metadata"]["labels"][HASH_LABEL] == meta["labels"][HASH_LABEL]
     assert again["metadata"]["name"] != meta["name"]
-    assert pod_for(source, SINK + "2")["metadata"]["labels"][HASH_LABEL] != meta["labels"][HASH_LABEL]
+    assert make_pod(source, SINK + "2")["metadata"]["labels"][HASH_LABEL] != meta["labels"][HASH_LABEL]
 
 
 # The controller in process ------------------------------------------------------------------------------

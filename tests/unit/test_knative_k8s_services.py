@@ -9,7 +9,7 @@ from reference.apiserver.bootstrap import bootstrap
 from reference.apiserver.registry import Registry
 from reference.apiserver.store import Store
 from reference.dataplane.serving.routing import RoutingTable
-from reference.serving import k8s_services
+from reference.serving.resources import services as k8s_services
 from reference.serving.revision import RevisionReconciler
 from reference.serving.route import RouteReconciler
 
@@ -147,7 +147,7 @@ def test_a_revision_gets_its_public_and_private_services(registry: Registry) -> 
 def test_h2c_revisions_and_long_names() -> None:
     revision = {"apiVersion": "serving.knative.dev/v1", "kind": "Revision",
                 "metadata": {"name": "r", "namespace": "ns", "uid": "u"}}
-    public, private = k8s_services.revision_services(revision, "h2c")
+    public, private = k8s_services.make_revision_services(revision, "h2c")
     first = public["spec"]["ports"][0]
     assert (first["name"], first["port"], first["targetPort"]) == ("http2", 81, 8013)
     assert private["spec"]["ports"][0]["appProtocol"] == "kubernetes.io/h2c"

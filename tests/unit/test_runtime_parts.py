@@ -7,7 +7,8 @@ import pytest
 from reference.runtime import limits, sandbox, volumes
 from reference.runtime.catalog import Catalog, Entry, ImageNotFound, ImageUnavailable, parse_reference
 from reference.runtime.volumes import VolumeError, mounts, prepare
-from reference.serving.revision import pod_for, static_scale
+from reference.serving.resources.pod import make_pod
+from reference.serving.revision import static_scale
 
 
 @pytest.mark.parametrize(("image", "host", "path", "tag"), [
@@ -157,7 +158,7 @@ def _revision(annotations: dict | None = None, **labels: str) -> dict:
 
 
 def test_pods_follow_the_runtime_contract() -> None:
-    pod = pod_for(_revision(), 45678)
+    pod = make_pod(_revision(), 45678)
     user, queue = pod["spec"]["containers"]
     env = {e["name"]: e["value"] for e in user["env"]}
     assert env == {"PORT": "45678", "K_REVISION": "hello-00001", "K_CONFIGURATION": "hello", "K_SERVICE": "hello"}
@@ -169,6 +170,8 @@ def test_pods_follow_the_runtime_contract() -> None:
     assert "containerConcurrency" not in pod["spec"]
     assert pod["metadata"]["labels"]["serving.knative.dev/revision"] == "hello-00001"
     assert pod["metadata"]["ownerReferences"][0]["uid"] == "u1"
+    digest = pod["metadata"]["labels"]["pod-template-hash"]
+    assert pod["metadata"]["generateName"] == f"hello-00001-deployment-{digest}-", "the API server completes it"
 
 
 @pytest.mark.parametrize(("annotations", "labels", "config", "replicas"), [
@@ -176,6 +179,9 @@ def test_pods_follow_the_runtime_contract() -> None:
     ({"autoscaling.knative.dev/initial-scale": "5"}, {}, {}, 5),
     ({"autoscaling.knative.dev/min-scale": "3"}, {}, {"initial-scale": "1"}, 3),
     ({"autoscaling.knative.dev/min-scale": "3", "autoscaling.knative.dev/max-scale": "2"}, {}, {}, 2),
+    # an initial scale of 0 only where config-autoscaler allows it, as the KPA reads it
+    ({"autoscaling.knative.dev/initial-scale": "0"}, {}, {}, 1),
+    ({"autoscaling.knative.dev/initial-scale": "0"}, {}, {"allow-zero-initial-scale": "true"}, 0),
 ])
 def test_static_scale(annotations: dict, labels: dict, config: dict, replicas: int) -> None:
     assert static_scale(_revision(annotations, **labels), config) == replicas
@@ -192,7 +198,7 @@ def test_user_catalogs_come_first(tmp_path: Path) -> None:
 
 
 def test_the_declared_port_is_the_user_containers_first_container_port() -> None:
-    from reference.serving.revision import declared_port
+    from reference.apis.objects import declared_port
     assert declared_port(_revision()) == 8080
     revision = _revision()
     revision["spec"]["containers"][0]["ports"] = [{"containerPort": 80}]

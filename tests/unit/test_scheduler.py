@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from reference.apis.resources import pod_requests, qos_class
+from reference.reconciler.podset import deletion_order
 from reference.scheduler import gpushare
 from reference.scheduler.placement import (
     ONE_DEVICE,
@@ -18,7 +19,6 @@ from reference.scheduler.placement import (
     node_infos,
     schedule,
 )
-from reference.serving.revision import deletion_order
 
 _uids = itertools.count()
 

@@ -11,13 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from reference.apiserver.registry import Registry
-from reference.apiserver.store import Store
 from reference.runtime import sandbox
 from reference.runtime.volumes import UnsupportedVolume, VolumeError, prepare
-from reference.serving.configuration import ConfigurationReconciler
-from reference.serving.revision import image_digest
-from reference.serving.service import ServiceReconciler
+from reference.serving.resources.children import make_configuration, make_route
+from reference.serving.resources.revision import make_revision
+from reference.serving.status.revision import image_digest
 
 CREATOR = "serving.knative.dev/creator"
 MODIFIER = "serving.knative.dev/lastModifier"
@@ -32,8 +30,7 @@ def _service() -> dict:
 
 
 def test_service_annotations_and_labels_reach_route_and_configuration() -> None:
-    reconciler = ServiceReconciler(Registry(Store()))
-    for child in (reconciler.desired_route(_service()), reconciler.desired_configuration(_service())):
+    for child in (make_route(_service()), make_configuration(_service())):
         meta = child["metadata"]
         assert meta["annotations"] == {CREATOR: "alice", MODIFIER: "bob", "note": "x"}
         assert meta["labels"]["team"] == "a" and meta["labels"]["serving.knative.dev/service"] == "s"
@@ -44,7 +41,7 @@ def test_revision_creator_is_the_configurations_last_modifier() -> None:
                            "annotations": {CREATOR: "alice", MODIFIER: "bob"}, "labels": {}},
               "apiVersion": "serving.knative.dev/v1", "kind": "Configuration",
               "spec": {"template": {"metadata": {"annotations": {"a": "b"}}, "spec": {}}}}
-    revision = ConfigurationReconciler(Registry(Store())).desired_revision(config)
+    revision = make_revision(config)
     assert revision["metadata"]["annotations"] == {"a": "b", CREATOR: "bob"}
 
 

@@ -1,4 +1,4 @@
-"""The Kubernetes Services (core v1) Knative's controllers create, as Knative shapes them.
+"""make_*: the Kubernetes Services (core v1) Knative's controllers create, as Knative shapes them.
 
 - For a Route, and for each of its traffic tags, a placeholder Service named after the host's first label
   (`<route>`, `<tag>-<route>`; knative.dev/serving pkg/reconciler/route/resources/service.go), which gives
@@ -26,7 +26,7 @@ from reference.apis.labels import (
     VISIBILITY,
 )
 from reference.apis.objects import owner_reference
-from reference.serving import domain
+from reference.serving.resources import domain
 
 H2C = "h2c"
 APP_PROTOCOL_H2C = "kubernetes.io/h2c"
@@ -46,12 +46,6 @@ def child_name(parent: str, suffix: str) -> str:
         return parent + suffix
     head = MAX_NAME - 32 - len(suffix)
     return parent[:head] + hashlib.md5(parent.encode(), usedforsecurity=False).hexdigest() + suffix
-
-
-def controlled_by(obj: dict, owner: dict) -> bool:
-    """metav1.IsControlledBy: the object's controller reference names `owner`."""
-    uid = owner["metadata"]["uid"]
-    return any(r.get("uid") == uid and r.get("controller") for r in obj["metadata"].get("ownerReferences") or [])
 
 
 def _service(name: str, namespace: str, labels: dict, annotations: dict, owner: dict, spec: dict) -> dict:
@@ -81,7 +75,7 @@ def route_service(route: dict, tag: str, domain_config: dict[str, str]) -> dict:
     return _service(name, meta["namespace"], labels, dict(meta.get("annotations") or {}), route, spec)
 
 
-def route_services(route: dict, traffic: list[dict], domain_config: dict[str, str]) -> list[dict]:
+def make_route_services(route: dict, traffic: list[dict], domain_config: dict[str, str]) -> list[dict]:
     """The Route's Service and one per traffic tag."""
     tags = sorted({t["tag"] for t in traffic if t.get("tag")})
     return [route_service(route, tag, domain_config) for tag in ["", *tags]]
@@ -140,5 +134,5 @@ def private_service(revision: dict, protocol: str = "http1") -> dict:
     return _service(private_service_name(meta["name"]), meta["namespace"], labels, annotations, revision, spec)
 
 
-def revision_services(revision: dict, protocol: str = "http1") -> list[dict]:
+def make_revision_services(revision: dict, protocol: str = "http1") -> list[dict]:
     return [public_service(revision, protocol), private_service(revision, protocol)]
