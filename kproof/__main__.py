@@ -1,5 +1,5 @@
 """`python -m kproof` runs the kproof command."""
 
-from kproof.cli import main
+from kproof.commands.main import main
 
 main()

@@ -18,8 +18,7 @@ import requests
 from kproof.postgres import LocalPostgres
 from kproof.target import GPU, KAFKA, KILL_POD, REFERENCE, RESERVE_INSTANCE, RESTART, VOLUMES, Target
 from reference.dataplane.process import PID_FILE as DATAPLANE_PID_FILE
-from reference.kafka.embedded import EmbeddedKafka
-from reference.processes import (
+from reference.host.processes import (
     Record,
     StateDirBusy,
     create_private,
@@ -29,6 +28,7 @@ from reference.processes import (
     stop_leftovers,
     stop_recorded,
 )
+from reference.kafka.embedded import EmbeddedKafka
 from reference.runtime.limits import platform_group, remove_tree
 from reference.runtime.network import Bridge
 from reference.runtime.network import unavailable as network_unavailable

@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from reference.processes import write_private
+from reference.host.processes import write_private
 
 STATE_FILE = "postgres.json"
 START_TIMEOUT = 60.0

@@ -17,7 +17,7 @@ import yaml
 
 from reference.autoscaler.config import AutoscalerConfig
 from reference.autoscaler.kpa import TICK_SECONDS, Decider, RevisionMetrics
-from reference.autoscaler.scaling import ACTIVATING, SCALE_UNKNOWN, ActiveState, next_state, scale
+from reference.autoscaler.scaling import ACTIVATING, SCALE_UNKNOWN, ActiveState, tick
 from reference.autoscaler.spec import decider_spec, scale_bounds
 
 
@@ -101,16 +101,15 @@ def simulate(trace: list[TracePoint], annotations: dict[str, str], container_con
         queued = max(0.0, point.concurrency - capacity)
         metrics.record(second, point.concurrency, point.rps)
         if second % TICK_SECONDS == 0:
-            decision = decider.scale(float(second), metrics.stable_and_panic(spec.metric, second), ready)
-            panicking = decision.panicking
-            step = scale(decision.desired if decision.valid else SCALE_UNKNOWN, bounds, state, config, second)
+            decided = tick(decider, metrics, bounds, state, config, float(second), ready)
+            panicking, step = decided.decision.panicking, decided.step
             desired = step.want
             if step.apply and step.want >= 0:
                 if step.want > len(pods):
                     pods += [second + startup_seconds] * (step.want - len(pods))
                 elif step.want < len(pods):
                     pods = sorted(pods)[: step.want]  # the newest (not yet ready) go first
-            state = next_state(state, step.want, ready, bounds, float(second))
+            state = decided.state
         result.rows.append(Row(second, round(point.concurrency, 3), desired, len(pods), ready, round(queued, 3),
                                panicking))
     return result

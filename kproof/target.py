@@ -21,6 +21,8 @@ from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
 from kubernetes.dynamic.resource import Resource
 
+from reference.apis.objects import pod_ready
+
 # Capabilities a target may declare; tests that need one skip with a reason elsewhere.
 RESTART = "restart"  # the suite may restart the platform (it started it)
 KILL_POD = "kill-pod"  # deleting a pod really stops its process
@@ -268,9 +270,7 @@ class Target:
                                 **kwargs)
 
 
-def pod_is_ready(pod: dict) -> bool:
-    """A Pod that serves: Ready and not on its way out."""
-    return not pod["metadata"].get("deletionTimestamp") and condition_status(pod) == "True"
+pod_is_ready = pod_ready  # the suite's name for the shared definition (reference.apis.objects)
 
 
 def condition_status(obj: dict, condition: str = "Ready") -> str | None:

@@ -9,8 +9,8 @@ import signal
 import sys
 from pathlib import Path
 
+from reference.host.processes import StateDirBusy
 from reference.platform import Platform, PlatformConfig
-from reference.processes import StateDirBusy
 from reference.runtime.catalog import CatalogError
 from reference.runtime.nodes import NodeFileError
 

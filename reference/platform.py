@@ -8,7 +8,7 @@ State directory layout:
   endpoints.json  where the running components listen (removed on a clean stop)
   ports.json      the ports used last time (reused when free)
   config.yaml     settings given to `kproof up` that later starts keep (extra image catalogs, the node file)
-  processes/      every process the platform started, with its start time (see reference/processes.py)
+  processes/      every process the platform started, with its start time (see reference/host/processes.py)
   pods/           per pod: volumes and container logs (kubectl logs)
   volumes/        persistent volume claims, one directory each
   reference.log, dataplane.log
@@ -44,10 +44,7 @@ from reference.dataplane.process import DataPlaneProcess
 from reference.eventing.broker import BrokerReconciler, TriggerReconciler
 from reference.eventing.channel import ChannelReconciler, InMemoryChannelReconciler, SubscriptionReconciler
 from reference.eventing.kafka_sink import KafkaSinkReconciler
-from reference.kafka.locate import KafkaEndpoint
-from reference.kafka.locate import locate as locate_kafka
-from reference.kafka.locate import reachable as kafka_reachable
-from reference.processes import (
+from reference.host.processes import (
     MAIN,
     PLATFORM_PID_ENV,
     Record,
@@ -64,7 +61,10 @@ from reference.processes import (
     stop_leftovers,
     write_private,
 )
-from reference.processes import stop as stop_processes
+from reference.host.processes import stop as stop_processes
+from reference.kafka.locate import KafkaEndpoint
+from reference.kafka.locate import locate as locate_kafka
+from reference.kafka.locate import reachable as kafka_reachable
 from reference.reconciler.controller import Controller
 from reference.runtime.catalog import Catalog
 from reference.runtime.kubelet import Kubelet

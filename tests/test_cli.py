@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kproof.cli import main, parse_args
+from kproof.commands.main import main, parse_args
 from kproof.target import Target
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,7 +17,7 @@ import pytest
 
 from kproof.embedded import ReferenceProcess
 from kproof.target import Target
-from reference.processes import RECORDS_DIR, process_alive, record, recorded
+from reference.host.processes import RECORDS_DIR, process_alive, record, recorded
 
 ROOT = Path(__file__).resolve().parents[1]
 SLEEPER = "example.com/kproof/sleeper"

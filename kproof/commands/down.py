@@ -6,7 +6,7 @@ import argparse
 
 from kproof.commands.common import add_state_dir, console
 from kproof.embedded import ReferenceProcess, read_endpoints
-from reference.processes import describe
+from reference.host.processes import describe
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kproof.commands.common import add_state_dir, console
 from kproof.embedded import PlatformError, ReferenceProcess, read_endpoints
-from reference.processes import StateDirBusy, describe, private_dir, stop_leftovers
+from reference.host.processes import StateDirBusy, describe, private_dir, stop_leftovers
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -22,7 +22,7 @@ from reference.apiserver import objectmeta
 from reference.apiserver.admission.context import Context
 from reference.apiserver.bootstrap import CONFIG_MAPS
 from reference.apiserver.kinds import Kind, Kinds
-from reference.apiserver.schema import Findings, describe_value, walk
+from reference.apiserver.schemas.schema import Findings, describe_value, walk
 
 # The flags a cluster may turn on that let manifests use more of the pod spec (and eventing's options).
 FEATURE_FLAGS = {

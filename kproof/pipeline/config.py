@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from kproof.pipeline.bloblang import BloblangError, Mapping, parse
-from reference.durations import parse_go_duration
+from reference.apis.durations import parse_go_duration
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([^}]*))?\}")
 SQL_DRIVERS = ("postgres", "pgx")

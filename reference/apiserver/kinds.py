@@ -17,8 +17,8 @@ from reference.apiserver.admission import serving as serving_admission
 from reference.apiserver.admission import sources as sources_admission
 from reference.apiserver.admission.context import Defaulter, Validator
 from reference.apiserver.conversion import KAFKA_SOURCE_V1ALPHA1, Conversion
-from reference.apiserver.schema import Schema
 from reference.apiserver.schemas import eventing, k8s, scheduling, serving, sources
+from reference.apiserver.schemas.schema import Schema
 
 
 @dataclass(frozen=True)
@@ -202,7 +202,7 @@ KINDS: tuple[Kind, ...] = (
     Kind(
         "", "v1", "Pod", "pods", k8s.POD, short_names=("po",), categories=("all",), generation=False,
         builtin=True, graceful=True,
-        columns=(Column("Ready", core_admission.pod_ready),
+        columns=(Column("Ready", core_admission.pod_ready_column),
                  Column("Status", core_admission.pod_status),
                  Column("Restarts", core_admission.pod_restarts, type="string"),
                  AGE,

@@ -7,7 +7,7 @@ import json
 import re
 
 from reference.apiserver.errors import Cause
-from reference.apiserver.schema import ANY, BOOL, INT, STR, Findings, arr, mapof, obj, open_obj, walk
+from reference.apiserver.schemas.schema import ANY, BOOL, INT, STR, Findings, arr, mapof, obj, open_obj, walk
 
 _DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")

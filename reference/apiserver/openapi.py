@@ -11,7 +11,7 @@ import hashlib
 import json
 
 from reference.apiserver.kinds import Kind, Kinds
-from reference.apiserver.schema import to_openapi
+from reference.apiserver.schemas.schema import to_openapi
 
 _META_REF = {"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}
 _OBJECT_META = {

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 
 from reference.apis import times
 from reference.apiserver import errors, objectmeta, patch
-from reference.apiserver.admission.context import Context
+from reference.apiserver.admission.context import Context, Forbidden
 from reference.apiserver.admission.fielderror import FieldError
 from reference.apiserver.conversion import view_text
 from reference.apiserver.decode import DecodeError, check_shape, decode_json, decode_yaml
 from reference.apiserver.errors import ApiError, Cause
 from reference.apiserver.kinds import Kind, Kinds
-from reference.apiserver.schema import Findings, describe_value, walk
+from reference.apiserver.schemas.schema import Findings, describe_value, walk
 from reference.apiserver.selectors import Predicate
 from reference.apiserver.store import Store
 
@@ -104,6 +104,12 @@ class Registry:
                                  _type_causes(findings.wrong_type))
 
     def _admit(self, kind: Kind, obj: dict, old: dict | None, opts: Options, operation: str) -> None:
+        try:
+            self._run_admission(kind, obj, old, opts, operation)
+        except Forbidden as refused:
+            raise errors.forbidden(refused.plural, refused.name, refused.why, kind.group) from refused
+
+    def _run_admission(self, kind: Kind, obj: dict, old: dict | None, opts: Options, operation: str) -> None:
         ctx = self._context(operation, opts)
         if kind.default:
             kind.default(obj, old, ctx)

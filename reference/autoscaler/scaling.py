@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reference.autoscaler.config import AutoscalerConfig
+from reference.autoscaler.kpa import Decider, RevisionMetrics, ScaleResult
 from reference.autoscaler.spec import ScaleBounds
 
 SCALE_UNKNOWN = -1
@@ -103,3 +104,22 @@ def next_state(state: ActiveState, want: int, ready: int, bounds: ScaleBounds, n
     if want > 0 or state.status != INACTIVE:
         return become(ACTIVE, "")
     return ActiveState(state.status, state.since, initialized, state.reason)
+
+
+@dataclass(frozen=True)
+class Tick:
+    """One KPA decision and what follows from it."""
+
+    decision: ScaleResult  # the Decider's
+    step: Step  # the replicas to set, within the bounds
+    state: ActiveState  # the PodAutoscaler's activity after it
+
+
+def tick(decider: Decider, metrics: RevisionMetrics, bounds: ScaleBounds, state: ActiveState,
+         config: AutoscalerConfig, now: float, ready: int) -> Tick:
+    """A tick of Knative's autoscaler (every TICK_SECONDS): the decider reads the windows, the scaler bounds
+    its answer and decides on zero, and the activity follows. The platform's PodAutoscaler controller and
+    `kproof simulate` both run exactly this."""
+    decision = decider.scale(now, metrics.stable_and_panic(decider.spec.metric, now), ready)
+    step = scale(decision.desired if decision.valid else SCALE_UNKNOWN, bounds, state, config, now)
+    return Tick(decision, step, next_state(state, step.want, ready, bounds, now))

@@ -7,8 +7,8 @@ import math
 from dataclasses import dataclass
 
 from reference.apis import autoscaling as keys
+from reference.apis.durations import parse_go_duration
 from reference.autoscaler.config import KPA_CLASS, AutoscalerConfig
-from reference.durations import parse_go_duration
 
 TARGET_MIN = 0.01
 DEFAULT_PROGRESS_DEADLINE = 600.0  # config-deployment's progress-deadline

@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from reference.apis.durations import parse_iso8601_duration
 from reference.apis.eventing import CLUSTER_DOMAIN
 from reference.cloudevents.codec import Event, MalformedEvent, from_http, to_binary, to_structured
-from reference.durations import parse_iso8601_duration
 
 log = logging.getLogger("kproof.eventing")
 

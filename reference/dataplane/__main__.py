@@ -16,7 +16,7 @@ from pathlib import Path
 
 from reference.dataplane.informer import ApiAccess
 from reference.dataplane.server import DataPlane
-from reference.processes import die_with_platform, forget, record
+from reference.host.processes import die_with_platform, forget, record
 
 RECORD = "dataplane"
 

@@ -16,7 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from reference.processes import process_alive
+from reference.host.processes import process_alive
 
 STATE_FILE = "kafka.json"
 START_TIMEOUT = 20.0

@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 
 from reference.apiserver import errors
-from reference.apiserver.admission import quota
-from reference.apiserver.admission.context import Context
 from reference.apiserver.admission.podspec import value_from_error
+from reference.apiserver.bootstrap import bootstrap
+from reference.apiserver.kinds import Kind
+from reference.apiserver.registry import Registry
 from reference.apiserver.selectors import SelectorError, field_selector, label_selector
+from reference.apiserver.store import Store
 from reference.core.resourcequota import quota_status
 from reference.runtime import etc, sandbox, subpath
 from reference.runtime.container import BoundedLog
@@ -127,50 +129,62 @@ def test_the_pods_etc_names_its_users_and_nothing_of_the_hosts(tmp_path: Path) -
 
 # Admission: LimitRange and ResourceQuota ----------------------------------------------------------------
 
-def _context(objects: dict[str, list[dict]]) -> Context:
-    return Context("CREATE", "test", lambda ns, name: {}, lambda resource: objects.get(resource, []))
+def _registry(*objects: dict) -> tuple[Registry, Kind]:
+    """A registry holding `objects` (a "status" in one is written after it), and the Pod kind."""
+    registry = Registry(Store())
+    bootstrap(registry)
+    for namespace in ("ns", "elsewhere"):
+        registry.create(registry.kinds.by_path("", "v1", "namespaces"), "", {"metadata": {"name": namespace}})
+    for obj in objects:
+        kind = registry.kinds.by_kind(obj.get("apiVersion", "v1"), obj["kind"])
+        created = registry.create(kind, obj["metadata"]["namespace"], {k: v for k, v in obj.items() if k != "status"})
+        if "status" in obj:
+            registry.update(kind, obj["metadata"]["namespace"], obj["metadata"]["name"],
+                            {**created, "status": obj["status"]}, subresource="status")
+    return registry, registry.kinds.by_path("", "v1", "pods")
 
 
 def _pod(name: str, cpu: str | None = None, namespace: str = "ns") -> dict:
     resources = {"requests": {"cpu": cpu}} if cpu else {}
-    return {"metadata": {"name": name, "namespace": namespace},
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace},
             "spec": {"containers": [{"name": "app", "image": "x", "resources": resources}]}}
 
 
 def test_a_limit_range_fills_defaults_and_refuses_past_its_max() -> None:
-    limit_range = {"metadata": {"name": "lr", "namespace": "ns"},
+    limit_range = {"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "lr", "namespace": "ns"},
                    "spec": {"limits": [{"type": "Container", "default": {"memory": "128Mi"},
                                         "defaultRequest": {"cpu": "100m"}, "max": {"memory": "1Gi"}}]}}
-    ctx = _context({"/limitranges": [limit_range]})
-    pod = _pod("p")
-    quota.apply_limit_ranges(pod, ctx)
+    registry, pods = _registry(limit_range)
+    pod = registry.create(pods, "ns", _pod("p"))
     assert pod["spec"]["containers"][0]["resources"] == {"limits": {"memory": "128Mi"},
                                                         "requests": {"cpu": "100m", "memory": "128Mi"}}
     big = _pod("big")
     big["spec"]["containers"][0]["resources"] = {"limits": {"memory": "2Gi"}}
     with pytest.raises(errors.ApiError) as refused:
-        quota.apply_limit_ranges(big, ctx)
+        registry.create(pods, "ns", big)
     assert refused.value.code == 403
     assert refused.value.message == ('pods "big" is forbidden: maximum memory usage per Container is 1Gi, '
                                      'but limit is 2Gi')
 
 
 def test_a_resource_quota_refuses_the_pod_past_it_with_kubernetes_message() -> None:
-    hard = {"metadata": {"name": "compute", "namespace": "ns"}, "spec": {"hard": {"pods": "2", "requests.cpu": "1"}}}
+    hard = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "compute", "namespace": "ns"},
+            "spec": {"hard": {"pods": "2", "requests.cpu": "1"}}}
     running = [_pod("a", "400m"), _pod("b", "400m"), {**_pod("gone", "400m"), "status": {"phase": "Failed"}}]
-    ctx = _context({"/resourcequotas": [hard], "/pods": running[1:]})
-    quota.check_quotas(_pod("c", "500m"), ctx)  # one pod, 400m used: room for 500m
+    registry, pods = _registry(running[1], running[2], hard)
+    registry.create(pods, "ns", _pod("c", "500m"))  # one pod, 400m used: room for 500m
+    registry, pods = _registry(*running, hard)
     with pytest.raises(errors.ApiError) as refused:
-        quota.check_quotas(_pod("c", "500m"), _context({"/resourcequotas": [hard], "/pods": running}))
+        registry.create(pods, "ns", _pod("c", "500m"))
     assert refused.value.code == 403
     assert refused.value.message == ('pods "c" is forbidden: exceeded quota: compute, requested: pods=1,'
                                      'requests.cpu=500m, used: pods=2,requests.cpu=800m, '
                                      'limited: pods=2,requests.cpu=1')
+    registry, pods = _registry(running[1], hard)
     with pytest.raises(errors.ApiError, match=r"failed quota: compute: must specify requests\.cpu for: app"):
-        quota.check_quotas(_pod("d"), ctx)
-    other = _context({"/resourcequotas": [hard], "/pods": [_pod(str(i), "1", namespace="elsewhere")
-                                                          for i in range(5)]})
-    quota.check_quotas(_pod("e", "1"), other)  # another namespace's pods count against its own quotas only
+        registry.create(pods, "ns", _pod("d"))
+    registry, pods = _registry(hard, *(_pod(str(i), "1", namespace="elsewhere") for i in range(5)))
+    registry.create(pods, "ns", _pod("e", "1"))  # another namespace's pods count against its own quotas only
     assert quota_status(hard, running) == {"hard": {"pods": "2", "requests.cpu": "1"},
                                            "used": {"pods": "2", "requests.cpu": "800m"}}
 

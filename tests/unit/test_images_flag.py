@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kproof import cli
+from kproof.commands import main as cli
 from kproof.commands import up as up_command
 from kproof.embedded import PlatformError
 from reference.platform import PlatformConfig

@@ -13,8 +13,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from kproof.cli import parse_args
 from kproof.commands.lint import run
+from kproof.commands.main import parse_args
 from kproof.lint.rules import RULES
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from kproof.cli import parser
-from reference.platform import PlatformConfig, ReplicaRecords, read_or_create_token
-from reference.processes import (
+from kproof.commands.main import parser
+from reference.host.processes import (
     MAIN,
     RECORDS_DIR,
     Record,
@@ -31,6 +30,7 @@ from reference.processes import (
     stop_recorded,
     write_private,
 )
+from reference.platform import PlatformConfig, ReplicaRecords, read_or_create_token
 
 SLEEP = [sys.executable, "-c", "import time; time.sleep(120)"]
 
@@ -152,7 +152,7 @@ def test_replicas_are_recorded_from_their_pod_status_when_they_are_our_children(
 
 def test_one_platform_holds_the_state_directory_until_it_dies(tmp_path: Path, spawn) -> None:
     holder = spawn([sys.executable, "-c", "import os, sys, time; from pathlib import Path; "
-                    "from reference.processes import MAIN, lock_state_dir, record; "
+                    "from reference.host.processes import MAIN, lock_state_dir, record; "
                     f"lock_state_dir(Path({str(tmp_path)!r})); record(Path({str(tmp_path)!r}), MAIN, os.getpid()); "
                     "time.sleep(120)"])
     deadline = time.monotonic() + 30
@@ -174,7 +174,7 @@ def test_a_child_dies_with_its_platform(tmp_path: Path, spawn) -> None:
     parent = spawn([sys.executable, "-c", f"""
 import os, subprocess, sys, time
 os.environ["KPROOF_PLATFORM_PID"] = str(os.getpid())
-child = subprocess.Popen([sys.executable, "-c", "from reference.processes import die_with_platform; "
+child = subprocess.Popen([sys.executable, "-c", "from reference.host.processes import die_with_platform; "
                           "import time, sys; die_with_platform(); print('asked', flush=True); time.sleep(120)"],
                          stdout=subprocess.PIPE, text=True)
 child.stdout.readline()
@@ -196,7 +196,7 @@ time.sleep(120)
 
 
 def test_a_child_whose_platform_died_before_it_asked_exits() -> None:
-    late = subprocess.run([sys.executable, "-c", "from reference.processes import die_with_platform; "
+    late = subprocess.run([sys.executable, "-c", "from reference.host.processes import die_with_platform; "
                            "die_with_platform(); print('still here')"], capture_output=True, text=True, timeout=60,
                           env={**os.environ, "KPROOF_PLATFORM_PID": "1"})  # its platform: not its parent, so gone
     assert "still here" not in late.stdout and late.returncode == -15

@@ -28,6 +28,7 @@ from reference.apis.autoscaling import (  # noqa: F401  (the lint reads the keys
     WINDOW,
     lookup,
 )
+from reference.apis.durations import format_go_duration as format_duration
 from reference.apiserver.admission.fielderror import (
     FieldError,
     combine,
@@ -36,7 +37,6 @@ from reference.apiserver.admission.fielderror import (
     out_of_bounds,
 )
 from reference.apiserver.admission.numbers import config_int, parse_duration, parse_float, parse_int
-from reference.durations import format_go_duration as format_duration
 
 INT32_MAX = 2147483647
 

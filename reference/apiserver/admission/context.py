@@ -29,6 +29,14 @@ class Context:
         return self.read_config(EVENTING_NAMESPACE, name)
 
 
+class Forbidden(Exception):
+    """An admission plugin refuses the object outright (ResourceQuota, LimitRanger): 403, not 422."""
+
+    def __init__(self, plural: str, name: str, why: str) -> None:
+        super().__init__(why)
+        self.plural, self.name, self.why = plural, name, why
+
+
 # (object, the stored object on update or None, context); defaulters change the object in place.
 Defaulter = Callable[[dict, "dict | None", Context], None]
 Validator = Callable[[dict, "dict | None", Context], "FieldError | None"]

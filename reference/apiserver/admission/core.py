@@ -215,7 +215,8 @@ def validate_pvc(obj: dict, old: dict | None, ctx: Context) -> FieldError | None
 
 # Printer columns ----------------------------------------------------------------------------------
 
-def pod_ready(pod: dict) -> str:
+def pod_ready_column(pod: dict) -> str:
+    """kubectl's READY column: ready containers / containers."""
     statuses = (pod.get("status") or {}).get("containerStatuses") or []
     total = len((pod.get("spec") or {}).get("containers") or []) or len(statuses)
     return f"{sum(1 for s in statuses if s.get('ready'))}/{total}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 
-from reference.durations import parse_go_duration, parse_iso8601_duration
+from reference.apis.durations import parse_go_duration, parse_iso8601_duration
 
 _INT = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")

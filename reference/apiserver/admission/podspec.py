@@ -8,6 +8,7 @@ from __future__ import annotations
 import posixpath
 import re
 
+from reference.apis.objects import user_container_index
 from reference.apiserver.admission.context import Context
 from reference.apiserver.admission.fielderror import (
     FieldError,
@@ -95,12 +96,6 @@ def allowed(flags: dict[str, str], key: str) -> bool:
 
 
 # Defaults -----------------------------------------------------------------------------------------
-
-def user_container_index(containers: list[dict]) -> int:
-    if len(containers) == 1:
-        return 0
-    return next((i for i, c in enumerate(containers) if c.get("ports")), 0)
-
 
 def default_revision_spec(spec: dict, ctx: Context, creating: bool) -> None:
     defaults = ctx.serving_config("config-defaults")

@@ -15,8 +15,7 @@ from collections import Counter
 from decimal import Decimal
 
 from reference.apis.resources import CPU, MEMORY, QuantityError, format_bytes, format_cpu, quantity
-from reference.apiserver import errors
-from reference.apiserver.admission.context import Context
+from reference.apiserver.admission.context import Context, Forbidden
 
 COMPUTE = {"requests.cpu": ("requests", CPU), "cpu": ("requests", CPU), "requests.memory": ("requests", MEMORY),
            "memory": ("requests", MEMORY), "limits.cpu": ("limits", CPU), "limits.memory": ("limits", MEMORY)}
@@ -54,7 +53,7 @@ def apply_limit_ranges(pod: dict, ctx: Context) -> None:
         for item in items:
             problem = _outside(resources, item)
             if problem:
-                raise errors.forbidden("pods", pod["metadata"].get("name", ""), problem)
+                raise Forbidden("pods", pod["metadata"].get("name", ""), problem)
 
 
 def _default_from(resources: dict, item: dict) -> None:
@@ -147,12 +146,12 @@ def check_quotas(pod: dict, ctx: Context) -> None:
                 if k in TRACKED and v is not None}
         missing = _unspecified(pod, hard)
         if missing:
-            raise errors.forbidden("pods", meta.get("name", ""), f"failed quota: {name}: must specify "
+            raise Forbidden("pods", meta.get("name", ""), f"failed quota: {name}: must specify "
                                    + "; ".join(missing))
         over = [k for k in TRACKED if k in hard and used[k] + wanted[k] > hard[k]]
         if over:
             def listed(values: Usage | dict[str, Decimal], keys: list[str] = over) -> str:
                 return ",".join(f"{k}={show(k, values[k])}" for k in keys)
 
-            raise errors.forbidden("pods", meta.get("name", ""), (
+            raise Forbidden("pods", meta.get("name", ""), (
                 f"exceeded quota: {name}, requested: {listed(wanted)}, used: {listed(used)}, limited: {listed(hard)}"))

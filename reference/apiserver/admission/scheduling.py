@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from reference.apis.scheduling import RESOURCES, TRY_NEXT_POLICIES
 from reference.apiserver.admission.context import Context
 from reference.apiserver.admission.fielderror import FieldError, combine, invalid_value, missing_field
 from reference.apiserver.admission.numbers import parse_duration
-from reference.scheduler.policy import RESOURCES, TRY_NEXT_POLICIES
 
 PREEMPT_POLICIES = ("AfterAllUnits", "BeforeNextUnit")
 

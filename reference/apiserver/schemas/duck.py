@@ -1,7 +1,7 @@
 """Knative's duck types: references, destinations, delivery and CloudEvent overrides."""
 
-from reference.apiserver.schema import INT, STR, arr, enum, mapof, obj, open_obj
 from reference.apiserver.schemas.k8s import CONDITION
+from reference.apiserver.schemas.schema import INT, STR, arr, enum, mapof, obj, open_obj
 
 KREFERENCE = obj(apiVersion=STR, kind=STR, name=STR, namespace=STR, group=STR, address=STR)
 

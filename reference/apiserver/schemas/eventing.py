@@ -1,8 +1,8 @@
 """eventing.knative.dev/v1 and messaging.knative.dev/v1 schemas, and Knative Kafka's KafkaSink
 (eventing.knative.dev/v1alpha1)."""
 
-from reference.apiserver.schema import ANY, INT, STR, arr, enum, mapof, obj
 from reference.apiserver.schemas.duck import DELIVERY, DESTINATION, KREFERENCE, STATUS
+from reference.apiserver.schemas.schema import ANY, INT, STR, arr, enum, mapof, obj
 
 BROKER = obj(spec=obj(config=KREFERENCE, delivery=DELIVERY), status=STATUS)
 

@@ -1,17 +1,6 @@
 """Kubernetes core shapes: the parts of a PodSpec that Knative allows, and the core kinds we serve."""
 
-from reference.apiserver.schema import (
-    ANY,
-    BOOL,
-    INT,
-    INT_OR_STR,
-    STR,
-    arr,
-    enum,
-    mapof,
-    obj,
-    open_obj,
-)
+from reference.apiserver.schemas.schema import ANY, BOOL, INT, INT_OR_STR, STR, arr, enum, mapof, obj, open_obj
 
 KEY_REF = obj(name=STR, key=STR, optional=BOOL)
 NAME_REF = obj(name=STR, optional=BOOL)

@@ -1,6 +1,6 @@
 """scheduling.alibabacloud.com: ACK's ResourcePolicy (v1alpha1), the ordered pools seed 004 uses."""
 
-from reference.apiserver.schema import ANY, BOOL, INT, STR, arr, mapof, obj
+from reference.apiserver.schemas.schema import ANY, BOOL, INT, STR, arr, mapof, obj
 
 UNIT = obj(resource=STR, nodeSelector=mapof(STR), max=INT, podLabels=mapof(STR), podAnnotations=mapof(STR),
            spec=ANY)

@@ -1,8 +1,8 @@
 """serving.knative.dev/v1 and autoscaling.internal.knative.dev/v1alpha1 schemas."""
 
-from reference.apiserver.schema import BOOL, INT, STR, arr, obj
 from reference.apiserver.schemas.duck import STATUS
 from reference.apiserver.schemas.k8s import POD_SPEC_FIELDS, TEMPLATE_METADATA
+from reference.apiserver.schemas.schema import BOOL, INT, STR, arr, obj
 
 REVISION_SPEC = obj(
     **POD_SPEC_FIELDS,

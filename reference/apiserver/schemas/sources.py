@@ -1,9 +1,9 @@
 """sources.knative.dev schemas: ContainerSource, PingSource (v1) and KafkaSource (v1beta1, and v1alpha1
 with comma-separated strings for bootstrapServers and topics)."""
 
-from reference.apiserver.schema import ANY, INT, STR, arr, enum, obj
 from reference.apiserver.schemas.duck import CE_OVERRIDES, DELIVERY, DESTINATION, STATUS
 from reference.apiserver.schemas.k8s import POD_SPEC, TEMPLATE_METADATA
+from reference.apiserver.schemas.schema import ANY, INT, STR, arr, enum, obj
 
 SOURCE_FIELDS = dict(sink=DESTINATION, ceOverrides=CE_OVERRIDES)
 

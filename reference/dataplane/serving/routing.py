@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from reference.apis.objects import is_reserved, protocol_type
+from reference.apis.objects import is_reserved, pod_ready, protocol_type
 from reference.dataplane.serving.throttler import Endpoint, Throttler
 
 
@@ -241,8 +241,7 @@ class RoutingTable:
     def _apply_pod(target: RevisionTarget, pod: dict) -> None:
         meta = pod["metadata"]
         status = pod.get("status") or {}
-        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
-        ready = ready and not meta.get("deletionTimestamp") and bool(status.get("podIP"))
+        ready = pod_ready(pod) and bool(status.get("podIP"))
         port = next((p.get("containerPort") for c in (pod.get("spec") or {}).get("containers") or []
                      for p in c.get("ports") or [] if p.get("containerPort")), None)
         if ready and port:
