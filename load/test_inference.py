@@ -27,6 +27,7 @@ def _inference_service(target: Target, namespace: str, app_image) -> str:
     return "inference"
 
 
+@pytest.mark.timing
 def test_inference_scenario_latency_relative_to_a_baseline(target: Target, in_models_namespace: str, app_image,
                                                            reports: Path, capsys: pytest.CaptureFixture) -> None:
     namespace = in_models_namespace

@@ -7,10 +7,13 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
 from confluent_kafka import Consumer
 
 from load.runner import run_producer
 from reference.kafka.client import consumer_config
+
+pytestmark = pytest.mark.timing  # compares moments or rates: alone in a parallel run
 
 RATE, SECONDS = 20, 5
 

@@ -12,6 +12,8 @@ from conformance.serving.support import deploy, service
 from kproof.target import Target
 from load.runner import LoadResult, run_scenario
 
+pytestmark = pytest.mark.timing  # compares moments or rates: alone in a parallel run
+
 APP_MS = 300
 STEP_SECONDS = 12
 FAST = {"autoscaling.knative.dev/window": "6s"}

@@ -19,6 +19,7 @@ EXPECTED = ["PlayMusic", "BookRestaurant", "GetWeather", "AddToPlaylist", "RateB
             "SearchScreeningEvent", "PlayMusic"]
 
 
+@pytest.mark.timing
 def test_concurrent_requests_share_a_model_call(target: Target, in_models_namespace: str, app_image,
                                                 capsys: pytest.CaptureFixture) -> None:
     namespace = in_models_namespace

@@ -12,7 +12,7 @@ from conformance.helpers import eventually, log, restoring_config
 from conformance.serving.support import deploy
 from kproof.target import RESERVE_INSTANCE, Target, pod_is_ready
 
-pytestmark = pytest.mark.requires(RESERVE_INSTANCE)
+pytestmark = [pytest.mark.timing, pytest.mark.requires(RESERVE_INSTANCE)]
 RESERVED = "serving.kproof.dev/reserved-instance"
 
 

@@ -42,6 +42,7 @@ def partition_and_offset(event_id: str) -> tuple[int, int]:
     return int(partition), int(offset)
 
 
+@pytest.mark.timing
 def test_a_record_in_back_off_holds_up_no_other_record(bench: Bench, capsys: pytest.CaptureFixture) -> None:
     bootstrap = kafka_of(bench.target)
     topic = new_topic(bootstrap, partitions=PARTITIONS)
@@ -109,6 +110,7 @@ def test_a_small_http_server_sink_receives_every_record_in_seconds(bench: Bench,
     assert received()["ids"] == RECORDS
 
 
+@pytest.mark.timing
 def test_ordered_keeps_each_partition_in_order_and_a_partition_in_back_off_holds_up_no_other(
         bench: Bench, capsys: pytest.CaptureFixture) -> None:
     per_partition = 300  # more than one poll holds, so a stall would show across polls
