@@ -55,12 +55,15 @@ def prepare_models(target: Target, namespace: str, image: str) -> None:
 
 
 def intent_service(name: str, namespace: str, image: str, *, cc: int, annotations: dict[str, str] | None = None,
-                   env: dict[str, str] | None = None, gpu: bool = True, **spec: object) -> dict:
-    """A Service of the intent model server reading the `models` claim, as seed 001's does."""
+                   env: dict[str, str] | None = None, gpu: bool = True, cpu: str | None = None,
+                   **spec: object) -> dict:
+    """A Service of the intent model server reading the `models` claim, as seed 001's does; `cpu` is its CPU
+    limit (the server sizes its threads by it)."""
     container: dict = {"image": image, "volumeMounts": [{"name": "models", "mountPath": "/data/models",
                                                          "readOnly": True}]}
-    if gpu:
-        container["resources"] = {"limits": {"nvidia.com/gpu": "1"}}
+    limits = {**({"nvidia.com/gpu": "1"} if gpu else {}), **({"cpu": cpu} if cpu else {})}
+    if limits:
+        container["resources"] = {"limits": limits}
     if env:
         container["env"] = [{"name": k, "value": v} for k, v in env.items()]
     template: dict = {"spec": {"containerConcurrency": cc, "containers": [container], "volumes": [

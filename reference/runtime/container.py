@@ -79,7 +79,7 @@ class ContainerSpec:
     readiness: dict | None = None
     liveness: dict | None = None
     limits: Limits = field(default_factory=Limits)
-    cgroup_parent: str = GROUP  # the platform's cgroup (reference.runtime.limits.platform_group)
+    cgroup: Cgroup | None = None  # made by the pod worker (its sandbox shows it); else one of its own below GROUP
 
 
 @dataclass
@@ -103,7 +103,7 @@ class Container:
         self._process: asyncio.subprocess.Process | None = None
         self._stopping = False
         self._ever_ready = False
-        self.cgroup = Cgroup(f"{spec.log_path.parent.name}-{spec.name}", spec.limits, parent=spec.cgroup_parent)
+        self.cgroup = spec.cgroup or Cgroup(f"{spec.log_path.parent.name}-{spec.name}", spec.limits, parent=GROUP)
 
     # Status ------------------------------------------------------------------------------------
 

@@ -179,6 +179,13 @@ class Cgroup:
             if controller == "pids":
                 (group / "pids.max").write_text(str(self.limits.processes))
 
+    def mounts(self) -> list[tuple[str, str]]:
+        """(host directory, where the container sees it): its own cgroup at /sys/fs/cgroup, read-only, as a
+        runtime with a cgroup namespace shows it (programs size themselves by its cpu quota and memory limit)."""
+        if self.mode == "cgroup v2":
+            return [(str(self._directories()[""]), "/sys/fs/cgroup")]
+        return [(str(path), f"/sys/fs/cgroup/{controller}") for controller, path in self._directories().items()]
+
     def wrap(self, argv: list[str]) -> list[str]:
         """`argv` started inside the limits: a shell joins the cgroups, then execs it (so nothing the
         container starts is ever outside); under rlimits, prlimit sets them."""

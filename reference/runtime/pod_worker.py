@@ -24,7 +24,7 @@ from reference.runtime import etc, sandbox, volumes
 from reference.runtime.catalog import ImageNotFound, ImageUnavailable
 from reference.runtime.container import BuiltinContainer, Container, ContainerSpec
 from reference.runtime.devices import DevicesUnavailable, no_gpu_env, whole_gpu_env
-from reference.runtime.limits import limits_of
+from reference.runtime.limits import Cgroup, limits_of
 from reference.runtime.network import Bridge, NetworkError, PodNetwork
 from reference.runtime.nodes import HOST_IP, NodeSpec
 from reference.runtime.probes import checker
@@ -199,9 +199,12 @@ class PodWorker:
             annotations = self.meta.get("annotations") or {}
             env = self._env(container, {**launch.env, **{var: annotations[key] for key, var in
                                                          launch.annotations.items() if key in annotations}})
+            cgroup = Cgroup(f"{pod_dir.name}-{container['name']}", limits[container["name"]],
+                            parent=self.kubelet.cgroup_parent)
             box = sandbox.Box(hostname=self.meta["name"], devices=self._devices(container, env),
                               user=users[container["name"]], etc=own_etc,
-                              memory=limits[container["name"]].memory_bytes, ids=self.kubelet.ids)
+                              memory=limits[container["name"]].memory_bytes, ids=self.kubelet.ids,
+                              cgroups=tuple(cgroup.mounts()))
             mounts = volumes.mounts(container, prepared_volumes, read_only, in_memory, pod_dir / "subpaths")
             workdir = container.get("workingDir")
             argv = self._in_network(sandbox.command(launch.argv, mounts, workdir, box))
@@ -212,7 +215,7 @@ class PodWorker:
                 log_path=log_path(state_dir, self.pod, container["name"]),
                 restart_policy=spec.get("restartPolicy", "Always"),
                 readiness=container.get("readinessProbe"), liveness=container.get("livenessProbe"),
-                limits=limits[container["name"]], cgroup_parent=self.kubelet.cgroup_parent)
+                limits=limits[container["name"]], cgroup=cgroup)
 
             def exec_argv(command: list[str], mounts: list = mounts, workdir: str | None = workdir,
                           box: sandbox.Box = box) -> list[str]:

@@ -110,6 +110,7 @@ class Box:
     etc: Path | None = None  # the pod's own /etc files (reference.runtime.etc); None: the host files only
     memory: int | None = None  # the container's memory limit: the size of its /tmp, /run and /dev/shm
     ids: int | None = None  # the first host id of the pod's user namespace (a root platform's)
+    cgroups: tuple[tuple[str, str], ...] = ()  # (its cgroup's directory, where it sees it), read-only
 
 
 def id_range(state_dir: Path) -> int:
@@ -179,6 +180,8 @@ def command(argv: list[str], mounts: list[Mount], working_dir: str | None, box: 
         out += ["--dev-bind", device, device]
     if box.devices and os.path.isdir("/sys"):
         out += ["--ro-bind", "/sys", "/sys"]  # the CUDA runtime reads the PCI topology, as in a container
+    for source, target in box.cgroups:  # -try: where no cgroup could be made, the limits are rlimits
+        out += ["--ro-bind-try", source, target]
     bound: set[str] = set()
     made: set[str] = set()
     for directory in [*_python_dirs(), *(str(PROJECT_ROOT / part) for part in REPLICA_PARTS)]:

@@ -50,10 +50,29 @@ def model_dir() -> Path:
     return Path(os.environ.get("MODEL_DIR") or DEFAULT_MODEL_DIR)
 
 
+def cpu_threads() -> int:
+    """Threads for torch's intra-op pool: the container's CPU limit (its cgroup's quota, which the runtime
+    shows it at /sys/fs/cgroup), rounded up; the machine's CPUs where it has none. Replicas sharing two
+    cores with a thread per core each would slow every request while one loads its model."""
+    cgroup = Path("/sys/fs/cgroup")
+    try:
+        if (cgroup / "cpu.max").exists():
+            quota, period = (cgroup / "cpu.max").read_text().split()[:2]
+        else:
+            quota = (cgroup / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (cgroup / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        if quota not in ("max", "-1") and int(period) > 0:
+            return max(1, -(-int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return os.cpu_count() or 1
+
+
 def select_device() -> str:
     """`cuda` when torch sees a GPU; else `cpu`, saying so when the replica was given a virtual GPU."""
     import torch
 
+    torch.set_num_threads(cpu_threads())
     if torch.cuda.is_available():
         _cap_gpu_memory(torch)
         return f"cuda ({torch.cuda.get_device_name(0)})"
