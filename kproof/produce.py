@@ -9,14 +9,16 @@ message's number, counted from 0.
 
 from __future__ import annotations
 
+import functools
 import json
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from confluent_kafka import Message, Producer
+from confluent_kafka import KafkaError, Message, Producer
 
 from reference.kafka.client import config
 
@@ -94,7 +96,9 @@ def produce(bootstrap: str, topic: str, count: int = 1, rate: float | None = Non
                 result.errors.append(str(err))
             return
         result.count += 1
-        result.partitions[message.partition()] = result.partitions.get(message.partition(), 0) + 1
+        partition = message.partition()
+        assert partition is not None  # librdkafka reports a delivered message with its partition
+        result.partitions[partition] = result.partitions.get(partition, 0) + 1
         latency = message.latency()  # librdkafka's own measure; our poll may come later
         result.latencies_ms.append(1000 * (latency if latency is not None else time.monotonic() - sent))
 
@@ -106,9 +110,9 @@ def produce(bootstrap: str, topic: str, count: int = 1, rate: float | None = Non
                 producer.poll(min(wait, 0.1))
         value = render(value_template, n)
         sent = time.monotonic()
-        queued = _enqueue(producer, topic=topic, value=value.encode(), key=render(key, n) if key is not None else None,
-                          headers=message_headers(n, value, headers or [], cloudevent, run_id),
-                          on_delivery=lambda err, message, sent=sent: delivered(err, message, sent))
+        queued = _enqueue(producer, topic, value.encode(), render(key, n) if key is not None else None,
+                          list(message_headers(n, value, headers or [], cloudevent, run_id)),
+                          functools.partial(delivered, sent=sent))
         if not queued:
             result.failures += count - n
             result.errors.append("the producer's queue stayed full")
@@ -119,13 +123,15 @@ def produce(bootstrap: str, topic: str, count: int = 1, rate: float | None = Non
     return result
 
 
-def _enqueue(producer: Producer, **message: object) -> bool:
+def _enqueue(producer: Producer, topic: str, value: bytes, key: str | None,
+             headers: list[tuple[str, str | bytes | None]],
+             on_delivery: Callable[[KafkaError | None, Message], None]) -> bool:
     """Hands one message to the producer, serving delivery reports while its local queue is full; False when
     the queue stays full for longer than a message may wait for the broker."""
     give_up = time.monotonic() + MESSAGE_TIMEOUT_MS / 1000 + 10
     while True:
         try:
-            producer.produce(**message)
+            producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery)
         except BufferError:
             if time.monotonic() > give_up:
                 return False

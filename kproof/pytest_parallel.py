@@ -84,7 +84,7 @@ def is_timing(nodeid: str, rootdir: Path) -> bool:
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     from xdist.scheduler import LoadScheduling
 
-    class TimingLastScheduling(LoadScheduling):  # type: ignore[misc]  # xdist ships no type hints
+    class TimingLastScheduling(LoadScheduling):
         """xdist's load scheduling for every test but the timing ones. Those stay pending until nothing else is
         left: then every worker but one is shut down (it finishes what it holds), and once they are gone the
         last one runs the timing tests, one after another, alone."""

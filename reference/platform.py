@@ -30,6 +30,7 @@ import socket
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import yaml
 from aiohttp import web
@@ -251,6 +252,21 @@ class ReplicaRecords:
         self.prune()
 
 
+class Endpoints(TypedDict, total=False):
+    """endpoints.json: where the running components listen, and what `kproof status` shows of them."""
+
+    api: str
+    ca: str
+    ingress: str
+    dataplane_admin: str
+    pid: str
+    pid_start: str
+    kafka: str
+    kafka_kind: str
+    gpus: int
+    containment: dict[str, str]
+
+
 class Platform:
     def _autoscaler(self) -> PodAutoscalerReconciler:
         """The KPA controller, its metrics served where Knative's autoscaler has them."""
@@ -279,7 +295,7 @@ class Platform:
         self.kafka_problem: str | None = None
         self._tasks: dict[str, asyncio.Task] = {}
         self._runners: list[web.AppRunner] = []
-        self.endpoints: dict[str, str] = {}
+        self.endpoints: Endpoints = {}
 
     def _pod_network(self) -> Bridge | None:
         """A bridge for pods' own networks where this machine allows one; else they share the host's."""
@@ -311,7 +327,7 @@ class Platform:
         site = web.TCPSite(runner, self.config.host, port, reuse_address=True, ssl_context=ssl_context)
         await site.start()
         self._runners.append(runner)
-        return site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return int(runner.addresses[0][1])  # this runner's one site
 
     def _choose_port(self, wanted: int, key: str) -> int:
         if wanted:
@@ -335,7 +351,7 @@ class Platform:
         bootstrap(self.registry)
         hosts = sorted({"127.0.0.1", "localhost", self.config.host} - {"0.0.0.0", "::"})
         certs = ensure_certificates(private_dir(self.state_dir / "pki"), hosts)
-        pods = self.registry.kinds.by_path("", "v1", "pods")
+        pods = self.registry.kinds.require("", "v1", "pods")
         self.api.add_subresource(pods, "log", self._logs)
         api_port = await self._serve(self.api.app(), self._choose_port(self.config.api_port, "api"),
                                      certs.server_context())
@@ -366,7 +382,7 @@ class Platform:
                                cluster_network_env(pods_ingress), self.node_specs, self.bridge)
         self._run_task("kubelet", self.kubelet.run())
         self._tasks["replica-records"] = asyncio.create_task(
-            self.replicas.run(self.store, self.registry.kinds.by_path("", "v1", "pods").resource))
+            self.replicas.run(self.store, self.registry.kinds.require("", "v1", "pods").resource))
         self.controllers = [Scheduler(self.registry), ResourceQuotaController(self.registry),
                             ServiceReconciler(self.registry),
                             ConfigurationReconciler(self.registry),

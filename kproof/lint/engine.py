@@ -33,7 +33,11 @@ class Report:
 def check_document(doc: Document, options: Options) -> list[Finding]:
     """Every finding of one document, placed at the line of the field it points at."""
     problem = forms.not_an_object(doc.data)
-    found = [problem] if problem else [f for check in CHECKS for f in check(doc.data, options)]
+    if problem is not None:
+        found = [problem]
+    else:
+        assert isinstance(doc.data, dict)  # not_an_object passes objects only
+        found = [f for check in CHECKS for f in check(doc.data, options)]
     out = []
     for f in found:
         line, column = doc.position(f.path)

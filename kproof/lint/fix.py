@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import itertools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,8 +116,10 @@ def _traffic_target(**fields: object) -> CommentedMap:
 
 def _release_traffic(release: CommentedMap) -> CommentedSeq:
     """As Knative's v1alpha1 conversion: current (and candidate, with rolloutPercent) plus a latest tag."""
-    revisions = [str(r) for r in _get(release, "revisions") or []]
-    rollout = int(_get(release, "rolloutPercent") or 0)
+    listed = _get(release, "revisions")  # the caller made sure it names some
+    revisions = [str(r) for r in listed] if isinstance(listed, Iterable) else [str(listed)]
+    percent = _get(release, "rolloutPercent") or 0
+    rollout = int(percent) if isinstance(percent, str | int | float) else 0
     targets = [_traffic_target(revisionName=revisions[0], percent=100 - rollout if len(revisions) == 2 else 100,
                                tag="current")]
     if len(revisions) == 2:

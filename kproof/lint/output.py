@@ -60,8 +60,9 @@ def as_sarif(report: Report) -> str:
     results = []
     for f in report.findings:
         where = format_path(f.path)
-        location = {"physicalLocation": {"artifactLocation": _artifact(f.file),
-                                         "region": {"startLine": max(1, f.line), "startColumn": max(1, f.column)}}}
+        location: dict[str, object] = {"physicalLocation": {
+            "artifactLocation": _artifact(f.file),
+            "region": {"startLine": max(1, f.line), "startColumn": max(1, f.column)}}}
         if where or f.object:
             location["logicalLocations"] = [{"fullyQualifiedName": f"{f.object}:{where}" if f.object else where,
                                              "kind": "member"}]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,7 +208,7 @@ def _input(reader: _Reader, section: object) -> CsvInput | SqlSelectInput:
                           str(fields.get("where") or ""))
 
 
-def _processors(reader: _Reader, section: object) -> tuple[BloblangProcessor | HttpProcessor, ...]:
+def _processors(reader: _Reader, section: Iterable[object] | None) -> tuple[BloblangProcessor | HttpProcessor, ...]:
     out: list[BloblangProcessor | HttpProcessor] = []
     for i, item in enumerate(section or []):
         path = ("pipeline", "processors", i)

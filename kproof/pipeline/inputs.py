@@ -52,6 +52,7 @@ async def sql_messages(spec: SqlSelectInput) -> AsyncIterator[Message]:
             if not rows:
                 return
             if names is None:
+                assert cursor.description is not None  # a SELECT describes its columns
                 names = [d.name for d in cursor.description]
             for row in rows:
                 yield Message(dict(zip(names, row, strict=True)), {})

@@ -4,9 +4,13 @@ all), up to `max_in_flight` batches at once over a small pool of connections."""
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING, Any
 
 from kproof.pipeline.bloblang import Message
 from kproof.pipeline.config import SqlInsertOutput
+
+if TYPE_CHECKING:
+    from psycopg_pool import AsyncConnectionPool
 
 MAX_CONNECTIONS = 8  # in-flight batches share these
 
@@ -18,7 +22,7 @@ class OutputFailed(RuntimeError):
 class SqlInsert:
     def __init__(self, spec: SqlInsertOutput) -> None:
         self.spec = spec
-        self._pool = None
+        self._pool: AsyncConnectionPool[Any] | None = None
         self._slots = asyncio.Semaphore(max(1, spec.max_in_flight))
 
     async def __aenter__(self) -> SqlInsert:

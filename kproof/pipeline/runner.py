@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import aiohttp
 from aiohttp import web
@@ -68,7 +68,7 @@ async def _serve_metrics(metrics: StreamMetrics, address: str) -> tuple[web.AppR
     except OSError:  # the port is taken (another stream, a Benthos): any free one
         site = web.TCPSite(runner, host or "127.0.0.1", 0)
         await site.start()
-    bound = site._server.sockets[0].getsockname()  # type: ignore[union-attr]
+    bound = runner.addresses[0]  # the one started site's socket (a site that failed to start has none)
     return runner, f"http://{bound[0]}:{bound[1]}/metrics"
 
 
@@ -182,6 +182,7 @@ class PipelineRun:
         batch: list[Message] = []
         deadline = 0.0
         finished = False
+        message: Message | Literal[False] | None  # None: the end mark; False: the period is up
         while not finished:
             timeout = max(0.0, deadline - time.monotonic()) if batch and spec.batch_period else None
             try:

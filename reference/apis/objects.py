@@ -6,14 +6,16 @@ Objects are the API server's JSON (dicts); these functions never change them.
 
 from __future__ import annotations
 
+from typing import Any
+
 from reference.apis import conditions
 from reference.apis.labels import NOT_PROPAGATED, RESERVED_LABEL
 
-Obj = dict  # an API object as the API server stores it
+Obj = dict[str, Any]  # an API object as the API server stores it
 DEFAULT_PORT = 8080  # Knative's user port when the container declares none
 
 
-def owner_reference(obj: Obj) -> dict:
+def owner_reference(obj: Obj) -> dict[str, Any]:
     """A controller reference to `obj` (blocking its deletion until the child is gone)."""
     return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": obj["metadata"]["name"],
             "uid": obj["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
@@ -55,22 +57,23 @@ def is_reserved(pod: Obj) -> bool:
     return (pod["metadata"].get("labels") or {}).get(RESERVED_LABEL) == "true"
 
 
-def user_container_index(containers: list[dict]) -> int:
+def user_container_index(containers: list[dict[str, Any]]) -> int:
     """Knative's user container: the only one, or the one that declares a port."""
     if len(containers) == 1:
         return 0
     return next((i for i, c in enumerate(containers) if c.get("ports")), 0)
 
 
-def user_container(spec: dict) -> dict:
+def user_container(spec: dict[str, Any]) -> dict[str, Any]:
     """A revision (or pod) spec's user container, {} when it has none."""
-    containers = spec.get("containers") or []
+    containers: list[dict[str, Any]] = spec.get("containers") or []
     return containers[user_container_index(containers)] if containers else {}
 
 
-def first_port(spec: dict) -> dict:
+def first_port(spec: dict[str, Any]) -> dict[str, Any]:
     """The user container's declared port (Knative takes the first), {} when it declares none."""
-    return (user_container(spec).get("ports") or [{}])[0]
+    ports: list[dict[str, Any]] = user_container(spec).get("ports") or [{}]
+    return ports[0]
 
 
 def declared_port(revision: Obj) -> int:

@@ -6,8 +6,9 @@ the request, as the API server defaults it), at least the largest init container
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from kubernetes.utils import parse_quantity
 
@@ -20,7 +21,19 @@ GPU_MEM = "aliyun.com/gpu-mem"  # ACK GPU sharing: GiB of one GPU's memory
 GPU_COUNT = "aliyun.com/gpu-count"  # ACK GPU sharing: the node's GPUs (capacity only)
 NATIVE = (CPU, MEMORY, EPHEMERAL_STORAGE)
 
-Requests = Counter  # resource name -> Decimal
+# kubernetes ships no type hints: parse_quantity's signature as its docstring gives it
+_parse_quantity: Callable[[str | int | float], Decimal] = parse_quantity
+
+
+class Requests(dict[str, Decimal]):
+    """Resource name -> quantity, read as a Counter reads: a resource not named is 0, and `add` sums."""
+
+    def __missing__(self, name: str) -> Decimal:
+        return Decimal(0)
+
+    def add(self, other: Mapping[str, Decimal]) -> None:
+        for name, value in other.items():
+            self[name] += value
 
 
 class QuantityError(ValueError):
@@ -32,7 +45,7 @@ def quantity(value: object) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise QuantityError(f"quantities must be strings or numbers, not {type(value).__name__}")
     try:
-        parsed = parse_quantity(value)
+        parsed = _parse_quantity(value)
     except (ValueError, InvalidOperation) as err:
         raise QuantityError(str(err)) from err
     if not parsed.is_finite():
@@ -48,11 +61,11 @@ def is_extended(name: str) -> bool:
     return bool(domain) and domain != "kubernetes.io" and not domain.endswith(".kubernetes.io")
 
 
-def container_requests(container: dict) -> Requests:
+def container_requests(container: dict[str, Any]) -> Requests:
     resources = container.get("resources") or {}
     merged = dict(resources.get("limits") or {})
     merged.update(resources.get("requests") or {})
-    out: Requests = Counter()
+    out = Requests()
     for name, value in merged.items():
         try:
             out[name] = quantity(value)
@@ -61,12 +74,12 @@ def container_requests(container: dict) -> Requests:
     return out
 
 
-def pod_requests(pod: dict) -> Requests:
+def pod_requests(pod: dict[str, Any]) -> Requests:
     """What the scheduler accounts for a Pod (k8s.io/component-helpers resource.PodRequests)."""
     spec = pod.get("spec") or {}
-    total: Requests = Counter()
+    total = Requests()
     for container in spec.get("containers") or []:
-        total.update(container_requests(container))
+        total.add(container_requests(container))
     for container in spec.get("initContainers") or []:
         for name, value in container_requests(container).items():
             total[name] = max(total[name], value)
@@ -92,7 +105,7 @@ def format_bytes(count: Decimal | int) -> str:
     return str(value)
 
 
-def qos_class(pod: dict) -> str:
+def qos_class(pod: dict[str, Any]) -> str:
     """Guaranteed when every container sets cpu and memory limits equal to its requests; BestEffort
     when none sets a cpu or memory request or limit; Burstable otherwise."""
     spec = pod.get("spec") or {}

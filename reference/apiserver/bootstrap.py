@@ -130,8 +130,8 @@ CONFIG_MAPS: dict[tuple[str, str], dict[str, str]] = {
 
 
 def bootstrap(registry: Registry) -> None:
-    namespaces = registry.kinds.by_path("", "v1", "namespaces")
-    config_maps = registry.kinds.by_path("", "v1", "configmaps")
+    namespaces = registry.kinds.require("", "v1", "namespaces")
+    config_maps = registry.kinds.require("", "v1", "configmaps")
     opts = Options(user="system:kproof")
     for name in NAMESPACES:
         _ensure(lambda n=name: registry.create(namespaces, "", {"metadata": {"name": n}}, opts))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import overload
 
 Convert = Callable[[dict], dict]
 
@@ -37,6 +38,10 @@ def view_text(conversion: Conversion | None, text: str) -> str:
 KAFKA_SOURCE_LISTS = ("bootstrapServers", "topics")
 
 
+@overload
+def split_list(value: str) -> list[str]: ...
+@overload
+def split_list(value: object) -> object: ...
 def split_list(value: object) -> object:
     """v1alpha1's comma-separated string as v1beta1's list (anything else as it is)."""
     if not isinstance(value, str):

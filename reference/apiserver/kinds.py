@@ -295,6 +295,11 @@ class Kinds:
     def by_path(self, group: str, version: str, plural: str) -> Kind | None:
         return self._by_path.get((group, version, plural))
 
+    def require(self, group: str, version: str, plural: str) -> Kind:
+        """The kind at `group/version/plural`, which the table must hold (KeyError otherwise): the kinds a
+        controller or the platform itself works on."""
+        return self._by_path[(group, version, plural)]
+
     def by_kind(self, api_version: str, kind: str) -> Kind | None:
         """The stored version of the kind, whichever served version `api_version` names."""
         group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""

@@ -189,6 +189,10 @@ def _remove_fields(live: dict, previous: dict, current: dict) -> None:
 def _apply_merge(live: object, applied: object) -> object:
     if not isinstance(applied, dict) or not isinstance(live, dict):
         return copy.deepcopy(applied)
+    return _apply_merge_maps(live, applied)
+
+
+def _apply_merge_maps(live: dict, applied: dict) -> dict:
     result = dict(live)
     for key, value in applied.items():
         result[key] = _apply_merge(result.get(key), value)
@@ -199,7 +203,7 @@ _SKIP_FIELDS = {"apiVersion", "kind", "status"}
 _SKIP_META = {"resourceVersion", "managedFields", "uid", "creationTimestamp", "generation"}
 
 
-def apply(live: dict | None, applied: dict, manager: str, api_version: str) -> dict:
+def apply(live: dict | None, applied: object, manager: str, api_version: str) -> dict:
     """Server-side apply of `applied` by `manager` onto `live` (None when the object is new)."""
     if not manager:
         raise bad_request("fieldManager is required for apply requests")
@@ -215,7 +219,7 @@ def apply(live: dict | None, applied: dict, manager: str, api_version: str) -> d
                      if m.get("manager") == manager and m.get("operation") == "Apply"), None)
     if previous:
         _remove_fields(result, previous.get("fieldsV1") or {}, fields)
-    result = _apply_merge(result, config)
+    result = _apply_merge_maps(result, config)
     result["apiVersion"] = applied.get("apiVersion", api_version)
     result["kind"] = applied.get("kind", result.get("kind"))
     managed.append({

@@ -5,6 +5,7 @@ The HTTP layer turns requests into these calls; in-process controllers call them
 
 from __future__ import annotations
 
+import builtins
 import copy
 import json
 import secrets
@@ -61,8 +62,8 @@ class Registry:
         self.store = store
         self.kinds = kinds or Kinds()
         self._clock = clock
-        self._namespaces = self.kinds.by_path("", "v1", "namespaces")
-        self._configmaps = self.kinds.by_path("", "v1", "configmaps")
+        self._namespaces = self.kinds.require("", "v1", "namespaces")
+        self._configmaps = self.kinds.require("", "v1", "configmaps")
 
     # Helpers -------------------------------------------------------------------------------------
 
@@ -322,15 +323,16 @@ class Registry:
         shown = None if current is None else self._shown(kind, current)
         doc = _parse_patch(content_type, body)
         if content_type in (patch.APPLY_PATCH, patch.APPLY_PATCH_CBOR):
-            merged = patch.apply(shown, doc, opts.field_manager, kind.api_version)
+            applied = patch.apply(shown, doc, opts.field_manager, kind.api_version)
             # The name is the URL's, even where an earlier apply owned metadata.name and this one omits it.
-            merged.setdefault("metadata", {})["name"] = name
+            applied.setdefault("metadata", {})["name"] = name
             if current is None:
-                return self.create(kind, namespace, merged, opts)
-            stored, obj = self._stored(kind, self._decode(kind, merged, namespace), opts)
+                return self.create(kind, namespace, applied, opts)
+            stored, obj = self._stored(kind, self._decode(kind, applied, namespace), opts)
             return self._shown(kind, self._replace(stored, current, obj, opts, subresource))
-        if current is None:
+        if current is None or shown is None:
             raise errors.not_found(kind.plural, kind.group, name)
+        merged: object
         if content_type == patch.MERGE_PATCH:
             merged = patch.merge_patch(shown, doc)
         elif content_type == patch.JSON_PATCH:
@@ -444,7 +446,7 @@ class Registry:
                     self.delete(kind, namespace, meta["name"], {"propagationPolicy": "Background"})
 
     def delete_collection(self, kind: Kind, namespace: str | None, predicate: Predicate | None,
-                          options: dict | None = None, opts: Options | None = None) -> list[dict]:
+                          options: dict | None = None, opts: Options | None = None) -> builtins.list[dict]:
         texts, _ = self.list(kind, namespace, predicate)
         deleted = []
         for text in texts:
@@ -532,7 +534,7 @@ def _parse_patch(content_type: str, body: bytes) -> object:
 
 
 def _invalid_from(kind: Kind, obj: dict, problem: FieldError) -> ApiError:
-    causes = []
+    causes: list[Cause] = []
     for e in problem.merged():
         detail = f"{e.message}\n{e.details}" if e.details else e.message
         causes.extend(Cause(path, detail) for path in (e.paths or [""]))

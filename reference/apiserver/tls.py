@@ -87,7 +87,9 @@ def ensure_certificates(directory: Path, hosts: list[str]) -> Certificates:
         certs.cert.unlink(missing_ok=True)
     if _covers(certs.cert, hosts) and certs.key.exists():
         return certs
-    ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
+    issuer_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
+    if not isinstance(issuer_key, ec.EllipticCurvePrivateKey):  # the CA above is always P-256
+        raise ValueError(f"{ca_key_path} does not hold an elliptic-curve key")
     ca_cert = x509.load_pem_x509_certificate(certs.ca.read_bytes())
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
@@ -96,7 +98,7 @@ def ensure_certificates(directory: Path, hosts: list[str]) -> Certificates:
         .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + VALIDITY)
         .add_extension(_san(hosts), critical=False)
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+        .sign(issuer_key, hashes.SHA256())
     )
     _write_key(certs.key, key)
     certs.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))

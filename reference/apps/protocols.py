@@ -18,10 +18,12 @@ import os
 import signal
 import socket
 import struct
-from collections.abc import Awaitable, Callable
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
+from hypercorn.typing import ASGIReceiveCallable as Receive
+from hypercorn.typing import ASGISendCallable as Send
+from hypercorn.typing import HTTPScope, Scope
 
 from reference.apps.server import DRAIN_SECONDS, log
 
@@ -29,8 +31,6 @@ NAME = "protocols"
 PING = "/ping.PingService/Ping"
 PING_STREAM = "/ping.PingService/PingStream"
 GRPC_HEADERS = [(b"content-type", b"application/grpc")]
-Receive = Callable[[], Awaitable[dict]]
-Send = Callable[[dict], Awaitable[None]]
 
 
 def _varint(value: int) -> bytes:
@@ -101,7 +101,7 @@ def pong(msg: str) -> str:
     return msg + hostname + os.environ.get("SUFFIX", "")
 
 
-async def grpc(scope: dict, receive: Receive, send: Send) -> None:
+async def grpc(scope: HTTPScope, receive: Receive, send: Send) -> None:
     path = scope["path"]
     known = path in (PING, PING_STREAM)
     await send({"type": "http.response.start", "status": 200, "headers": GRPC_HEADERS, "trailers": True})
@@ -110,6 +110,7 @@ async def grpc(scope: dict, receive: Receive, send: Send) -> None:
         event = await receive()
         if event["type"] == "http.disconnect":
             return
+        assert event["type"] == "http.request"  # all that an HTTP scope receives but the disconnect
         buffer += event.get("body", b"")
         more = event.get("more_body", False)
         while known and (message := unframe(buffer)) is not None:
@@ -123,7 +124,7 @@ async def grpc(scope: dict, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.trailers", "headers": status, "more_trailers": False})
 
 
-async def app(scope: dict, receive: Receive, send: Send) -> None:
+async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "lifespan":
         while (await receive())["type"] != "lifespan.shutdown":
             await send({"type": "lifespan.startup.complete"})
@@ -142,9 +143,9 @@ async def app(scope: dict, receive: Receive, send: Send) -> None:
         body = b"OK\n"
     else:
         body = os.environ.get("RESPONSE", f"proto={proto} method={scope['method']} path={scope['path']}\n").encode()
-    headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    response_headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": response_headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 async def main() -> None:
@@ -157,7 +158,7 @@ async def main() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     log(NAME, f"listening on {config.bind[0]} (HTTP/1.1 and h2c)")
-    await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+    await serve(app, config, shutdown_trigger=stop.wait)
     log(NAME, "drained, exiting")
 
 

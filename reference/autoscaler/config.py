@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 from reference.apis.durations import parse_go_duration
 
@@ -38,7 +39,7 @@ class AutoscalerConfig:
     def from_map(cls, data: dict[str, str]) -> AutoscalerConfig:
         """The config map's values; a value that does not parse or is out of range keeps its default and
         is named in `problems` (Knative refuses such a config map and keeps the last good one)."""
-        values: dict[str, object] = {}
+        values: dict[str, Any] = {}  # field name -> its parsed value
         problems: list[str] = []
 
         def take(key: str, name: str, parse, check=lambda v: True) -> None:
@@ -85,7 +86,7 @@ class AutoscalerConfig:
         take("max-scale", "max_scale", int, lambda v: v >= 0)
         take("max-scale-limit", "max_scale_limit", int, lambda v: v >= 0)
         take("pod-autoscaler-class", "pod_autoscaler_class", str)
-        config = cls(**values, problems=tuple(problems))  # type: ignore[arg-type]
+        config = cls(**values, problems=tuple(problems))
         if config.initial_scale == 0 and not config.allow_zero_initial_scale:
             config = cls(**{**_as_dict(config), "initial_scale": 1,
                             "problems": (*config.problems, "initial-scale: 0 needs allow-zero-initial-scale")})

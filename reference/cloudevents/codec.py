@@ -222,7 +222,7 @@ def to_structured(event: Event) -> tuple[dict[str, str], bytes]:
 # (no percent-encoding, unlike HTTP), and datacontenttype in `content-type`; structured mode keeps the
 # JSON form in the value with content-type application/cloudevents+json.
 
-KafkaHeaders = list[tuple[str, bytes]]
+KafkaHeaders = list[tuple[str, bytes | str | None]]  # as the Kafka client takes and gives them
 
 
 def to_kafka(event: Event, structured: bool = False) -> tuple[KafkaHeaders, bytes]:
@@ -230,13 +230,14 @@ def to_kafka(event: Event, structured: bool = False) -> tuple[KafkaHeaders, byte
     if structured:
         headers, value = to_structured(event)
         return [("content-type", headers["content-type"].encode())], value
-    headers = [(f"ce_{k}", v.encode()) for k, v in event.attributes.items() if k != "datacontenttype"]
+    record_headers: KafkaHeaders = [(f"ce_{k}", v.encode()) for k, v in event.attributes.items()
+                                    if k != "datacontenttype"]
     if "datacontenttype" in event.attributes:
-        headers.append(("content-type", event.attributes["datacontenttype"].encode()))
-    return headers, event.data or b""
+        record_headers.append(("content-type", event.attributes["datacontenttype"].encode()))
+    return record_headers, event.data or b""
 
 
-def from_kafka(headers: list[tuple[str, bytes | str | None]], value: bytes | None) -> Event:
+def from_kafka(headers: Iterable[tuple[str, bytes | str | None]], value: bytes | None) -> Event:
     """The event in a record; MalformedEvent if it carries none (no ce_ headers, not structured)."""
     texts = {name.lower(): v.decode(errors="replace") if isinstance(v, bytes) else (v or "") for name, v in headers}
     content_type = texts.get("content-type", "")

@@ -69,7 +69,7 @@ def _cel(expression: str) -> Predicate:
         except ValueError:
             variables["data"] = event.data.decode(errors="replace") if event.data else None
         try:
-            return bool(program.evaluate(celpy.json_to_cel(variables)))
+            return bool(program.evaluate({name: celpy.json_to_cel(value) for name, value in variables.items()}))
         except Exception:  # an evaluation error fails the filter, as in CESQL
             return False
 

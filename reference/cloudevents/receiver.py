@@ -26,7 +26,8 @@ async def read_body(request: web.Request, limit: int = MAX_EVENT_BYTES) -> bytes
     """The body, or None when it is over `limit` bytes (read no further than that)."""
     if request.content_length is not None and request.content_length > limit:
         return None
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         chunk = await request.content.readany()
         if not chunk:

@@ -22,8 +22,8 @@ class ResourceQuotaController(Controller):
 
     def __init__(self, registry: Registry) -> None:
         super().__init__(registry)
-        self.kind = registry.kinds.by_path("", "v1", "resourcequotas")
-        self.pods = registry.kinds.by_path("", "v1", "pods")
+        self.kind = registry.kinds.require("", "v1", "resourcequotas")
+        self.pods = registry.kinds.require("", "v1", "pods")
 
     def watches(self) -> list[Watch]:
         return [Watch(self.kind, own_key), Watch(self.pods, self._quotas_of)]

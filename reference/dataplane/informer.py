@@ -74,10 +74,10 @@ class Informer:
                 del self.cache[key]
                 self.handler("DELETED", old, old)
         for key, obj in fresh.items():
-            old = self.cache.get(key)
+            previous = self.cache.get(key)
             self.cache[key] = obj
-            if old != obj:
-                self.handler("ADDED" if old is None else "MODIFIED", obj, old)
+            if previous != obj:
+                self.handler("ADDED" if previous is None else "MODIFIED", obj, previous)
         self.synced.set()
         return body["metadata"]["resourceVersion"]
 

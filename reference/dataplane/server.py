@@ -55,7 +55,7 @@ class DataPlane:
         self.table = RoutingTable()
         self.metrics = Metrics()
         self.pod_dirs: dict[tuple[str, str], Path] = {}
-        self._log_render = None
+        self._log_render: Callable[[RequestRecord], str] | None = None
         self._log_files: dict[Path, IO[str]] = {}
         self.informers = [
             Informer(access, "/apis/serving.knative.dev/v1/routes",

@@ -40,8 +40,8 @@ class BrokerReconciler(Controller):
     def __init__(self, registry, probe: Probe = always_serving, classes: tuple[str, ...] = SUPPORTED_CLASSES,
                  kafka_bootstrap: Callable[[], str | None] = lambda: None) -> None:
         super().__init__(registry)
-        self.kind = registry.kinds.by_path("eventing.knative.dev", "v1", "brokers")
-        self.config_maps = registry.kinds.by_path("", "v1", "configmaps")
+        self.kind = registry.kinds.require("eventing.knative.dev", "v1", "brokers")
+        self.config_maps = registry.kinds.require("", "v1", "configmaps")
         self.probe = probe
         self.classes = classes
         self.kafka_bootstrap = kafka_bootstrap  # the platform's Kafka, for an empty bootstrap.servers
@@ -130,8 +130,8 @@ class TriggerReconciler(Controller):
         super().__init__(registry)
         kinds = registry.kinds
         self.probe = probe
-        self.kind = kinds.by_path("eventing.knative.dev", "v1", "triggers")
-        self.brokers = kinds.by_path("eventing.knative.dev", "v1", "brokers")
+        self.kind = kinds.require("eventing.knative.dev", "v1", "triggers")
+        self.brokers = kinds.require("eventing.knative.dev", "v1", "brokers")
 
     def watches(self) -> list[Watch]:
         # Its broker, any addressable it may point at and its dependency change a trigger's status.

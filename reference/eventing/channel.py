@@ -28,7 +28,7 @@ class InMemoryChannelReconciler(Controller):
 
     def __init__(self, registry, probe: Probe = always_serving) -> None:
         super().__init__(registry)
-        self.kind = registry.kinds.by_path("messaging.knative.dev", "v1", "inmemorychannels")
+        self.kind = registry.kinds.require("messaging.knative.dev", "v1", "inmemorychannels")
         self.probe = probe
 
     def watches(self) -> list[Watch]:
@@ -67,10 +67,10 @@ class ChannelReconciler(Controller):
 
     def __init__(self, registry) -> None:
         super().__init__(registry)
-        self.kind = registry.kinds.by_path("messaging.knative.dev", "v1", "channels")
+        self.kind = registry.kinds.require("messaging.knative.dev", "v1", "channels")
 
     def watches(self) -> list[Watch]:
-        backing = self.registry.kinds.by_path("messaging.knative.dev", "v1", "inmemorychannels")
+        backing = self.registry.kinds.require("messaging.knative.dev", "v1", "inmemorychannels")
         return [Watch(self.kind, own_key), Watch(backing, owner_keys("Channel"))]
 
     async def reconcile(self, key: Key) -> float | None:
@@ -154,7 +154,7 @@ class SubscriptionReconciler(Controller):
         super().__init__(registry)
         self.probe = probe
         kinds = registry.kinds
-        self.kind = kinds.by_path("messaging.knative.dev", "v1", "subscriptions")
+        self.kind = kinds.require("messaging.knative.dev", "v1", "subscriptions")
 
     def watches(self) -> list[Watch]:
         # Its channel and any addressable its subscriber, reply or dead-letter sink names.
@@ -218,7 +218,7 @@ class SubscriptionReconciler(Controller):
         inherited, problem = channel_delivery(channel) if channel is not None and not dls else (None, None)
         if problem:
             problems.append(f"deadLetterSink: {problem}")
-        if (inherited or {}).get("deadLetterSink"):
+        if inherited and inherited.get("deadLetterSink"):
             physical["deadLetterSinkUri"] = inherited["deadLetterSink"]["uri"]
         if spec.get("delivery"):
             inherited = None

@@ -29,7 +29,7 @@ class KafkaSinkReconciler(Controller):
 
     def __init__(self, registry, probe: Probe = always_serving) -> None:
         super().__init__(registry)
-        self.kind = registry.kinds.by_path("eventing.knative.dev", "v1alpha1", "kafkasinks")
+        self.kind = registry.kinds.require("eventing.knative.dev", "v1alpha1", "kafkasinks")
         self.probe = probe
 
     async def reconcile(self, key: Key) -> float | None:

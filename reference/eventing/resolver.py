@@ -47,6 +47,7 @@ def resolve(destination: dict | None, namespace: str, store: Store, kinds: Kinds
     target = store.get(kind.resource, ref.get("namespace") or namespace, ref.get("name", ""))
     if target is None:
         raise Unresolvable(f'{kind.kind} "{ref.get("name")}" not found')
+    address: str | None
     if kind.group == "" and kind.kind == "Service":  # callable though not Addressable
         address = f"http://{target['metadata']['name']}.{target['metadata']['namespace']}.svc.{CLUSTER_DOMAIN}"
     else:

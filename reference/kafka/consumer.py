@@ -32,7 +32,7 @@ from reference.kafka.offsets import OffsetTracker, Partition
 
 log = logging.getLogger("kproof.kafka")
 
-Handler = Callable[[Message], Awaitable[None]]  # one record, to its end (delivered or given up on)
+Handler = Callable[[Message], Awaitable[object]]  # one record, to its end (delivered or given up on)
 LagReport = Callable[[dict[Partition, int]], None]
 MAX_IN_FLIGHT = 100
 PARTITION_QUEUE = 200
@@ -42,6 +42,13 @@ POLL_SECONDS = 0.1
 COMMIT_SECONDS = 0.5
 LAG_EVERY_SECONDS = 2.0
 DRAIN_SECONDS = 5.0  # a stopping worker waits this long for records out before it commits and closes
+
+
+def _position(message: Message) -> tuple[Partition, int]:
+    """A handed-out record's partition and offset (librdkafka sets both on every record that is no error)."""
+    topic, partition, offset = message.topic(), message.partition(), message.offset()
+    assert topic is not None and partition is not None and offset is not None
+    return (topic, partition), offset
 
 
 class GroupWorker:
@@ -145,7 +152,7 @@ class GroupWorker:
     def _hand_out(self, messages: list[Message]) -> None:
         handed = []
         for message in messages:
-            generation = self.offsets.start((message.topic(), message.partition()), message.offset())
+            generation = self.offsets.start(*_position(message))
             if generation is not None:
                 handed.append((message, generation))
         with self._out_lock:
@@ -252,7 +259,7 @@ class GroupWorker:
 
     def _dispatch(self, handed: list[tuple[Message, int]]) -> None:
         for message, generation in handed:
-            partition = (message.topic(), message.partition())
+            partition, _ = _position(message)
             before = self._tails.get(partition) if self.ordered else None
             task = self.loop.create_task(self._handle(message, generation, before))
             if self.ordered:
@@ -261,7 +268,7 @@ class GroupWorker:
             task.add_done_callback(self._tasks.discard)
 
     async def _handle(self, message: Message, generation: int, before: asyncio.Task | None) -> None:
-        partition = (message.topic(), message.partition())
+        partition, offset = _position(message)
         handled = False
         try:
             if before is not None:
@@ -271,10 +278,10 @@ class GroupWorker:
         except asyncio.CancelledError:
             raise
         except Exception:  # a bug in the handler: the record stays uncommitted, so it comes again
-            log.exception("%s: handling %s@%d failed", self.name, partition, message.offset())
+            log.exception("%s: handling %s@%d failed", self.name, partition, offset)
         finally:
             if handled:
-                self.offsets.done(partition, message.offset(), generation)
+                self.offsets.done(partition, offset, generation)
             with self._out_lock:
                 self._out -= 1
             self._room.set()

@@ -48,7 +48,9 @@ class OffsetTracker:
             points = {}
             for partition in partitions:
                 offsets = self._partitions.pop(partition, None)
-                point = offsets.point() if offsets else None
+                if offsets is None:
+                    continue
+                point = offsets.point()
                 if point is not None and point > offsets.committed:
                     points[partition] = point
             return points

@@ -25,7 +25,7 @@ class AsyncProducer:
             self.producer.poll(0.1)
 
     async def produce(self, topic: str, value: bytes | None, key: bytes | str | None = None,
-                      headers: list[tuple[str, bytes | str]] | None = None) -> None:
+                      headers: list[tuple[str, bytes | str | None]] | None = None) -> None:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
 

@@ -25,7 +25,7 @@ def reference_to(obj: dict) -> dict:
 class EventRecorder:
     def __init__(self, registry: Registry, component: str, host: str = "") -> None:
         self.registry = registry
-        self.kind = registry.kinds.by_path("", "v1", "events")
+        self.kind = registry.kinds.require("", "v1", "events")
         self.source = {"component": component, **({"host": host} if host else {})}
         self.opts = Options(user=f"system:{component}")
         self._seen: dict[tuple[str, str, str, str], str] = {}  # (uid, type, reason, message) -> Event name
@@ -39,7 +39,7 @@ class EventRecorder:
         name = self._seen.get(key)
         current = self.registry.store.get(self.kind.resource, namespace, name) if name else None
         try:
-            if current is not None:
+            if name and current is not None:
                 current.update({"count": int(current.get("count") or 1) + 1, "lastTimestamp": now})
                 self.registry.update(self.kind, namespace, name, current, self.opts)
                 return

@@ -50,7 +50,7 @@ class Kubelet:
         self.cgroup_parent = platform_group(state_dir)
         self.stopping = False  # set by stop(): nothing new starts after it
         self.devices = DeviceManager()
-        self.pods: Kind = registry.kinds.by_path("", "v1", "pods")
+        self.pods: Kind = registry.kinds.require("", "v1", "pods")
         self.node_agent = NodeAgent(registry, state_dir, self.nodes)
         self.provisioner = Provisioner(registry, state_dir)
         self.log_server = LogServer(registry, state_dir, lambda uid: uid in self.workers)

@@ -29,7 +29,7 @@ from pathlib import Path
 log = logging.getLogger("kproof.kubelet")
 
 NETNS_DIR = Path("/run/netns")
-SUBNET_BASE = ipaddress.ip_network("10.88.0.0/16")  # one /24 of it per platform
+SUBNET_BASE = ipaddress.IPv4Network("10.88.0.0/16")  # one /24 of it per platform
 TIMEOUT = 10.0
 
 

@@ -24,9 +24,9 @@ class NodeAgent:
         self.registry = registry
         self.state_dir = state_dir
         self.nodes = nodes
-        self.pods: Kind = registry.kinds.by_path("", "v1", "pods")
-        self.node_kind: Kind = registry.kinds.by_path("", "v1", "nodes")
-        self.leases: Kind = registry.kinds.by_path("coordination.k8s.io", "v1", "leases")
+        self.pods: Kind = registry.kinds.require("", "v1", "pods")
+        self.node_kind: Kind = registry.kinds.require("", "v1", "nodes")
+        self.leases: Kind = registry.kinds.require("coordination.k8s.io", "v1", "leases")
 
     def register(self) -> None:
         """Creates or refreshes this kubelet's Nodes; Nodes it registered before and runs no more go, with

@@ -172,7 +172,7 @@ class PodWorker:
         env.update(no_gpu_env(host_gpus))
         return ()
 
-    def _prepare(self, session: aiohttp.ClientSession) -> list[Container]:
+    def _prepare(self, session: aiohttp.ClientSession) -> list[Container | BuiltinContainer]:
         """Containers ready to start; raises with the waiting reason when one cannot start."""
         state_dir = self.kubelet.state_dir
         spec = self.pod.get("spec") or {}
@@ -188,7 +188,7 @@ class PodWorker:
         in_memory = volumes.memory_volumes(spec, pod_memory, sandbox.DEFAULT_SCRATCH)
         own_etc = etc.write(pod_dir / "etc", self.meta["name"], self.pod_ip,
                             [(u.uid, u.gid) for u in users.values()])
-        out = []
+        out: list[Container | BuiltinContainer] = []
         for container in containers:
             launch = launches[container["name"]]
             if launch.builtin:
@@ -258,6 +258,7 @@ class PodWorker:
         writer = asyncio.create_task(self._write_status())
         self._tasks.append(writer)
         session = self.kubelet.session
+        assert session is not None  # the kubelet opens it before it starts any pod worker
         while not self.terminating:
             try:
                 await self._wire()

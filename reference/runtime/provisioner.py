@@ -18,7 +18,7 @@ class Provisioner:
     def __init__(self, registry: Registry, state_dir: Path) -> None:
         self.registry = registry
         self.state_dir = state_dir
-        self.claims: Kind = registry.kinds.by_path("", "v1", "persistentvolumeclaims")
+        self.claims: Kind = registry.kinds.require("", "v1", "persistentvolumeclaims")
 
     async def run(self) -> None:
         """Binds the claims there are, then each new one, until cancelled."""

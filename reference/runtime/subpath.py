@@ -122,7 +122,8 @@ def main(argv: list[str]) -> int:
             code = ctypes.get_errno()
             raise OSError(code, f"a private mount namespace: {os.strerror(code)}")
         for i in range(0, len(triples), 3):
-            stage(*triples[i:i + 3], libc=libc)
+            volume_dir, subpath, staging = triples[i:i + 3]
+            stage(volume_dir, subpath, staging, libc)
         os.execv(command[0], command)
     except OSError as err:
         print(f"kproof: subPath: {err}", file=sys.stderr)

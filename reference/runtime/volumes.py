@@ -60,8 +60,9 @@ def _write_items(target: Path, data: dict[str, bytes], items: list[dict] | None,
         file = inside(target, path)
         file.parent.mkdir(parents=True, exist_ok=True)
         file.write_bytes(data[key])
-        if item_mode is not None or mode is not None:
-            file.chmod(item_mode if item_mode is not None else mode)
+        chosen = item_mode if item_mode is not None else mode
+        if chosen is not None:
+            file.chmod(chosen)
 
 
 def _key_data(volume: dict, namespace: str, lookup: Lookup) -> dict[str, bytes] | None:

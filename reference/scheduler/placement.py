@@ -9,7 +9,7 @@ it fails, so the message reads as Kubernetes writes it:
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -41,9 +41,9 @@ class NodeInfo:
 
     node: dict
     pods: list[dict] = field(default_factory=list)
-    requested: Requests = field(default_factory=Counter)
-    gpu_mem_used: Counter = field(default_factory=Counter)  # GiB per GPU index
-    nonzero: Requests = field(default_factory=Counter)  # cpu and memory as the score counts them
+    requested: Requests = field(default_factory=Requests)
+    gpu_mem_used: defaultdict[int, Decimal] = field(default_factory=lambda: defaultdict(Decimal))  # GiB per GPU
+    nonzero: Requests = field(default_factory=Requests)  # cpu and memory as the score counts them
 
     @property
     def name(self) -> str:
@@ -55,7 +55,7 @@ class NodeInfo:
 
     @property
     def allocatable(self) -> Requests:
-        out: Requests = Counter()
+        out = Requests()
         for name, value in ((self.node.get("status") or {}).get("allocatable") or {}).items():
             try:
                 out[name] = quantity(value)
@@ -72,7 +72,7 @@ class NodeInfo:
     def add(self, pod: dict) -> None:
         self.pods.append(pod)
         requests = pod_requests(pod)
-        self.requested.update(requests)
+        self.requested.add(requests)
         self.requested[PODS] += 1
         for name, value in nonzero(requests).items():
             self.nonzero[name] += value
@@ -83,7 +83,7 @@ class NodeInfo:
 
 def nonzero(requests: Requests) -> Requests:
     """cpu and memory for scoring: a Pod that asks for none still counts kube-scheduler's defaults."""
-    return Counter({CPU: max(requests[CPU], DEFAULT_CPU), MEMORY: max(requests[MEMORY], DEFAULT_MEMORY)})
+    return Requests({CPU: max(requests[CPU], DEFAULT_CPU), MEMORY: max(requests[MEMORY], DEFAULT_MEMORY)})
 
 
 def holds_resources(pod: dict) -> bool:

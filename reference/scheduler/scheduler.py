@@ -45,9 +45,9 @@ class Scheduler(Controller):
         super().__init__(registry)
         self.opts = Options(user="system:kube-scheduler")
         kinds = registry.kinds
-        self.kind = kinds.by_path("", "v1", "pods")
-        self.nodes = kinds.by_path("", "v1", "nodes")
-        self.policies = kinds.by_path("scheduling.alibabacloud.com", "v1alpha1", "resourcepolicies")
+        self.kind = kinds.require("", "v1", "pods")
+        self.nodes = kinds.require("", "v1", "nodes")
+        self.policies = kinds.require("scheduling.alibabacloud.com", "v1alpha1", "resourcepolicies")
         self.events = EventRecorder(registry, SCHEDULER_NAME)
         self.clock = clock
 
@@ -65,8 +65,8 @@ class Scheduler(Controller):
         if unscheduled(pod):
             return [key]
         current = self.registry.store.entry(self.kind.resource, *key)
-        gone = current is None or current.obj["metadata"].get("uid") != meta.get("uid")
-        if gone or (current.obj.get("status") or {}).get("phase") in FINISHED:
+        if (current is None or current.obj["metadata"].get("uid") != meta.get("uid")
+                or (current.obj.get("status") or {}).get("phase") in FINISHED):
             return self._unscheduled_keys()  # its room is free again
         return []
 
@@ -118,7 +118,7 @@ class Scheduler(Controller):
 
     def _unschedulable(self, pod: dict, message: str) -> None:
         status = dict(pod.get("status") or {})
-        before = next((c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"), {})
+        before: dict = next((c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"), {})
         if before.get("status") == "False" and before.get("message") == message:
             return
         status["phase"] = "Pending"

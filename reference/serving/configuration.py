@@ -14,8 +14,8 @@ class ConfigurationReconciler(Controller):
 
     def __init__(self, registry: Registry) -> None:
         super().__init__(registry)
-        self.kind = registry.kinds.by_path("serving.knative.dev", "v1", "configurations")
-        self.revisions = registry.kinds.by_path("serving.knative.dev", "v1", "revisions")
+        self.kind = registry.kinds.require("serving.knative.dev", "v1", "configurations")
+        self.revisions = registry.kinds.require("serving.knative.dev", "v1", "revisions")
 
     def watches(self) -> list[Watch]:
         return [Watch(self.kind, own_key), Watch(self.revisions, owner_keys("Configuration"))]

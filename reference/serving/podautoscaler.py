@@ -56,10 +56,10 @@ class PodAutoscalerReconciler(Controller):
     def __init__(self, registry, stats: Stats | None = None, activations: Activations | None = None,
                  clock: Callable[[], float] = time.time, published: AutoscalerMetrics | None = None) -> None:
         super().__init__(registry)
-        self.kind = registry.kinds.by_path("autoscaling.internal.knative.dev", "v1alpha1", "podautoscalers")
-        self.revisions = registry.kinds.by_path("serving.knative.dev", "v1", "revisions")
-        self.pods = registry.kinds.by_path("", "v1", "pods")
-        self.configmaps = registry.kinds.by_path("", "v1", "configmaps")
+        self.kind = registry.kinds.require("autoscaling.internal.knative.dev", "v1alpha1", "podautoscalers")
+        self.revisions = registry.kinds.require("serving.knative.dev", "v1", "revisions")
+        self.pods = registry.kinds.require("", "v1", "pods")
+        self.configmaps = registry.kinds.require("", "v1", "configmaps")
         self.stats = stats
         self.activations = activations
         self.clock = clock

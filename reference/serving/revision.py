@@ -72,10 +72,10 @@ class RevisionReconciler(Controller):
         # Pods with network namespaces of their own listen on the declared containerPort, as Knative's
         # runtime contract says; pods sharing the host's network each need a port of their own.
         self.own_network = own_network
-        self.kind = registry.kinds.by_path("serving.knative.dev", "v1", "revisions")
-        self.pods = registry.kinds.by_path("", "v1", "pods")
-        self.autoscalers = registry.kinds.by_path("autoscaling.internal.knative.dev", "v1alpha1", "podautoscalers")
-        self.services = registry.kinds.by_path("", "v1", "services")
+        self.kind = registry.kinds.require("serving.knative.dev", "v1", "revisions")
+        self.pods = registry.kinds.require("", "v1", "pods")
+        self.autoscalers = registry.kinds.require("autoscaling.internal.knative.dev", "v1alpha1", "podautoscalers")
+        self.services = registry.kinds.require("", "v1", "services")
         self._foreign_services: set[tuple[str, str]] = set()
         self.scaler = scaler
 

@@ -32,11 +32,11 @@ class RouteReconciler(Controller):
     def __init__(self, registry, ingress_probe: IngressProbe = always_ready) -> None:
         super().__init__(registry)
         kinds = registry.kinds
-        self.kind = kinds.by_path("serving.knative.dev", "v1", "routes")
-        self.configurations = kinds.by_path("serving.knative.dev", "v1", "configurations")
-        self.revisions = kinds.by_path("serving.knative.dev", "v1", "revisions")
-        self.configmaps = kinds.by_path("", "v1", "configmaps")
-        self.services = kinds.by_path("", "v1", "services")
+        self.kind = kinds.require("serving.knative.dev", "v1", "routes")
+        self.configurations = kinds.require("serving.knative.dev", "v1", "configurations")
+        self.revisions = kinds.require("serving.knative.dev", "v1", "revisions")
+        self.configmaps = kinds.require("", "v1", "configmaps")
+        self.services = kinds.require("", "v1", "services")
         self.ingress_probe = ingress_probe
 
     def watches(self) -> list[Watch]:

@@ -14,9 +14,9 @@ class ServiceReconciler(Controller):
     def __init__(self, registry: Registry) -> None:
         super().__init__(registry)
         kinds = registry.kinds
-        self.kind = kinds.by_path("serving.knative.dev", "v1", "services")
-        self.configurations = kinds.by_path("serving.knative.dev", "v1", "configurations")
-        self.routes = kinds.by_path("serving.knative.dev", "v1", "routes")
+        self.kind = kinds.require("serving.knative.dev", "v1", "services")
+        self.configurations = kinds.require("serving.knative.dev", "v1", "configurations")
+        self.routes = kinds.require("serving.knative.dev", "v1", "routes")
 
     def watches(self) -> list[Watch]:
         return [Watch(self.kind, own_key), Watch(self.configurations, owner_keys("Service")),

@@ -99,8 +99,8 @@ class ContainerSourceReconciler(Controller):
 
     def __init__(self, registry) -> None:
         super().__init__(registry)
-        self.kind = registry.kinds.by_path("sources.knative.dev", "v1", "containersources")
-        self.pods = registry.kinds.by_path("", "v1", "pods")
+        self.kind = registry.kinds.require("sources.knative.dev", "v1", "containersources")
+        self.pods = registry.kinds.require("", "v1", "pods")
 
     def watches(self) -> list[Watch]:
         return [Watch(self.kind, own_key), Watch(self.pods, owner_keys("ContainerSource")),

@@ -28,7 +28,7 @@ class KafkaSourceReconciler(Controller):
     def __init__(self, registry, probe: ConsumerProbe = always_consuming,
                  check: Callable[[str, float], str | None] = reachable) -> None:
         super().__init__(registry)
-        self.kind = registry.kinds.by_path("sources.knative.dev", "v1beta1", "kafkasources")
+        self.kind = registry.kinds.require("sources.knative.dev", "v1beta1", "kafkasources")
         self.probe = probe
         self.check = check
         self._reachability: dict[str, tuple[float, str | None]] = {}

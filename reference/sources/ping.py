@@ -144,7 +144,7 @@ class PingSourceReconciler(Controller):
     def __init__(self, registry, route: Route = direct, clock: Clock = utcnow, sleep: Sleep = asyncio.sleep,
                  jitter: Callable[[], float] = lambda: random.uniform(0, MAX_JITTER)) -> None:
         super().__init__(registry)
-        self.kind = registry.kinds.by_path("sources.knative.dev", "v1", "pingsources")
+        self.kind = registry.kinds.require("sources.knative.dev", "v1", "pingsources")
         self.route = route  # cluster-local sinks are reached through the ingress
         self.clock = clock
         self.sleep = sleep

@@ -49,8 +49,9 @@ def validate_pod(obj: dict, old: dict | None, ctx: Context) -> FieldError | None
     containers = (obj.get("spec") or {}).get("containers")
     if not isinstance(containers, list) or not containers:
         return FieldError("Required value", ["spec.containers"])
-    errs = [FieldError("Required value", [f"spec.containers[{i}].image"])
-            for i, c in enumerate(containers) if not isinstance(c, dict) or not c.get("image")]
+    errs: list[FieldError | None] = [
+        FieldError("Required value", [f"spec.containers[{i}].image"])
+        for i, c in enumerate(containers) if not isinstance(c, dict) or not c.get("image")]
     errs += [within(validate_requirements(c.get("resources") or {}), f"spec.containers[{i}].resources")
              for i, c in enumerate(containers) if isinstance(c, dict) and isinstance(c.get("resources") or {}, dict)]
     errs += [within(value_from_error(env["valueFrom"]), f"spec.containers[{i}].env[{j}]")

@@ -71,10 +71,10 @@ def default_broker(obj: dict, old: dict | None, ctx: Context) -> None:
     annotations = obj["metadata"].setdefault("annotations", {})
     annotations.setdefault(BROKER_CLASS, defaults.get("brokerClass") or DEFAULT_BROKER_CLASS)
     spec = obj.setdefault("spec", {})
-    per_class = (defaults.get("brokerClasses") or {}).get(annotations[BROKER_CLASS])
+    per_class: dict | None = (defaults.get("brokerClasses") or {}).get(annotations[BROKER_CLASS])
     if per_class is None and annotations[BROKER_CLASS] == DEFAULT_BROKER_CLASS:
         per_class = defaults
-    if "config" not in spec and (per_class or {}).get("name"):
+    if "config" not in spec and per_class and per_class.get("name"):
         spec["config"] = {k: per_class[k] for k in ("apiVersion", "kind", "name", "namespace") if k in per_class}
     if "delivery" not in spec and defaults.get("delivery"):
         spec["delivery"] = dict(defaults["delivery"])

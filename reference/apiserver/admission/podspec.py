@@ -280,7 +280,7 @@ def _validate_ports(containers: list[dict]) -> FieldError | None:
     return None
 
 
-def _validate_container(container: dict, volumes: dict[str, dict], flags: dict[str, str],
+def _validate_container(container: dict, volumes: dict[str | None, dict], flags: dict[str, str],
                         is_user: bool, serving_port: dict) -> FieldError | None:
     if not container:
         return missing_field("")
@@ -483,7 +483,7 @@ def volume_path_errors(volume: object) -> list[FieldError]:
     return errs
 
 
-def _validate_mounts(mounts: list[dict], volumes: dict[str, dict]) -> FieldError | None:
+def _validate_mounts(mounts: list[dict], volumes: dict[str | None, dict]) -> FieldError | None:
     errs: list[FieldError | None] = []
     seen: set[str] = set()
     for j, mount in enumerate(mounts):

@@ -11,16 +11,15 @@ admission (the quota's status, which kubectl shows, is kept by reference.core.re
 
 from __future__ import annotations
 
-from collections import Counter
 from decimal import Decimal
 
-from reference.apis.resources import CPU, MEMORY, QuantityError, format_bytes, format_cpu, quantity
+from reference.apis.resources import CPU, MEMORY, QuantityError, Requests, format_bytes, format_cpu, quantity
 from reference.apiserver.admission.context import Context, Forbidden
 
 COMPUTE = {"requests.cpu": ("requests", CPU), "cpu": ("requests", CPU), "requests.memory": ("requests", MEMORY),
            "memory": ("requests", MEMORY), "limits.cpu": ("limits", CPU), "limits.memory": ("limits", MEMORY)}
 TRACKED = ("pods", *COMPUTE)
-Usage = Counter
+Usage = Requests  # quota key (pods, requests.cpu, ...) -> the amount; 0 when not named
 
 
 def parse(value: object) -> Decimal | None:
@@ -86,7 +85,7 @@ def _outside(resources: dict, item: dict) -> str | None:
 
 def pod_usage(pod: dict) -> Usage:
     """What one Pod counts against a quota."""
-    usage: Usage = Counter({"pods": Decimal(1)})
+    usage = Usage({"pods": Decimal(1)})
     for container in (pod.get("spec") or {}).get("containers") or []:
         resources = container.get("resources") or {}
         for key, (section, name) in COMPUTE.items():
@@ -104,10 +103,10 @@ def counts(pod: dict) -> bool:
 
 
 def namespace_usage(pods: list[dict]) -> Usage:
-    total: Usage = Counter()
+    total = Usage()
     for pod in pods:
         if counts(pod):
-            total.update(pod_usage(pod))
+            total.add(pod_usage(pod))
     return total
 
 
@@ -150,7 +149,7 @@ def check_quotas(pod: dict, ctx: Context) -> None:
                                    + "; ".join(missing))
         over = [k for k in TRACKED if k in hard and used[k] + wanted[k] > hard[k]]
         if over:
-            def listed(values: Usage | dict[str, Decimal], keys: list[str] = over) -> str:
+            def listed(values: dict[str, Decimal], keys: list[str] = over) -> str:
                 return ",".join(f"{k}={show(k, values[k])}" for k in keys)
 
             raise Forbidden("pods", meta.get("name", ""), (

@@ -8,6 +8,8 @@ Paths are relative to the container's `resources`.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from reference.apis.resources import NATIVE, QuantityError, is_extended, quantity
 from reference.apiserver.admission.fielderror import FieldError, combine
 
@@ -25,7 +27,7 @@ def _invalid(value: object, path: str, detail: str) -> FieldError:
 def validate_requirements(resources: dict) -> FieldError | None:
     errs: list[FieldError | None] = []
     sections = {s: resources.get(s) or {} for s in ("limits", "requests")}
-    parsed: dict[tuple[str, str], object] = {}
+    parsed: dict[tuple[str, str], Decimal] = {}
     for section, values in sections.items():
         if not isinstance(values, dict):
             continue
@@ -62,7 +64,7 @@ def validate_requirements(resources: dict) -> FieldError | None:
                 continue
             if is_extended(name) and asked != limit:
                 errs.append(_invalid(value, "requests", f"must be equal to {name} limit of {limits[name]}"))
-            elif asked > limit:  # type: ignore[operator]
+            elif asked > limit:
                 errs.append(_invalid(value, "requests", f"must be less than or equal to {name} limit of "
                                                         f"{limits[name]}"))
     return combine(*errs)

@@ -30,11 +30,11 @@ INT_OR_STR = Schema("int-or-string")
 ANY = Schema("any")
 
 
-def obj(description: str = "", **properties: Schema) -> Schema:
+def obj(description: str = "", /, **properties: Schema) -> Schema:
     return Schema("object", properties=properties, description=description)
 
 
-def open_obj(description: str = "", **properties: Schema) -> Schema:
+def open_obj(description: str = "", /, **properties: Schema) -> Schema:
     """An object whose unknown fields are kept (e.g. status written by controllers)."""
     return Schema("object", properties=properties, description=description, open=True)
 

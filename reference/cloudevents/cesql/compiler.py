@@ -101,7 +101,7 @@ def _identifier(name: str) -> Closure:
     def run(attributes: Attributes) -> Result:
         value = attributes.get(name)
         if type(value) is str:  # the usual case, answered without another call
-            return value, NO_ERRORS  # type: ignore[return-value]
+            return value, NO_ERRORS
         return attribute(attributes, name)
 
     return run
@@ -129,7 +129,7 @@ def _negate(operand: Closure) -> Closure:
 
 def _flag(value: Value) -> tuple[bool, Errors]:
     if type(value) is bool:
-        return value, NO_ERRORS  # type: ignore[return-value]
+        return value, NO_ERRORS
     flag, error = to_boolean(value)
     return flag, errors_of(error)
 
@@ -185,7 +185,7 @@ def _ordering(op: str) -> Builder:
             if left_errors or right_errors:
                 return False, left_errors + right_errors
             if type(x) is int and type(y) is int:
-                return test(x, y), NO_ERRORS  # type: ignore[arg-type]
+                return test(x, y), NO_ERRORS
             return compare(op, x, y)
 
         return run
@@ -203,7 +203,7 @@ def _arithmetic(op: str) -> Builder:
             if left_errors or right_errors:
                 return 0, left_errors + right_errors
             if type(x) is int and type(y) is int:
-                return apply(x, y)  # type: ignore[arg-type]
+                return apply(x, y)
             return arithmetic(op, x, y)
 
         return run
@@ -221,7 +221,7 @@ def _like(pattern: str, negated: bool) -> Builder:
                 return False, errors
             if type(value) is not str:
                 value = to_string(value)[0]
-            return matcher(value) is not negated, NO_ERRORS  # type: ignore[arg-type]
+            return matcher(value) is not negated, NO_ERRORS
 
         return run
 

@@ -79,7 +79,8 @@ def _split_runs(parts: list[Piece]) -> list[str]:
         if part is Wildcard.ANY_RUN:
             runs.append("")
         else:
-            runs[-1] += part  # type: ignore[operator]
+            assert part is not Wildcard.ANY_ONE  # only patterns without `_` are split into runs
+            runs[-1] += part
     return runs
 
 
@@ -100,4 +101,4 @@ def _regex(part: Piece) -> str:
         return ".*"
     if part is Wildcard.ANY_ONE:
         return "."
-    return re.escape(part)  # type: ignore[arg-type]
+    return re.escape(part)

@@ -47,7 +47,7 @@ def attribute(attributes: Mapping[str, object], name: str) -> Result:
     """An attribute's value; a missing one is `false` (the spec's choice when the type is unknown)."""
     value = attributes.get(name)
     if type(value) is str:
-        return value, NO_ERRORS  # type: ignore[return-value]
+        return value, NO_ERRORS
     if value is None:
         return False, (MissingAttributeError(f"missing attribute {name!r}"),)
     return from_attribute(value), NO_ERRORS

@@ -38,12 +38,11 @@ def to_string(value: Value) -> tuple[str, CastError | None]:
 
 
 def to_integer(value: Value) -> tuple[int, CastError | None]:
-    kind = type(value)
-    if kind is int:
-        return value, None  # type: ignore[return-value]
-    if kind is bool:
+    if type(value) is int:
+        return value, None
+    if type(value) is bool:
         return int(value), None
-    if DECIMAL.fullmatch(value):  # type: ignore[arg-type]
+    if isinstance(value, str) and DECIMAL.fullmatch(value):
         number = int(value)
         if INT_MIN <= number <= INT_MAX:
             return number, None
@@ -54,11 +53,10 @@ def to_integer(value: Value) -> tuple[int, CastError | None]:
 def to_boolean(value: Value) -> tuple[bool, CastError | None]:
     """The implicit cast to Boolean. Integers do not cast implicitly (the TCK's `NOT 10` is a cast
     error); only the explicit BOOL() function turns them into booleans."""
-    kind = type(value)
-    if kind is bool:
-        return value, None  # type: ignore[return-value]
-    if kind is str:
-        lowered = value.lower()  # type: ignore[union-attr]
+    if type(value) is bool:
+        return value, None
+    if type(value) is str:
+        lowered = value.lower()
         if lowered in ("true", "false"):
             return lowered == "true", None
         return False, CastError(f"cannot cast {value!r} to Boolean")
@@ -79,11 +77,10 @@ def cast(value: Value, target: Type) -> tuple[Value, CastError | None]:
 def from_attribute(value: object) -> Value:
     """An attribute as CESQL sees it: booleans, 32-bit integers and strings as they are, anything else
     (timestamps, URIs, larger integers) as a String."""
-    kind = type(value)
-    if kind is str or kind is bool:
-        return value  # type: ignore[return-value]
-    if kind is int and INT_MIN <= value <= INT_MAX:  # type: ignore[operator]
-        return value  # type: ignore[return-value]
+    if type(value) is str or type(value) is bool:
+        return value
+    if type(value) is int and INT_MIN <= value <= INT_MAX:
+        return value
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value)

@@ -43,6 +43,7 @@ def _text(value: bytes | str | None) -> str:
 
 def record_to_event(message: Message, namespace: str, source: str) -> Event:
     headers = message.headers() or []
+    assert isinstance(headers, list)  # a consumed record's headers are (name, value) pairs, never a dict
     lowered = {name.lower(): _text(value) for name, value in headers}
     value = message.value() or b""
     if "ce_specversion" in lowered or lowered.get("content-type", "").startswith(STRUCTURED):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -32,7 +33,13 @@ IDLE_TIMEOUT = 60.0
 REPLICA_IDLE_TIMEOUT = 30.0
 
 Headers = list[tuple[str, str]]
-_END = object()  # the peer ended its side of the stream
+
+
+class _End(enum.Enum):
+    END = "end"
+
+
+_END = _End.END  # the peer ended its side of the stream
 
 
 class StreamReset(ConnectionError):
@@ -59,7 +66,7 @@ class H2Stream:
         self.trailers: Headers = []
         self.error: BaseException | None = None
         self.task: asyncio.Task | None = None  # serving a peer's request: cancelled when the peer resets
-        self._chunks: asyncio.Queue[tuple[bytes, int] | object] = asyncio.Queue()
+        self._chunks: asyncio.Queue[tuple[bytes, int] | BaseException | _End] = asyncio.Queue()
         self._window = asyncio.Event()
         self._remote_ended = False
         self._read_all = False
@@ -85,7 +92,7 @@ class H2Stream:
         if isinstance(item, BaseException):
             self._chunks.put_nowait(item)  # a later read fails too
             raise item
-        data, flow = item  # type: ignore[misc]
+        data, flow = item
         self.link.acknowledge(self.id, flow)
         return data
 
@@ -105,7 +112,7 @@ class H2Stream:
             size = await self._room(len(data))
             chunk, data = data[:size], data[size:]
             last = end and not data
-            self._do(lambda h2c, c=chunk, last=last: h2c.send_data(self.id, c, end_stream=last))
+            self._send_data(chunk, last)
             self._local_ended = last
             await self.link.drain()
         if end and not self._local_ended:
@@ -145,6 +152,9 @@ class H2Stream:
                 return min(window, wanted, self.link.h2.max_outbound_frame_size)
             self._window.clear()
             await self._window.wait()
+
+    def _send_data(self, chunk: bytes, end: bool) -> None:
+        self._do(lambda h2c: h2c.send_data(self.id, chunk, end_stream=end))
 
     def _do(self, action: Callable[[h2.connection.H2Connection], object]) -> None:
         if self.error is not None:
@@ -202,8 +212,10 @@ class Link(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not asyncio.Transport's
         self.usable = True
         self.h2.initiate_connection()
-        settings = {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: WINDOW,
-                    h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: MAX_STREAMS}
+        settings: dict[h2.settings.SettingCodes | int, int] = {
+            h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: WINDOW,
+            h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: MAX_STREAMS,
+        }
         if self.h2.config.client_side:
             settings[h2.settings.SettingCodes.ENABLE_PUSH] = 0
         self.h2.update_settings(settings)

@@ -35,6 +35,7 @@ CONNECT_ATTEMPTS = 3
 PASS_ON_TIMEOUT = 300.0  # h2c requests passed on to the ingress's HTTP/1.1 side (brokers, channels)
 
 T = TypeVar("T")
+R = TypeVar("R")
 # Writes one request-log line for a pod (namespace, pod name, record), when request logs are on.
 RequestLogger = Callable[[RequestRecord], None]
 
@@ -62,7 +63,7 @@ class Incoming:
         pseudo = {k: v for k, v in head if k.startswith(":")}
         headers = CIMultiDict((k, v) for k, v in head if not k.startswith(":"))
         return cls(pseudo.get(":method", "GET"), pseudo.get(":path", "/"),
-                   pseudo.get(":authority") or headers.get("host", ""), headers, stream.link.peer, "HTTP/2.0",
+                   pseudo.get(":authority") or headers.get("host") or "", headers, stream.link.peer, "HTTP/2.0",
                    pseudo.get(":scheme", "http"))
 
 
@@ -267,7 +268,7 @@ class Proxy:
     # Both --------------------------------------------------------------------------------------------
 
     async def _on_replica(self, target: RevisionTarget, deadline: float, send: Callable[[Endpoint], Awaitable[T]],
-                          refuse: Callable[[int, str], T]) -> tuple[T, Endpoint | None]:
+                          refuse: Callable[[int, str], R]) -> tuple[T | R, Endpoint | None]:
         """The activator and breaker: waits (until `deadline`) for a replica with room, wakes the revision
         when it has none, `send`s on the replica it gets and retries another on a refused connection; what
         cannot be sent becomes `refuse(status, text)`."""

@@ -20,7 +20,7 @@ def choose_domain(config: dict[str, str], labels: dict[str, str]) -> str:
     for domain, value in config.items():
         if domain.startswith("_"):
             continue
-        selector = {}
+        selector: dict[str, str] = {}
         if value and value.strip():
             try:
                 selector = (yaml.safe_load(value) or {}).get("selector") or {}
