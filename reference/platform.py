@@ -67,11 +67,13 @@ from reference.kafka.locate import KafkaEndpoint
 from reference.kafka.locate import locate as locate_kafka
 from reference.kafka.locate import reachable as kafka_reachable
 from reference.reconciler.controller import Controller
+from reference.runtime.api import RegistryApi
 from reference.runtime.catalog import Catalog
 from reference.runtime.kubelet import Kubelet
 from reference.runtime.network import Bridge, NetworkError
 from reference.runtime.network import unavailable as network_unavailable
 from reference.runtime.nodes import node_specs
+from reference.runtime.provisioner import Provisioner
 from reference.runtime.sandbox import containment
 from reference.scheduler.scheduler import Scheduler
 from reference.serving import autoscaler_metrics
@@ -378,8 +380,9 @@ class Platform:
         _make_private(self.state_dir, "dataplane.pid", "kafka.json", "kafka.log")  # their writers keep the mode
         ingress_url = f"http://{client_host}:{ingress_port}"
         pods_ingress = f"http://{self.bridge.gateway}:{ingress_port}" if self.bridge else ingress_url
-        self.kubelet = Kubelet(self.registry, self.state_dir, self.catalog, self.dataplane.drain,
-                               cluster_network_env(pods_ingress), self.node_specs, self.bridge)
+        self.kubelet = Kubelet(RegistryApi(self.registry), self.state_dir, self.catalog, self.dataplane.drain,
+                               cluster_network_env(pods_ingress), self.node_specs, self.bridge,
+                               Provisioner(self.registry, self.state_dir))
         self._run_task("kubelet", self.kubelet.run())
         self._tasks["replica-records"] = asyncio.create_task(
             self.replicas.run(self.store, self.registry.kinds.require("", "v1", "pods").resource))
@@ -414,7 +417,7 @@ class Platform:
 
     async def _logs(self, request, kind, namespace, name):
         assert self.kubelet is not None
-        return await self.kubelet.logs(request, kind, namespace, name)
+        return await self.kubelet.logs(request, namespace, name)
 
     async def _start_kafka(self) -> None:
         """Finds (or starts) the Kafka; a platform without one still runs, its Kafka parts not Ready."""

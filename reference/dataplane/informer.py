@@ -7,6 +7,7 @@ watch from the list's resourceVersion, re-watch after a disconnect, re-list afte
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import ssl
@@ -15,6 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+import yaml
+
+from reference.host.processes import write_private
 
 log = logging.getLogger("kproof.informer")
 
@@ -23,23 +27,58 @@ Handler = Callable[[str, dict, "dict | None"], None]  # (event type, object, pre
 
 @dataclass(frozen=True)
 class ApiAccess:
+    """How to reach an API server: its URL and CA, and who we are: a bearer token, or a client certificate
+    (a node agent is `system:node:<name>` by its certificate, as the kubelet is)."""
+
     url: str
     token: str
     ca: Path
+    cert: Path | None = None
+    key: Path | None = None
 
     def ssl_context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cafile=str(self.ca))
+        context = ssl.create_default_context(cafile=str(self.ca))
+        if self.cert is not None:
+            context.load_cert_chain(str(self.cert), str(self.key) if self.key else None)
+        return context
 
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
+        auth = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return {**auth, "Accept": "application/json"}
+
+    @classmethod
+    def from_kubeconfig(cls, path: Path, scratch: Path) -> ApiAccess:
+        """The current context of a kubeconfig; certificates and keys given inline (`*-data`) are written into
+        `scratch` (0600), since TLS reads them from files."""
+        config = yaml.safe_load(path.read_text()) or {}
+        current = config.get("current-context") or (config.get("contexts") or [{}])[0].get("name")
+        context = next(c["context"] for c in config.get("contexts") or [] if c.get("name") == current)
+        cluster = next(c["cluster"] for c in config["clusters"] if c["name"] == context["cluster"])
+        user: dict = next((u["user"] for u in config.get("users") or [] if u["name"] == context.get("user")), {})
+
+        def file(section: dict, field: str) -> Path | None:
+            if section.get(f"{field}-data"):
+                target = scratch / f"{field}.pem"
+                write_private(target, base64.b64decode(section[f"{field}-data"]).decode())
+                return target
+            return (path.parent / section[field]) if section.get(field) else None
+
+        scratch.mkdir(parents=True, exist_ok=True)
+        ca = file(cluster, "certificate-authority")
+        if ca is None:
+            raise ValueError(f"{path}: the cluster has no certificate-authority")
+        return cls(cluster["server"].rstrip("/"), str(user.get("token") or ""), ca,
+                   file(user, "client-certificate"), file(user, "client-key"))
 
 
 class Informer:
-    def __init__(self, access: ApiAccess, path: str, handler: Handler, label_selector: str = "") -> None:
+    def __init__(self, access: ApiAccess, path: str, handler: Handler, label_selector: str = "",
+                 field_selector: str = "") -> None:
         self.access = access
         self.path = path
         self.handler = handler
         self.label_selector = label_selector
+        self.field_selector = field_selector
         self.cache: dict[tuple[str, str], dict] = {}
         self.synced = asyncio.Event()
 
@@ -61,6 +100,8 @@ class Informer:
         params = dict(extra)
         if self.label_selector:
             params["labelSelector"] = self.label_selector
+        if self.field_selector:
+            params["fieldSelector"] = self.field_selector
         return params
 
     async def _list(self, session: aiohttp.ClientSession) -> str:

@@ -39,6 +39,12 @@ def _hosts(ip: str, hostname: str) -> str:
             f"{ip}\t{hostname}\n")
 
 
+def cluster_resolv_conf(namespace: str, nameserver: str, domain: str) -> str:
+    """A pod's resolver on a cluster (dnsPolicy ClusterFirst): the cluster DNS, its namespace's names first."""
+    return (f"search {namespace}.svc.{domain} svc.{domain} {domain}\nnameserver {nameserver}\n"
+            "options ndots:5\n")
+
+
 def _resolv_conf() -> str:
     """The host's resolver settings, as the kubelet gives pods with dnsPolicy Default."""
     try:
@@ -47,14 +53,15 @@ def _resolv_conf() -> str:
         return ""
 
 
-def write(directory: Path, hostname: str, ip: str, users: Iterable[tuple[int | None, int | None]] = ()) -> Path:
+def write(directory: Path, hostname: str, ip: str, users: Iterable[tuple[int | None, int | None]] = (),
+          resolv_conf: str | None = None) -> Path:
     """Writes a pod's own /etc files into `directory` (0755, files 0644) and returns it; `users` are the
     (runAsUser, runAsGroup) of its containers, named in passwd and group beside root and nobody."""
     users = list(users)
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o755)
     files = {"passwd": _passwd(users), "group": _group(users), "hosts": _hosts(ip, hostname),
-             "hostname": hostname + "\n", "resolv.conf": _resolv_conf(),
+             "hostname": hostname + "\n", "resolv.conf": resolv_conf if resolv_conf is not None else _resolv_conf(),
              "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files dns\nnetworks: files\n"
                               "protocols: files\nservices: files\n"}
     for name, text in files.items():

@@ -16,10 +16,8 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from reference.apiserver.errors import ApiError
-from reference.apiserver.kinds import Kind
-from reference.apiserver.registry import Options, Registry
 from reference.runtime import sandbox
+from reference.runtime.api import NodeApi
 from reference.runtime.catalog import Catalog
 from reference.runtime.devices import DeviceManager
 from reference.runtime.limits import platform_group, remove_tree
@@ -27,17 +25,19 @@ from reference.runtime.log_server import LogServer
 from reference.runtime.network import Bridge
 from reference.runtime.node_agent import NodeAgent
 from reference.runtime.nodes import NodeSpec
-from reference.runtime.pod_worker import USER, Drain, PodWorker
+from reference.runtime.pod_worker import Drain, PodWorker
 from reference.runtime.provisioner import Provisioner
 
 log = logging.getLogger("kproof.kubelet")
 
 
 class Kubelet:
-    def __init__(self, registry: Registry, state_dir: Path, catalog: Catalog, drain: Drain | None = None,
+    def __init__(self, api: NodeApi, state_dir: Path, catalog: Catalog, drain: Drain | None = None,
                  node_env: dict[str, str] | None = None, nodes: list[NodeSpec] | None = None,
-                 bridge: Bridge | None = None) -> None:
-        self.registry = registry
+                 bridge: Bridge | None = None, provisioner: Provisioner | None = None,
+                 cluster_dns: tuple[str, str] | None = None) -> None:
+        self.api = api
+        self.cluster_dns = cluster_dns  # (nameserver, domain) on a cluster; None: the host's resolver
         self.bridge = bridge  # pods get networks of their own on it (None: they share the host's)
         self.node_env = node_env or {}  # what every container sees (the cluster-DNS stand-in)
         self.state_dir = state_dir
@@ -50,28 +50,25 @@ class Kubelet:
         self.cgroup_parent = platform_group(state_dir)
         self.stopping = False  # set by stop(): nothing new starts after it
         self.devices = DeviceManager()
-        self.pods: Kind = registry.kinds.require("", "v1", "pods")
-        self.node_agent = NodeAgent(registry, state_dir, self.nodes)
-        self.provisioner = Provisioner(registry, state_dir)
-        self.log_server = LogServer(registry, state_dir, lambda uid: uid in self.workers)
+        self.node_agent = NodeAgent(api, state_dir, self.nodes)
+        self.provisioner = provisioner  # the reference binds claims itself; a cluster has its own provisioners
+        self.log_server = LogServer(api, state_dir, lambda uid: uid in self.workers)
         self.workers: dict[str, PodWorker] = {}
         self.session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task] = set()
 
     async def run(self) -> None:
         self.session = aiohttp.ClientSession()
-        self.node_agent.register()
-        watcher = self.registry.store.watch(self.pods.resource, None, None)
-        helpers = [asyncio.create_task(self.provisioner.run()), asyncio.create_task(self.node_agent.renew_leases())]
+        await self.node_agent.register()
+        helpers = [asyncio.create_task(self.node_agent.renew_leases())]
+        if self.provisioner is not None:
+            helpers.append(asyncio.create_task(self.provisioner.run()))
         try:
-            for entry in self.registry.store.entries(self.pods.resource):
-                self._observe("ADDED", entry.obj)
-            async for event in self.registry.store.events(watcher):
-                self._observe(event.type, event.obj)
+            async for event, pod in self.api.watch_pods():
+                self._observe(event, pod)
         finally:
             for task in helpers:
                 task.cancel()
-            self.registry.store.unwatch(watcher)
 
     # Pods ----------------------------------------------------------------------------------------
 
@@ -114,11 +111,9 @@ class Kubelet:
             await worker.terminate(grace, self.drain)
             self.workers.pop(meta["uid"], None)
         try:
-            self.registry.delete(self.pods, meta.get("namespace", ""), meta["name"],
-                                 {"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}}, Options(user=USER))
-        except ApiError as err:
-            if err.code not in (404, 409):
-                log.warning("could not remove pod %s: %s", meta["name"], err.message)
+            await self.api.remove_pod(pod)
+        except Exception as err:  # the object stays: the next start of the kubelet finishes it
+            log.warning("could not remove pod %s: %s", meta["name"], err)
 
     async def stop(self) -> None:
         """Stops every replica (the platform is going down; their Pods stay for the next start): first
@@ -135,6 +130,6 @@ class Kubelet:
         if self.session:
             await self.session.close()
 
-    async def logs(self, request: web.Request, kind: Kind, namespace: str, name: str) -> web.StreamResponse:
+    async def logs(self, request: web.Request, namespace: str, name: str) -> web.StreamResponse:
         """`kubectl logs` (reference.runtime.log_server)."""
-        return await self.log_server.logs(request, kind, namespace, name)
+        return await self.log_server.logs(request, namespace, name)

@@ -11,22 +11,25 @@ from pathlib import Path
 
 from aiohttp import web
 
+from reference.apiserver import errors
 from reference.apiserver.errors import ApiError
-from reference.apiserver.kinds import Kind
-from reference.apiserver.registry import Registry
+from reference.runtime.api import NodeApi
 from reference.runtime.pod_worker import log_path
 
 
 class LogServer:
-    def __init__(self, registry: Registry, state_dir: Path, running: Callable[[str], bool]) -> None:
-        self.registry = registry
+    def __init__(self, api: NodeApi, state_dir: Path, running: Callable[[str], bool]) -> None:
+        self.api = api
         self.state_dir = state_dir
         self.running = running  # a Pod's uid -> whether it still runs (follow ends when it does not)
 
-    async def logs(self, request: web.Request, kind: Kind, namespace: str, name: str) -> web.StreamResponse:
-        pod = self.registry.get(kind, namespace, name)
+    async def logs(self, request: web.Request, namespace: str, name: str, container: str = "") -> web.StreamResponse:
+        """A container's log; `container` as the kubelet's path names it, else the request's query."""
+        pod = await self.api.current_pod(namespace, name)
+        if pod is None:
+            raise errors.not_found("pods", "", name)
         containers = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
-        container = request.query.get("container") or (containers[0] if containers else "")
+        container = container or request.query.get("container") or (containers[0] if containers else "")
         if container not in containers:
             raise ApiError(400, "BadRequest", f'container {container} is not valid for pod {name}')
         previous = request.query.get("previous") in ("true", "1")

@@ -103,8 +103,21 @@ class Bridge:
         self.subnet: ipaddress.IPv4Network | None = None
         self._free: list[str] = []
         self.isolated = False
+        self.owned = True  # made and removed by this platform (False: a cluster's bridge it attaches pods to)
         self._pods: dict[str, PodNetwork] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def attach(cls, state_dir: Path, name: str, subnet: str) -> Bridge:
+        """A cluster's existing bridge (its node's podCIDR, the gateway its first address): pods get addresses
+        of it, with hairpin on their ports so a pod reaches itself through a Service; nothing keeps them
+        apart, as no network policy does on a cluster, and the bridge stays when the node agent goes."""
+        bridge = cls(state_dir)
+        bridge.name, bridge.owned = name, False
+        network = ipaddress.IPv4Network(subnet, strict=False)
+        bridge.subnet = network
+        bridge._free = [str(host) for host in list(network.hosts())[1:]]
+        return bridge
 
     @property
     def gateway(self) -> str:
@@ -166,15 +179,20 @@ class Bridge:
         with contextlib.suppress(NetworkError):
             _ip("link", "delete", self.name)
 
-    def add(self, uid: str) -> PodNetwork:
-        """A namespace for the pod `uid`, wired to the bridge (the same one again if it has one)."""
+    def add(self, uid: str, address: str | None = None) -> PodNetwork:
+        """A namespace for the pod `uid`, wired to the bridge (the same one again if it has one); `address` is
+        the one the pod had (a restarted node agent keeps it: the API never lets a podIP change)."""
         with self._lock:
             if uid in self._pods:
                 return self._pods[uid]
-            if not self._free:
+            if address is not None and address in self._free:
+                self._free.remove(address)
+                chosen = address
+            elif not self._free:
                 raise NetworkError(f"no free address in {self.subnet}")
-            address = self._free.pop(0)
-        pod = PodNetwork(address, self.prefix + uid[:18])
+            else:
+                chosen = self._free.pop(0)
+        pod = PodNetwork(chosen, self.prefix + uid[:18])
         short = hashlib.sha256(uid.encode()).hexdigest()[:8]
         host_end, pod_end = f"vh{short}", f"vp{short}"
         try:
@@ -182,8 +200,10 @@ class Bridge:
             _ip("link", "add", host_end, "type", "veth", "peer", "name", pod_end)
             _ip("link", "set", pod_end, "netns", pod.netns)
             _ip("link", "set", host_end, "master", self.name, "up")
+            if not self.owned:
+                _ip("link", "set", host_end, "type", "bridge_slave", "hairpin", "on")
             assert self.subnet is not None
-            _ip("addr", "add", f"{address}/{self.subnet.prefixlen}", "dev", pod_end, namespace=pod.netns)
+            _ip("addr", "add", f"{chosen}/{self.subnet.prefixlen}", "dev", pod_end, namespace=pod.netns)
             _ip("link", "set", pod_end, "name", "eth0", namespace=pod.netns)
             _ip("link", "set", "eth0", "up", namespace=pod.netns)
             _ip("link", "set", "lo", "up", namespace=pod.netns)
@@ -213,6 +233,8 @@ class Bridge:
     def stop(self) -> None:
         for uid in list(self._pods):
             self.remove(uid)
+        if not self.owned:
+            return
         with contextlib.suppress(NetworkError):
             _ip("link", "delete", self.name)
         self._remove_rules()

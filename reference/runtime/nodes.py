@@ -67,6 +67,8 @@ class NodeSpec:
     labels: dict[str, str] = field(default_factory=dict)
     taints: tuple[dict, ...] = ()
     gpus: tuple[Gpu, ...] = ()
+    address: str = HOST_IP  # its InternalIP: the reference's nodes are this machine's loopback
+    kubelet_port: int = 0  # where the API server reaches its kubelet (logs); 0: it serves them itself
 
     @property
     def shares_gpus(self) -> bool:
@@ -238,8 +240,8 @@ def node_object(spec: NodeSpec, disk: int, now: str) -> dict:
                 condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
                 condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
             ],
-            "addresses": [{"type": "InternalIP", "address": HOST_IP}, {"type": "Hostname", "address": spec.name}],
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
+            "addresses": [{"type": "InternalIP", "address": spec.address}, {"type": "Hostname", "address": spec.name}],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": spec.kubelet_port}},
             "nodeInfo": {"machineID": _read("/etc/machine-id"), "systemUUID": _read("/etc/machine-id"),
                          "bootID": _read("/proc/sys/kernel/random/boot_id"), "kernelVersion": platform.release(),
                          "osImage": _os_image(), "containerRuntimeVersion": CONTAINER_RUNTIME,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import copy
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -18,15 +19,13 @@ import aiohttp
 
 from reference.apis import times
 from reference.apis.resources import GPU_MEM, NVIDIA_GPU, container_requests, qos_class
-from reference.apiserver.errors import ApiError
-from reference.apiserver.registry import Options
 from reference.runtime import etc, sandbox, volumes
 from reference.runtime.catalog import ImageNotFound, ImageUnavailable
 from reference.runtime.container import BuiltinContainer, Container, ContainerSpec
 from reference.runtime.devices import DevicesUnavailable, no_gpu_env, whole_gpu_env
 from reference.runtime.limits import Cgroup, limits_of
 from reference.runtime.network import Bridge, NetworkError, PodNetwork
-from reference.runtime.nodes import HOST_IP, NodeSpec
+from reference.runtime.nodes import NodeSpec
 from reference.runtime.probes import checker
 from reference.scheduler import gpushare
 
@@ -72,8 +71,11 @@ class PodWorker:
         self.terminating = False
         self.start_time = times.now()
         self.network: PodNetwork | None = None  # its own namespace, where the platform wires pods
-        self.pod_ip = HOST_IP
+        # the host's address where pods share its network; on a bridge, none until the pod has its own
+        self.pod_ip = node.address if kubelet.bridge is None else ""
         self.evicted = ""  # the eviction manager's message once the pod was evicted
+        self._objects: dict[tuple[str, str], dict] = {}  # (kind, name) -> what the Pod refers to
+        self._tokens: dict[tuple[str | None, int], bytes] = {}  # (audience, seconds) -> its projected tokens
 
     @property
     def key(self) -> tuple[str, str]:
@@ -82,14 +84,53 @@ class PodWorker:
     # Preparing ---------------------------------------------------------------------------------
 
     def _lookup(self, namespace: str, kind: str, name: str) -> dict | None:
-        plural = {"ConfigMap": "configmaps", "Secret": "secrets",
-                  "PersistentVolumeClaim": "persistentvolumeclaims"}[kind]
-        return self.kubelet.registry.store.get(f"/{plural}", namespace, name)
+        return self._objects.get((kind, name))
+
+    async def _fetch_references(self) -> None:
+        """The ConfigMaps, Secrets and claims the Pod names, and its projected tokens, read once from the API
+        before its containers are prepared (preparing them is then plain, synchronous work)."""
+        spec = self.pod.get("spec") or {}
+        wanted: set[tuple[str, str]] = set()
+        tokens: set[tuple[str | None, int]] = set()
+        for volume in spec.get("volumes") or []:
+            sources = [volume, *((volume.get("projected") or {}).get("sources") or [])]
+            for source in sources:
+                if "configMap" in source:
+                    wanted.add(("ConfigMap", source["configMap"].get("name", "")))
+                if "secret" in source:
+                    wanted.add(("Secret", source["secret"].get("secretName", source["secret"].get("name", ""))))
+                if "persistentVolumeClaim" in source:
+                    wanted.add(("PersistentVolumeClaim", source["persistentVolumeClaim"].get("claimName", "")))
+                if "serviceAccountToken" in source:
+                    requested = source["serviceAccountToken"]
+                    tokens.add((requested.get("audience"), int(requested.get("expirationSeconds") or 3600)))
+        for container in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
+            for source in container.get("envFrom") or []:
+                for field, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
+                    if field in source:
+                        wanted.add((kind, source[field].get("name", "")))
+            for var in container.get("env") or []:
+                value_from = var.get("valueFrom") or {}
+                for field, kind in (("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")):
+                    if field in value_from:
+                        wanted.add((kind, value_from[field].get("name", "")))
+        namespace = self.meta.get("namespace", "")
+        api = self.kubelet.api
+        found = {}
+        for kind, name in wanted:
+            obj = await api.lookup(namespace, kind, name)
+            if obj is not None:
+                found[(kind, name)] = obj
+        self._objects = found
+        self._tokens = {key: await api.service_account_token(self.pod, *key) for key in tokens}
+
+    def _token(self, pod: dict, requested: dict) -> bytes:
+        return self._tokens[(requested.get("audience"), int(requested.get("expirationSeconds") or 3600))]
 
     def _field(self, path: str) -> str:
         values = {"metadata.name": self.meta["name"], "metadata.namespace": self.meta.get("namespace", ""),
                   "metadata.uid": self.meta["uid"], "spec.nodeName": self.node.name, "status.podIP": self.pod_ip,
-                  "status.hostIP": HOST_IP, "spec.serviceAccountName": self.pod["spec"].get(
+                  "status.hostIP": self.node.address, "spec.serviceAccountName": self.pod["spec"].get(
                       "serviceAccountName", "default")}
         if path.startswith("metadata.labels['") or path.startswith("metadata.annotations['"):
             field, _, key = path.partition("['")
@@ -177,7 +218,7 @@ class PodWorker:
         state_dir = self.kubelet.state_dir
         spec = self.pod.get("spec") or {}
         pod_dir = pod_directory(state_dir, self.pod)
-        prepared_volumes = volumes.prepare(self.pod, pod_dir, state_dir, self._lookup)
+        prepared_volumes = volumes.prepare(self.pod, pod_dir, state_dir, self._lookup, self._token)
         read_only = volumes.read_only_volumes(spec)
         containers = spec.get("containers") or []
         launches = {c["name"]: self.kubelet.catalog.launch(c) for c in containers}
@@ -186,8 +227,9 @@ class PodWorker:
         memory = [limits[name].memory_bytes for name, launch in launches.items() if not launch.builtin]
         pod_memory = sum(m for m in memory if m) if memory and all(memory) else None
         in_memory = volumes.memory_volumes(spec, pod_memory, sandbox.DEFAULT_SCRATCH)
-        own_etc = etc.write(pod_dir / "etc", self.meta["name"], self.pod_ip,
-                            [(u.uid, u.gid) for u in users.values()])
+        dns = self.kubelet.cluster_dns
+        own_etc = etc.write(pod_dir / "etc", self.meta["name"], self.pod_ip, [(u.uid, u.gid) for u in users.values()],
+                            etc.cluster_resolv_conf(self.meta.get("namespace", ""), *dns) if dns else None)
         out: list[Container | BuiltinContainer] = []
         for container in containers:
             launch = launches[container["name"]]
@@ -246,7 +288,8 @@ class PodWorker:
         pods; raises NetworkError with the step that failed."""
         bridge = self.kubelet.bridge
         if bridge is not None and self.network is None:
-            self.network = await asyncio.to_thread(bridge.add, self.meta["uid"])
+            had = (self.pod.get("status") or {}).get("podIP")  # a restarted node agent keeps it
+            self.network = await asyncio.to_thread(bridge.add, self.meta["uid"], had)
             self.pod_ip = self.network.ip
 
     # Running -----------------------------------------------------------------------------------
@@ -262,6 +305,7 @@ class PodWorker:
         while not self.terminating:
             try:
                 await self._wire()
+                await self._fetch_references()
                 self.containers = self._prepare(session)
                 self.waiting.clear()
                 break
@@ -285,7 +329,7 @@ class PodWorker:
             await asyncio.sleep(RETRY_SECONDS)
         if self.terminating:
             return
-        self._mark_gpu_share_assigned()
+        await self._mark_gpu_share_assigned()
         runners = [asyncio.create_task(c.run()) for c in self.containers]
         self._tasks += runners
         limited = volumes.size_limited(self.pod.get("spec") or {})
@@ -314,17 +358,12 @@ class PodWorker:
         await asyncio.gather(*(c.stop(0) for c in self.containers), return_exceptions=True)
         self.changed()
 
-    def _mark_gpu_share_assigned(self) -> None:
+    async def _mark_gpu_share_assigned(self) -> None:
         """gpushare's device plugin marks the Pod once it has allocated the share the extender chose."""
         annotations = self.meta.get("annotations") or {}
         if gpushare.assigned_index(self.pod) is None or annotations.get(gpushare.ASSIGNED) == "true":
             return
-        current = self.kubelet.registry.store.get(self.kubelet.pods.resource, *self.key)
-        if current is None or current["metadata"]["uid"] != self.meta["uid"]:
-            return
-        current["metadata"].setdefault("annotations", {})[gpushare.ASSIGNED] = "true"
-        with contextlib.suppress(ApiError):
-            self.kubelet.registry.update(self.kubelet.pods, *self.key, current, Options(user=USER))
+        await self.kubelet.api.annotate_pod(self.pod, {gpushare.ASSIGNED: "true"})
 
     def _image(self) -> str:
         return ((self.pod.get("spec") or {}).get("containers") or [{}])[0].get("image", "")
@@ -360,9 +399,10 @@ class PodWorker:
             {"type": "ContainersReady", "status": flag},
             {"type": "Ready", "status": flag},
         ]
-        status = {"phase": phase, "conditions": conditions, "hostIP": HOST_IP, "podIP": self.pod_ip,
-                  "podIPs": [{"ip": self.pod_ip}], "startTime": self.start_time, "qosClass": qos_class(self.pod),
-                  "containerStatuses": statuses}
+        status = {"phase": phase, "conditions": conditions, "hostIP": self.node.address,
+                  "startTime": self.start_time, "qosClass": qos_class(self.pod), "containerStatuses": statuses}
+        if self.pod_ip:
+            status.update({"podIP": self.pod_ip, "podIPs": [{"ip": self.pod_ip}]})
         if self.evicted:
             status.update({"reason": "Evicted", "message": self.evicted})
             conditions.append({"type": "DisruptionTarget", "status": "True", "reason": "TerminationByKubelet",
@@ -370,8 +410,6 @@ class PodWorker:
         return status
 
     async def _write_status(self) -> None:
-        registry = self.kubelet.registry
-        pods = self.kubelet.pods
         last: dict | None = None
         while True:
             await self._dirty.wait()
@@ -380,17 +418,14 @@ class PodWorker:
             status = self.status()
             if status == last:
                 continue
-            current = registry.store.get(pods.resource, *self.key)
-            if current is None or current["metadata"]["uid"] != self.meta["uid"]:
-                return
-            current["status"] = _with_transition_times(status, current.get("status") or {})
             try:
-                registry.update(pods, self.key[0], self.key[1], current, Options(user=USER), subresource="status")
+                if not await self.kubelet.api.write_pod_status(self.pod, copy.deepcopy(status)):
+                    return  # the Pod is gone
                 last = status
-            except ApiError as err:
-                if err.code == 404:
-                    return
+            except Exception as err:  # a conflict, the API away for a moment: write again
+                log.debug("pod %s/%s: status not written: %s", *self.key, err)
                 self._dirty.set()
+                await asyncio.sleep(RETRY_SECONDS / 4)
 
     async def terminate(self, grace: float, drain: Drain | None) -> None:
         """Leaves routing, drains, then stops every container within `grace` seconds."""
@@ -409,11 +444,3 @@ class PodWorker:
         if self.network is not None and self.kubelet.bridge is not None:
             await asyncio.to_thread(self.kubelet.bridge.remove, self.meta["uid"])
 
-
-def _with_transition_times(status: dict, previous: dict) -> dict:
-    before = {c["type"]: c for c in previous.get("conditions") or []}
-    for condition in status["conditions"]:
-        old = before.get(condition["type"])
-        condition["lastTransitionTime"] = (old["lastTransitionTime"] if old and old.get("status") ==
-                                           condition["status"] and old.get("lastTransitionTime") else times.now())
-    return status

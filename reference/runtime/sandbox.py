@@ -189,6 +189,10 @@ def command(argv: list[str], mounts: list[Mount], working_dir: str | None, box: 
             out += _traversable(directory, made)
             out += ["--ro-bind", directory, directory]
             bound.add(directory)
+    program = argv[0] if argv else ""
+    if os.path.isabs(program) and os.path.isfile(program) and not program.startswith((*_SYSTEM_DIRS, *bound)):
+        # a catalog's own program (a Go binary in a build cache): it alone, read-only, where it is
+        out += [*_traversable(program, made), "--ro-bind", program, program]
     staged: list[str] = []
     for mount in mounts:
         out += _traversable(mount.target, made)

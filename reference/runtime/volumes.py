@@ -82,8 +82,14 @@ def _key_data(volume: dict, namespace: str, lookup: Lookup) -> dict[str, bytes] 
     return data
 
 
-def prepare(pod: dict, pod_dir: Path, state_dir: Path, lookup: Lookup) -> dict[str, Path]:
-    """Materialises every volume of `pod`; returns volume name -> host directory."""
+# a projected serviceAccountToken source -> the token to write (the kubelet asks the API for it)
+TokenSource = Callable[[dict, dict], bytes]
+
+
+def prepare(pod: dict, pod_dir: Path, state_dir: Path, lookup: Lookup, token: TokenSource | None = None
+            ) -> dict[str, Path]:
+    """Materialises every volume of `pod`; returns volume name -> host directory. `token` gives a projected
+    serviceAccountToken its token (an unsigned placeholder by default)."""
     namespace = pod["metadata"].get("namespace", "default")
     out: dict[str, Path] = {}
     for volume in pod.get("spec", {}).get("volumes") or []:
@@ -100,7 +106,7 @@ def prepare(pod: dict, pod_dir: Path, state_dir: Path, lookup: Lookup) -> dict[s
             _write_items(target, data, source.get("items"), source.get("defaultMode"))
         elif "projected" in volume:
             shutil.rmtree(target, ignore_errors=True)
-            _write_projected(pod, volume["projected"], target, lookup)
+            _write_projected(pod, volume["projected"], target, lookup, token or placeholder_token)
         elif "emptyDir" in volume:
             target.mkdir(parents=True, exist_ok=True)
             target.chmod(WRITABLE)
@@ -117,7 +123,7 @@ def prepare(pod: dict, pod_dir: Path, state_dir: Path, lookup: Lookup) -> dict[s
     return out
 
 
-def _write_projected(pod: dict, projected: dict, target: Path, lookup: Lookup) -> None:
+def _write_projected(pod: dict, projected: dict, target: Path, lookup: Lookup, token: TokenSource) -> None:
     """Each source's files into one directory, in order (a later source's file replaces an earlier one's)."""
     target.mkdir(parents=True, exist_ok=True)
     namespace = pod["metadata"].get("namespace", "default")
@@ -132,9 +138,9 @@ def _write_projected(pod: dict, projected: dict, target: Path, lookup: Lookup) -
             data = {item["path"]: _downward_value(pod, item) for item in items}
             _write_items(target, data, [{"key": i["path"], "mode": i.get("mode")} for i in items], mode)
         elif "serviceAccountToken" in source:
-            token = source["serviceAccountToken"]
-            _write_items(target, {"token": placeholder_token(pod, token)},
-                         [{"key": "token", "path": token.get("path", "token")}], mode)
+            requested = source["serviceAccountToken"]
+            _write_items(target, {"token": token(pod, requested)},
+                         [{"key": "token", "path": requested.get("path", "token")}], mode)
         else:
             kinds = ", ".join(sorted(source)) or "an empty source"
             raise UnsupportedVolume(f"projected {kinds} is not supported by the reference")
