@@ -40,10 +40,17 @@ from reference.apiserver.registry import Registry
 from reference.apiserver.server import ApiServer
 from reference.apiserver.store import Store
 from reference.apiserver.tls import ensure_certificates
+from reference.apiserver.tokens import TokenRequests
+from reference.auth.provider import TokenProvider
+from reference.auth.tokens import Signer, expiry
+from reference.core import workload_controllers
 from reference.core.resourcequota import ResourceQuotaController
 from reference.dataplane.process import DataPlaneProcess
 from reference.eventing.broker import BrokerReconciler, TriggerReconciler
 from reference.eventing.channel import ChannelReconciler, InMemoryChannelReconciler, SubscriptionReconciler
+from reference.eventing.eventpolicy import EventPolicyReconciler
+from reference.eventing.flows import flows_controllers
+from reference.eventing.jobsink import JobSinkReconciler
 from reference.eventing.kafka_sink import KafkaSinkReconciler
 from reference.host.processes import (
     MAIN,
@@ -360,6 +367,7 @@ class Platform:
         client_host = "127.0.0.1" if self.config.host in ("0.0.0.0", "::") else self.config.host
         self.api.address = f"{client_host}:{api_port}"
         api_url = f"https://{client_host}:{api_port}"
+        tokens = self._token_requests(self.state_dir / "pki", api_url)
         ingress_port = self._choose_port(self.config.ingress_port, "ingress") or _free_port(self.config.host)
         admin_port = self._choose_port(0, "dataplane-admin") or _free_port("127.0.0.1")
         kubeconfig_path = self.state_dir / "kubeconfig"
@@ -400,7 +408,10 @@ class Platform:
                             SubscriptionReconciler(self.registry, self.dataplane.serves_eventing),
                             KafkaSourceReconciler(self.registry, self.dataplane.kafka_source_consuming),
                             KafkaSinkReconciler(self.registry, self.dataplane.serves_eventing),
-                            *sources_controllers(self.registry, ingress_route(ingress_url))]
+                            JobSinkReconciler(self.registry, self.dataplane.serves_eventing),
+                            EventPolicyReconciler(self.registry), *workload_controllers(self.registry),
+                            *flows_controllers(self.registry, self.dataplane.serves_eventing),
+                            *sources_controllers(self.registry, ingress_route(ingress_url), api_url, tokens)]
         for controller in self.controllers:
             self._run_task(controller.name, controller.run())
 
@@ -414,6 +425,18 @@ class Platform:
                                                                  "dataplane-admin": admin_port}))
         write_private(self.state_dir / "endpoints.json", json.dumps(self.endpoints, indent=2))
         log.info("API server on %s, ingress on %s", api_url, ingress_url)
+
+    def _token_requests(self, pki: Path, api_url: str) -> TokenProvider:
+        """Serves ServiceAccount tokens (TokenRequest) and their issuer's discovery, signed with pki/sa.key; the
+        platform's own senders (sources) get theirs in process."""
+        requests = TokenRequests(self.registry, Signer.load_or_create(pki / "sa.key"), api_url)
+        requests.install(self.api)
+
+        async def mint(namespace: str, account: str, audience: str) -> tuple[str, int]:
+            token = requests.issue(namespace, account, [audience])["status"]["token"]
+            return token, expiry(token) or 0
+
+        return TokenProvider(mint)
 
     async def _logs(self, request, kind, namespace, name):
         assert self.kubelet is not None

@@ -32,3 +32,24 @@ def parse_channel_host(host: str) -> tuple[str, str] | None:
     if name.endswith(CHANNEL_SUFFIX) and domain == CLUSTER_DOMAIN:
         return namespace, name[: -len(CHANNEL_SUFFIX)]
     return None
+
+JOB_SINK_HOST = "job-sink.knative-eventing.svc.cluster.local"
+
+
+def job_sink_url(namespace: str, name: str) -> str:
+    return f"http://{JOB_SINK_HOST}/{namespace}/{name}"
+
+
+# RequestReply's data plane answers every RequestReply at `/<namespace>/<name>` (replies at `.../reply`).
+REQUEST_REPLY_HOST = "request-reply.knative-eventing.svc.cluster.local"
+# An EventTransform answers on its JSONata Service, `<name>-jsonata.<namespace>.svc.cluster.local`.
+JSONATA_SUFFIX = "-jsonata"
+
+
+def request_reply_url(namespace: str, name: str) -> str:
+    return f"http://{REQUEST_REPLY_HOST}/{namespace}/{name}"
+
+
+def service_host(namespace: str, service: str) -> str:
+    """A Kubernetes Service's cluster-local name."""
+    return f"{service}.{namespace}.{CLUSTER_DOMAIN}"

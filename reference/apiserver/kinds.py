@@ -11,13 +11,19 @@ from dataclasses import dataclass
 
 from reference.apiserver.admission import core as core_admission
 from reference.apiserver.admission import eventing as eventing_admission
+from reference.apiserver.admission import flows as flows_admission
 from reference.apiserver.admission import scheduling as scheduling_admission
 from reference.apiserver.admission import services as service_admission
 from reference.apiserver.admission import serving as serving_admission
+from reference.apiserver.admission import sinks as sinks_admission
 from reference.apiserver.admission import sources as sources_admission
+from reference.apiserver.admission import transforms as transforms_admission
+from reference.apiserver.admission import workloads as workloads_admission
+from reference.apiserver.admission.bindings import with_sink_bindings
 from reference.apiserver.admission.context import Defaulter, Validator
 from reference.apiserver.conversion import KAFKA_SOURCE_V1ALPHA1, Conversion
-from reference.apiserver.schemas import eventing, k8s, scheduling, serving, sources
+from reference.apiserver.schemas import eventing, flows, k8s, rbac, scheduling, serving, sources, workloads
+from reference.apiserver.schemas import sinks as sink_schemas
 from reference.apiserver.schemas.schema import Schema
 
 
@@ -85,6 +91,7 @@ SERVING = ("all", "knative", "serving")
 EVENTING = ("all", "knative", "eventing")
 MESSAGING = ("all", "knative", "messaging", "channel")
 SOURCES = ("all", "knative", "sources")
+FLOWS = ("all", "knative", "flows")
 
 KINDS: tuple[Kind, ...] = (
     # Knative Serving
@@ -93,7 +100,7 @@ KINDS: tuple[Kind, ...] = (
         short_names=("kservice", "ksvc"), categories=SERVING,
         columns=(URL, Column("LatestCreated", ".status.latestCreatedRevisionName"),
                  Column("LatestReady", ".status.latestReadyRevisionName"), READY, REASON),
-        default=serving_admission.default_service, validate=serving_admission.validate_service,
+        default=with_sink_bindings(serving_admission.default_service), validate=serving_admission.validate_service,
     ),
     Kind(
         "serving.knative.dev", "v1", "Configuration", "configurations", serving.CONFIGURATION,
@@ -162,6 +169,29 @@ KINDS: tuple[Kind, ...] = (
         default=eventing_admission.default_subscription,
         validate=eventing_admission.validate_subscription,
     ),
+    # Knative's flows, and eventing's v1alpha1 EventTransform and RequestReply
+    Kind(
+        "flows.knative.dev", "v1", "Sequence", "sequences", flows.SEQUENCE, categories=FLOWS,
+        columns=(ADDRESS, AGE, READY, REASON),
+        default=flows_admission.default_sequence, validate=flows_admission.validate_sequence,
+    ),
+    Kind(
+        "flows.knative.dev", "v1", "Parallel", "parallels", flows.PARALLEL, categories=FLOWS,
+        columns=(ADDRESS, AGE, READY, REASON),
+        default=flows_admission.default_parallel, validate=flows_admission.validate_parallel,
+    ),
+    Kind(
+        "eventing.knative.dev", "v1alpha1", "EventTransform", "eventtransforms", flows.EVENT_TRANSFORM,
+        categories=EVENTING, columns=(ADDRESS, SINK, READY, REASON),
+        default=transforms_admission.default_event_transform,
+        validate=transforms_admission.validate_event_transform,
+    ),
+    Kind(
+        "eventing.knative.dev", "v1alpha1", "RequestReply", "requestreplies", flows.REQUEST_REPLY,
+        columns=(ADDRESS, READY, REASON),
+        default=transforms_admission.default_request_reply,
+        validate=transforms_admission.validate_request_reply,
+    ),
     # Knative sources
     Kind(
         "sources.knative.dev", "v1", "ContainerSource", "containersources", sources.CONTAINER_SOURCE,
@@ -191,6 +221,28 @@ KINDS: tuple[Kind, ...] = (
         columns=(Column("Topics", ".spec.topics"), Column("BootstrapServers", ".spec.bootstrapServers"),
                  READY, REASON, AGE),
         conversion=KAFKA_SOURCE_V1ALPHA1,
+    ),
+    Kind(
+        "sources.knative.dev", "v1", "ApiServerSource", "apiserversources", sources.API_SERVER_SOURCE,
+        categories=SOURCES, columns=(SINK, AGE, READY, REASON),
+        default=sources_admission.default_api_server_source,
+        validate=sources_admission.validate_api_server_source,
+    ),
+    Kind(
+        "sources.knative.dev", "v1", "SinkBinding", "sinkbindings", sources.SINK_BINDING,
+        categories=("all", "knative", "sources", "bindings"), columns=(SINK, AGE, READY, REASON),
+        default=sources_admission.default_sink_binding, validate=sources_admission.validate_sink_binding,
+    ),
+    # Knative's JobSink and the EventPolicies that guard what eventing's ingresses accept
+    Kind(
+        "sinks.knative.dev", "v1alpha1", "JobSink", "jobsinks", sink_schemas.JOB_SINK,
+        categories=("all", "knative", "eventing", "sink"), columns=(ADDRESS, AGE, READY, REASON),
+        default=sinks_admission.default_job_sink, validate=sinks_admission.validate_job_sink,
+    ),
+    Kind(
+        "eventing.knative.dev", "v1alpha1", "EventPolicy", "eventpolicies", sink_schemas.EVENT_POLICY,
+        categories=EVENTING, columns=(AGE, READY, REASON),
+        default=sinks_admission.default_event_policy, validate=sinks_admission.validate_event_policy,
     ),
     # Kubernetes core
     Kind(
@@ -272,6 +324,59 @@ KINDS: tuple[Kind, ...] = (
     Kind(
         "coordination.k8s.io", "v1", "Lease", "leases", k8s.LEASE, status_subresource=False, generation=False,
         builtin=True, columns=(Column("Holder", ".spec.holderIdentity"), AGE),
+    ),
+    # Kubernetes workloads, service accounts and RBAC
+    Kind(
+        "", "v1", "ServiceAccount", "serviceaccounts", rbac.SERVICE_ACCOUNT, short_names=("sa",),
+        status_subresource=False, generation=False, builtin=True,
+        columns=(Column("Secrets", lambda sa: len(sa.get("secrets") or []), type="integer"), AGE),
+    ),
+    Kind(
+        "rbac.authorization.k8s.io", "v1", "Role", "roles", rbac.ROLE, status_subresource=False,
+        generation=False, builtin=True, columns=(Column("Created At", ".metadata.creationTimestamp", type="date"),),
+        validate=workloads_admission.validate_role,
+    ),
+    Kind(
+        "rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", rbac.CLUSTER_ROLE, namespaced=False,
+        status_subresource=False, generation=False, builtin=True,
+        columns=(Column("Created At", ".metadata.creationTimestamp", type="date"),),
+        validate=workloads_admission.validate_role,
+    ),
+    Kind(
+        "rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", rbac.ROLE_BINDING,
+        status_subresource=False, generation=False, builtin=True,
+        columns=(Column("Role", workloads_admission.role_ref_column), AGE),
+        validate=workloads_admission.validate_role_binding,
+    ),
+    Kind(
+        "rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", rbac.ROLE_BINDING,
+        namespaced=False, status_subresource=False, generation=False, builtin=True,
+        columns=(Column("Role", workloads_admission.role_ref_column), AGE),
+        validate=workloads_admission.validate_role_binding,
+    ),
+    Kind(
+        "apps", "v1", "Deployment", "deployments", workloads.DEPLOYMENT, short_names=("deploy",),
+        categories=("all",), builtin=True,
+        columns=(Column("Ready", workloads_admission.deployment_ready_column),
+                 Column("Up-to-date", ".status.updatedReplicas", type="integer"),
+                 Column("Available", ".status.availableReplicas", type="integer"), AGE),
+        default=with_sink_bindings(workloads_admission.default_deployment),
+        validate=workloads_admission.validate_deployment,
+    ),
+    Kind(
+        "batch", "v1", "Job", "jobs", workloads.JOB, categories=("all",), builtin=True,
+        columns=(Column("Status", workloads_admission.job_status_column),
+                 Column("Completions", workloads_admission.job_completions_column), AGE),
+        default=with_sink_bindings(workloads_admission.default_job), validate=workloads_admission.validate_job,
+    ),
+    Kind(
+        "batch", "v1", "CronJob", "cronjobs", workloads.CRON_JOB, short_names=("cj",), categories=("all",),
+        builtin=True,
+        columns=(Column("Schedule", ".spec.schedule"), Column("Suspend", ".spec.suspend"),
+                 Column("Active", lambda cj: len((cj.get("status") or {}).get("active") or []), type="integer"),
+                 Column("Last Schedule", ".status.lastScheduleTime", type="date"), AGE),
+        default=with_sink_bindings(workloads_admission.default_cron_job),
+        validate=workloads_admission.validate_cron_job,
     ),
     # ACK's scheduling pools (seed 004)
     Kind(

@@ -241,7 +241,7 @@ class Registry:
         if kind.status_subresource:
             obj.pop("status", None)  # status starts empty (core defaulters set the initial phase)
         self._admit(kind, obj, None, opts, "CREATE")
-        meta["uid"] = str(uuid.uuid4())
+        meta.setdefault("uid", str(uuid.uuid4()))  # a Job's defaulter assigns it first (its selector)
         meta["creationTimestamp"] = self._clock()
         if kind.generation:
             meta["generation"] = 1

@@ -132,6 +132,9 @@ class ApiServer:
         self.openapi = OpenAPI(self.kinds)
         self.subresources: dict[tuple[str, str], SubresourceHandler] = {}
         self.service_proxies: dict[tuple[str, str], ServiceProxy] = {}
+        # Paths outside /api and /apis that platform components serve (the OIDC discovery document, its JWKS),
+        # open to anyone, as clusters bind them to system:unauthenticated for service-account issuer discovery.
+        self.public_handlers: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] = {}
         # name -> check returning None when healthy, else what is wrong
         self.health_checks: dict[str, HealthCheck] = {"apiserver": lambda: None}
 
@@ -161,6 +164,9 @@ class ApiServer:
             raise errors.not_found("services", "", service.partition(":")[0])
         return await handler(request, "/" + "/".join(path))
 
+    def add_public_path(self, path: str, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> None:
+        self.public_handlers[path] = handler
+
     def add_subresource(self, kind: Kind, name: str, handler: SubresourceHandler) -> None:
         self.subresources[(kind.resource, name)] = handler
 
@@ -185,7 +191,7 @@ class ApiServer:
 
     @web.middleware
     async def _auth(self, request: web.Request, handler):
-        if request.path in PUBLIC_PATHS:
+        if request.path in PUBLIC_PATHS or request.path in self.public_handlers:
             return await handler(request)
         header = request.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")
@@ -201,6 +207,8 @@ class ApiServer:
             return self._health(request)
         if path == "/version":
             return _json_response(VERSION_INFO)
+        if path in self.public_handlers:
+            return await self.public_handlers[path](request)
         if path.startswith("/openapi/"):
             return self._openapi(path)
         parts = [unquote(p) for p in path.strip("/").split("/")]

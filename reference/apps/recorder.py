@@ -7,6 +7,8 @@ DELETE /events   forget everything
 POST   /config   change the behaviour: {"fail_rate": 0.3, "fail_status": 503, "fail_first": 3,
                  "refuse_every": 100, "refuse_times": 3, "refuse_prefix": "partition:0/", "delay_ms": 100,
                  "status": 202, "reply": {"type": "...", "source": "...", "data": {...}}}
+                 (`"reply": {"echo": true}` answers with the received event itself, its type replaced when the
+                 reply names one: a step that passes events on)
                  (`refuse_every` n: of the event ids that start with `refuse_prefix`, every nth new one is
                  refused `refuse_times` times with `fail_status`, then accepted)
 GET    /config   the behaviour now
@@ -114,9 +116,12 @@ async def receive(request: web.Request) -> web.Response:
         await asyncio.sleep(config["delay_ms"] / 1000)
     reply = config["reply"]
     if reply and not failing:
-        event = Event({"specversion": "1.0", "id": str(uuid.uuid4()), "source": reply.get("source", "/recorder"),
-                       "type": reply["type"], "datacontenttype": "application/json"},
-                      json.dumps(reply.get("data", {})).encode())
+        if reply.get("echo") and event is not None:  # the event itself comes back (a pass-through step)
+            event = Event({**event.attributes, **({"type": reply["type"]} if reply.get("type") else {})}, event.data)
+        else:
+            event = Event({"specversion": "1.0", "id": str(uuid.uuid4()), "source": reply.get("source", "/recorder"),
+                           "type": reply["type"], "datacontenttype": "application/json"},
+                          json.dumps(reply.get("data", {})).encode())
         headers, payload = to_binary(event)
         return web.Response(status=status, body=payload, headers=headers)
     return web.Response(status=status, text="" if status in (202, 204) else "recorded\n")

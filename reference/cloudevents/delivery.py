@@ -207,6 +207,11 @@ class Dispatcher:
         headers.update(extra or {})
         if prefer_reply:
             headers["Prefer"] = "reply"
+        return await self.request(url, headers, body, timeout)
+
+    async def request(self, url: str, headers: dict[str, str], body: bytes, timeout: float | None) -> Attempt:
+        """One POST of a body as it is (what a transformation sends on need not be a CloudEvent), under the
+        same per-destination bound and per-attempt timeout as an event."""
         limit = timeout or DEFAULT_ATTEMPT_TIMEOUT
         try:
             async with self._pool(url):
@@ -244,18 +249,23 @@ class Dispatcher:
         return attempt, spec.retry + 1
 
     async def deliver(self, event: Event, url: str, spec: DeliverySpec, prefer_reply: bool = True,
-                      namespace: str | None = None) -> Outcome:
+                      namespace: str | None = None, authorization: str | None = None,
+                      dead_letter_authorization: str | None = None) -> Outcome:
         """To the subscriber, and on failure to the dead-letter sink (with the same retries). `namespace`,
-        that of the Broker, Channel or source sending, goes in Kn-Namespace to both."""
-        extra = {KN_NAMESPACE: namespace} if namespace else None
-        attempt, count = await self.attempt_all(url, event, spec, prefer_reply, extra)
+        that of the Broker, Channel or source sending, goes in Kn-Namespace to both; `authorization` (the
+        sender's token for the destination's audience, when sender identity is on) to the subscriber and
+        `dead_letter_authorization` to the dead-letter sink."""
+        extra = {KN_NAMESPACE: namespace} if namespace else {}
+        attempt, count = await self.attempt_all(url, event, spec, prefer_reply,
+                                                {**extra, "Authorization": authorization} if authorization else extra)
         if succeeded(attempt.status):
             return Outcome(attempt.status, count, True, reply=reply_of(attempt) if prefer_reply else None)
         log.info("delivery to %s failed after %d attempt(s): %s", url, count, attempt.status or attempt.error)
         if not spec.dead_letter_uri:
             return Outcome(attempt.status, count, False)
         dead = with_error_extensions(event, url, attempt)
-        dls_attempt, _ = await self.attempt_all(spec.dead_letter_uri, dead, spec, extra=extra)
+        dls_extra = {**extra, "Authorization": dead_letter_authorization} if dead_letter_authorization else extra
+        dls_attempt, _ = await self.attempt_all(spec.dead_letter_uri, dead, spec, extra=dls_extra)
         if not succeeded(dls_attempt.status):
             log.warning("the dead-letter sink %s refused an event: %s", spec.dead_letter_uri,
                         dls_attempt.status or dls_attempt.error)

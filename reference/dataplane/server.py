@@ -8,6 +8,7 @@ import contextlib
 import json
 import math
 import os
+import ssl
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,24 +21,33 @@ from prometheus_client import generate_latest
 
 from reference.apis.eventing import (
     BROKER_INGRESS_HOST,
+    JOB_SINK_HOST,
     KAFKA_BROKER_INGRESS_HOST,
     KAFKA_SINK_INGRESS_HOST,
+    REQUEST_REPLY_HOST,
     parse_channel_host,
 )
+from reference.cloudevents.cesql.functions import register as register_cesql_function
 from reference.cloudevents.delivery import CONNECTIONS_PER_DESTINATION, Dispatcher, cluster_local, ingress_route
 from reference.dataplane.eventing.broker import BrokerPlane
 from reference.dataplane.eventing.channel import ChannelPlane
+from reference.dataplane.eventing.identity import Gate, api_fetcher, api_token_provider
+from reference.dataplane.eventing.jobsink import JobSinkPlane
 from reference.dataplane.eventing.kafka_broker import KafkaBrokerPlane
 from reference.dataplane.eventing.kafka_sink import KafkaSinkPlane
 from reference.dataplane.eventing.kafka_source import KafkaSourcePlane
+from reference.dataplane.eventing.requestreply import RequestReplyPlane
+from reference.dataplane.eventing.transform import TransformPlane
 from reference.dataplane.informer import ApiAccess, Informer
 from reference.dataplane.serving.h2c import H2Stream, Link, Pool, Sniffer
 from reference.dataplane.serving.metrics import Metrics
 from reference.dataplane.serving.proxy import Incoming, Proxy
 from reference.dataplane.serving.requestlog import RequestRecord, compile_template
 from reference.dataplane.serving.routing import RoutingTable
+from reference.dataplane.serving.services import ServiceTable, forward
 
 ADMIN_HOST = "127.0.0.1"
+REQUEST_REPLY_KEYS_LABEL = "eventing.knative.dev/part-of=request-reply"
 REQUEST_LOG_FLAG = "logging.enable-request-log"
 REQUEST_LOG_TEMPLATE = "logging.request-log-template"
 # aiohttp's keep-alive timer runs from a connection's start, and from each answer, until a whole request
@@ -70,6 +80,11 @@ class DataPlane:
             Informer(access, "/api/v1/pods", self._on_pod, label_selector="serving.knative.dev/revision"),
             Informer(access, "/api/v1/namespaces/knative-serving/configmaps", self._on_config),
         ]
+        self.services = ServiceTable()  # Services of your own, to the Pods they select
+        self.informers += [
+            Informer(access, "/api/v1/services", self.services.set_service),
+            Informer(access, "/api/v1/pods", self.services.set_pod),
+        ]
         self.session: aiohttp.ClientSession | None = None
         self.proxy: Proxy | None = None
         self.h2c = Pool()  # to replicas whose port is named h2c
@@ -80,6 +95,10 @@ class DataPlane:
         self.kafka_sources: KafkaSourcePlane | None = None
         self.kafka_brokers: KafkaBrokerPlane | None = None
         self.kafka_sinks = KafkaSinkPlane(self.metrics.registry)
+        self.gate: Gate | None = None  # sender identity: tokens and EventPolicies at the ingresses
+        self.job_sinks: JobSinkPlane | None = None
+        self.transforms: TransformPlane | None = None
+        self.request_replies: RequestReplyPlane | None = None
         self._activations: list[str] = []  # revisions asked for at zero replicas, in order
         self._dropped = 0
         self._activated = asyncio.Event()
@@ -110,10 +129,13 @@ class DataPlane:
             for plane in (self.brokers, self.kafka_brokers):
                 if plane is not None:
                     plane.set_features((config.get("data") or {}) if kind != "DELETED" else {})
+            if self.gate is not None:
+                self.gate.set_features((config.get("data") or {}) if kind != "DELETED" else {})
 
     def _eventing_informers(self) -> list[Informer]:
         assert self.brokers is not None and self.channels is not None and self.kafka_sources is not None
         assert self.kafka_brokers is not None
+        assert self.transforms is not None and self.request_replies is not None
         access, planes = self.access, (self.brokers, self.kafka_brokers)
 
         def on_broker(kind: str, obj: dict, old: dict | None) -> None:
@@ -131,7 +153,29 @@ class DataPlane:
             Informer(access, "/api/v1/namespaces/knative-eventing/configmaps", self._on_eventing_config),
             Informer(access, "/apis/sources.knative.dev/v1beta1/kafkasources", self.kafka_sources.set_source),
             Informer(access, "/apis/eventing.knative.dev/v1alpha1/kafkasinks", self.kafka_sinks.set_sink),
+            *self._identity_informers(),
+            Informer(access, "/apis/eventing.knative.dev/v1alpha1/eventtransforms", self.transforms.set_transform),
+            Informer(access, "/apis/eventing.knative.dev/v1alpha1/requestreplies",
+                     self.request_replies.set_request_reply),
+            Informer(access, "/api/v1/namespaces/knative-eventing/secrets", self.request_replies.set_secret,
+                     label_selector=REQUEST_REPLY_KEYS_LABEL),
         ]
+
+    def _identity_informers(self) -> list[Informer]:
+        assert self.gate is not None and self.job_sinks is not None
+        return [Informer(self.access, "/apis/eventing.knative.dev/v1alpha1/eventpolicies", self.gate.set_policy),
+                Informer(self.access, "/apis/sinks.knative.dev/v1alpha1/jobsinks", self.job_sinks.set_sink)]
+
+    def _api(self, session: aiohttp.ClientSession):
+        """The API server as the job-sink receiver calls it: (method, path, body) -> (status, JSON)."""
+        async def call(method: str, path: str, body: dict | None) -> tuple[int, dict]:
+            async with session.request(method, self.access.url + path, json=body,
+                                       headers=self.access.headers()) as response:
+                try:
+                    return response.status, await response.json(content_type=None)
+                except ValueError:
+                    return response.status, {}
+        return call
 
     async def local_exchange(self, url: str, headers: dict[str, str], body: bytes
                              ) -> tuple[int, dict[str, str], bytes] | None:
@@ -153,9 +197,20 @@ class DataPlane:
             return await self.kafka_brokers.handle(request)
         if host == KAFKA_SINK_INGRESS_HOST:
             return await self.kafka_sinks.handle(request)
+        if host == REQUEST_REPLY_HOST and self.request_replies is not None:
+            return await self.request_replies.handle(request)
+        transform = self.transforms.route(host) if self.transforms is not None else None
+        if transform is not None:
+            assert self.transforms is not None
+            return await self.transforms.handle(request, transform)
+        if host == JOB_SINK_HOST and self.job_sinks is not None:
+            return await self.job_sinks.handle(request)
         channel = parse_channel_host(host)
         if channel is not None:
             return await self.channels.handle(request, *channel)
+        backends = self.services.lookup(request.host) if host not in self.table.hosts else None
+        if backends is not None and self.session is not None:
+            return await forward(request, backends, self.session)
         return await self.proxy.handle(request)
 
     async def serve_stream(self, stream: H2Stream) -> None:
@@ -164,8 +219,9 @@ class DataPlane:
         assert self.proxy is not None
         incoming = Incoming.of_stream(stream)
         host = incoming.host.split(":", 1)[0].lower()
-        eventing = (BROKER_INGRESS_HOST, KAFKA_BROKER_INGRESS_HOST, KAFKA_SINK_INGRESS_HOST)
-        if host in eventing or parse_channel_host(host) is not None:
+        eventing = (BROKER_INGRESS_HOST, KAFKA_BROKER_INGRESS_HOST, KAFKA_SINK_INGRESS_HOST, REQUEST_REPLY_HOST)
+        transform = self.transforms.route(host) if self.transforms is not None else None
+        if host in eventing or transform is not None or parse_channel_host(host) is not None:
             await self.proxy.pass_on(stream, incoming, self.ingress_address)
         else:
             await self.proxy.handle_stream(stream, incoming)
@@ -281,8 +337,15 @@ class DataPlane:
                                            query.get("subscriber", ""))
         elif kind == "inmemorychannels":
             serving = self.channels.serves(namespace, name, query.get("subscriber"))
+        elif kind == "jobsinks" and self.job_sinks is not None:
+            serving = self.job_sinks.serves(namespace, name)
         elif kind == "kafkasinks":
             serving = self.kafka_sinks.serves(namespace, name)
+        elif kind == "eventtransforms" and self.transforms is not None:
+            serving = self.transforms.serves(namespace, name, self._number(request, "generation", 0),
+                                             query.get("sink", ""))
+        elif kind == "requestreplies" and self.request_replies is not None:
+            serving = self.request_replies.serves(namespace, name)
         elif kind == "kafkasources" and self.kafka_sources is not None:
             serving, problem = self.kafka_sources.serves(namespace, name, self._number(request, "generation", 0))
             return web.json_response({"serving": serving, "problem": problem}, status=200 if serving else 404)
@@ -332,6 +395,15 @@ class DataPlane:
         self.channels = ChannelPlane(dispatcher, self.metrics.registry)
         self.kafka_sources = KafkaSourcePlane(dispatcher, self.metrics.registry)
         self.kafka_brokers = KafkaBrokerPlane(dispatcher, self.metrics.registry)
+        self.transforms = TransformPlane(dispatcher, self.metrics.registry)
+        self.request_replies = RequestReplyPlane(dispatcher)
+        self.gate = Gate(api_fetcher(api_session, self.access.url, self.access.headers()))
+        tokens = api_token_provider(api_session, self.access.url, self.access.headers())
+        for plane in (self.brokers, self.kafka_brokers):
+            plane.gate, plane.tokens = self.gate, tokens
+        self.job_sinks = JobSinkPlane(self._api(api_session), self.gate)
+        # Before any Trigger's filter compiles: RequestReply's Triggers call it.
+        register_cesql_function(self.request_replies.verify_function())
         self.informers += self._eventing_informers()
         tasks = [asyncio.create_task(i.run(api_session)) for i in self.informers]
         runners = []
@@ -358,6 +430,7 @@ class DataPlane:
             await self.kafka_sources.close()
             await self.kafka_brokers.close()
             await self.kafka_sinks.close()
+            await self.request_replies.close()
             for link in list(self.h2c_clients):
                 link.close()
             self.h2c.close()
@@ -372,16 +445,17 @@ class DataPlane:
 
 class IngressSite(web.BaseSite):
     """The ingress's listening site: HTTP/1.1 by aiohttp, and HTTP/2 with prior knowledge (h2c, what gRPC
-    clients speak) on connections that open with HTTP/2's preface, as Kourier's and Istio's gateways do."""
+    clients speak) on connections that open with HTTP/2's preface, as Kourier's and Istio's gateways do.
+    With `tls`, the same inside TLS (HTTP/2 is then what ALPN agreed)."""
 
     def __init__(self, runner: web.AppRunner, host: str, port: int, http2: Callable[[], asyncio.Protocol],
-                 head_timeout: float = HEAD_TIMEOUT) -> None:
+                 head_timeout: float = HEAD_TIMEOUT, tls: ssl.SSLContext | None = None) -> None:
         super().__init__(runner, backlog=1024)
-        self.host, self.port, self.http2, self.head_timeout = host, port, http2, head_timeout
+        self.host, self.port, self.http2, self.head_timeout, self.tls = host, port, http2, head_timeout, tls
 
     @property
     def name(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     async def start(self) -> None:
         await super().start()
@@ -389,7 +463,7 @@ class IngressSite(web.BaseSite):
         assert http1 is not None
         self._server = await asyncio.get_running_loop().create_server(
             lambda: Sniffer(http1, self.http2, self.head_timeout), self.host, self.port, backlog=self._backlog,
-            reuse_address=True)
+            reuse_address=True, ssl=self.tls)
 
 
 def app_runner(app: web.Application, head_timeout: float = HEAD_TIMEOUT) -> web.AppRunner:

@@ -14,7 +14,8 @@ from reference.apis import conditions
 from reference.apis.eventing import broker_url
 from reference.apiserver.admission.eventing import BROKER_CLASS, DEFAULT_BROKER_CLASS, KAFKA_BROKER_CLASS
 from reference.dataplane.eventing.kafka_broker import BOOTSTRAP_ANNOTATION, TOPIC_ANNOTATION
-from reference.eventing.resolver import Unresolvable, dead_letter, destination_watches, resolve
+from reference.eventing import identity
+from reference.eventing.resolver import Unresolvable, dead_letter, destination_watches, resolve, resolve_audience
 from reference.kafka.topics import ensure_topic
 from reference.reconciler.controller import Controller, Key, Watch, own_key
 
@@ -45,6 +46,10 @@ class BrokerReconciler(Controller):
         self.probe = probe
         self.classes = classes
         self.kafka_bootstrap = kafka_bootstrap  # the platform's Kafka, for an empty bootstrap.servers
+
+    def watches(self) -> list[Watch]:
+        # Sender identity: config-features and the EventPolicies of its namespace change its status.
+        return [Watch(self.kind, own_key), *identity.identity_watches(self.registry, self.kind, policies=True)]
 
     async def _kafka_topic(self, broker: dict, status: dict) -> dict:
         """Makes the Kafka-class broker's topic; the TopicReady condition (status.annotations on success)."""
@@ -81,11 +86,17 @@ class BrokerReconciler(Controller):
             self.write_status(self.kind, broker, status)
             return None
         url = broker_url(*key, kafka=klass == KAFKA_BROKER_CLASS)
-        status["address"] = {"name": "http", "url": url}
-        status["addresses"] = [{"name": "http", "url": url}]
+        flags = identity.features(self.registry)
+        address = identity.address(url, flags, "eventing.knative.dev", "Broker", *key)
+        status["address"] = address
+        status["addresses"] = [address]
+        policies, policies_ready = identity.policies(self.registry, flags, "eventing.knative.dev", "Broker", broker)
+        status.pop("policies", None)
+        if policies:
+            status["policies"] = policies
         again = None
         dls = ((broker.get("spec") or {}).get("delivery") or {}).get("deadLetterSink")
-        parts = [conditions.condition("Addressable", True), conditions.condition("FilterReady", True)]
+        parts = [conditions.condition("Addressable", True), conditions.condition("FilterReady", True), policies_ready]
         if klass == KAFKA_BROKER_CLASS:
             parts.append(await self._kafka_topic(broker, status))
             if parts[-1]["status"] != "True":
@@ -137,7 +148,8 @@ class TriggerReconciler(Controller):
         # Its broker, any addressable it may point at and its dependency change a trigger's status.
         kinds = [self.registry.kinds.by_path(*path) for path in DEPENDENCY_KINDS]
         return [Watch(self.kind, own_key), *destination_watches(self.registry, self.kind),
-                *(Watch(kind, self._waiting_on) for kind in kinds if kind is not None)]
+                *(Watch(kind, self._waiting_on) for kind in kinds if kind is not None),
+                *identity.identity_watches(self.registry, self.kind)]
 
     def _waiting_on(self, obj: dict) -> Iterable[Key]:
         """The triggers in the object's namespace whose dependency annotation names it."""
@@ -182,10 +194,19 @@ class TriggerReconciler(Controller):
             return None
         spec = trigger.get("spec") or {}
         previous = trigger.get("status") or {}
-        status = {k: v for k, v in previous.items() if k not in ("conditions", "subscriberUri")}
+        status = {k: v for k, v in previous.items() if k not in ("conditions", "subscriberUri", "subscriberAudience",
+                                                                  "auth")}
         status["observedGeneration"] = trigger["metadata"]["generation"]
         broker = self.get(self.brokers, key[0], spec.get("broker", ""))
-        parts = []
+        # Sender identity: the trigger's deliveries present its OIDC ServiceAccount's token.
+        account, oidc = identity.ensure_identity(self, trigger, "eventing.knative.dev", "Trigger",
+                                                 identity.features(self.registry))
+        if account:
+            status["auth"] = {"serviceAccountName": account}
+        audience = resolve_audience(spec.get("subscriber"), key[0], self.registry.store, self.registry.kinds)
+        if audience:
+            status["subscriberAudience"] = audience
+        parts = [oidc]
         if broker is None:
             parts.append(conditions.condition("BrokerReady", False, "BrokerDoesNotExist",
                                               f'Broker "{spec.get("broker")}" does not exist'))
@@ -203,7 +224,10 @@ class TriggerReconciler(Controller):
         delivery = spec.get("delivery") or ((broker or {}).get("spec") or {}).get("delivery") or {}
         delivery_status, resolved = dead_letter(delivery, key[0], self.registry.store, self.registry.kinds)
         if delivery_status:
-            status["deliveryStatus"] = delivery_status
+            dls_audience = resolve_audience(delivery.get("deadLetterSink"), key[0], self.registry.store,
+                                            self.registry.kinds)
+            status["deliveryStatus"] = {**delivery_status, **({"deadLetterSinkAudience": dls_audience}
+                                                               if dls_audience else {})}
         else:
             status.pop("deliveryStatus", None)
         parts.append(resolved)

@@ -15,7 +15,10 @@ from reference.reconciler.controller import Key, Watch
 # Kinds a destination can name: a change to one can change what a destination resolves to.
 ADDRESSABLES = (("serving.knative.dev", "v1", "services"), ("eventing.knative.dev", "v1", "brokers"),
                 ("messaging.knative.dev", "v1", "channels"), ("messaging.knative.dev", "v1", "inmemorychannels"),
-                ("eventing.knative.dev", "v1alpha1", "kafkasinks"), ("", "v1", "services"))
+                ("eventing.knative.dev", "v1alpha1", "kafkasinks"), ("", "v1", "services"),
+                ("flows.knative.dev", "v1", "sequences"), ("flows.knative.dev", "v1", "parallels"),
+                ("eventing.knative.dev", "v1alpha1", "eventtransforms"),
+                ("eventing.knative.dev", "v1alpha1", "requestreplies"))
 CLUSTER_DOMAIN = "cluster.local"
 
 
@@ -70,3 +73,15 @@ def dead_letter(delivery: dict | None, namespace: str, store: Store, kinds: Kind
                 conditions.condition("DeadLetterSinkResolved", True))
     except Unresolvable as err:
         return None, conditions.condition("DeadLetterSinkResolved", False, "Unresolved", str(err))
+
+
+def resolve_audience(destination: dict | None, namespace: str, store: Store, kinds: Kinds) -> str | None:
+    """The OIDC audience a destination asks senders for: its `audience` for a URI, else the one its ref's
+    status.address announces (an addressable announces one while sender identity is on); None otherwise."""
+    destination = destination or {}
+    ref = destination.get("ref")
+    if not ref:
+        return destination.get("audience") or None
+    kind = kinds.by_kind(ref.get("apiVersion", ""), ref.get("kind", ""))
+    target = store.get(kind.resource, ref.get("namespace") or namespace, ref.get("name", "")) if kind else None
+    return (((target or {}).get("status") or {}).get("address") or {}).get("audience") or None

@@ -24,9 +24,11 @@ import aiohttp
 from croniter import CroniterBadDateError, croniter
 
 from reference.apis import conditions
+from reference.auth.provider import TokenProvider
 from reference.cloudevents.codec import Event
 from reference.cloudevents.delivery import DeliverySpec, Dispatcher, Route, direct
-from reference.eventing.resolver import Unresolvable, destination_watches, resolve
+from reference.eventing import identity
+from reference.eventing.resolver import Unresolvable, destination_watches, resolve, resolve_audience
 from reference.reconciler.controller import Controller, Key, Watch, own_key
 
 log = logging.getLogger("kproof.sources")
@@ -128,7 +130,7 @@ def ping_event(source: dict, tick: datetime, event_id: str | None = None) -> Eve
 class Schedule:
     """A source's running schedule and the sends it started; replaced when what it was started for changes."""
 
-    identity: tuple[str, int, str]  # (uid, generation, sink URI)
+    identity: tuple  # (uid, generation, sink URI, the sender identity: ServiceAccount and audience)
     task: asyncio.Task
     sends: set[asyncio.Task] = field(default_factory=set)
 
@@ -142,8 +144,10 @@ class PingSourceReconciler(Controller):
     name = "pingsource-controller"
 
     def __init__(self, registry, route: Route = direct, clock: Clock = utcnow, sleep: Sleep = asyncio.sleep,
-                 jitter: Callable[[], float] = lambda: random.uniform(0, MAX_JITTER)) -> None:
+                 jitter: Callable[[], float] = lambda: random.uniform(0, MAX_JITTER),
+                 tokens: TokenProvider | None = None) -> None:
         super().__init__(registry)
+        self.tokens = tokens  # sender identity: the source's token for its sink's audience
         self.kind = registry.kinds.require("sources.knative.dev", "v1", "pingsources")
         self.route = route  # cluster-local sinks are reached through the ingress
         self.clock = clock
@@ -153,7 +157,8 @@ class PingSourceReconciler(Controller):
         self._session: aiohttp.ClientSession | None = None
 
     def watches(self) -> list[Watch]:
-        return [Watch(self.kind, own_key), *destination_watches(self.registry, self.kind)]
+        return [Watch(self.kind, own_key), *destination_watches(self.registry, self.kind),
+                *identity.identity_watches(self.registry, self.kind)]
 
     async def run(self) -> None:
         try:
@@ -181,18 +186,20 @@ class PingSourceReconciler(Controller):
         if schedule is not None:
             schedule.stop()
 
-    def _ensure(self, key: Key, source: dict, sink: str) -> None:
+    def _ensure(self, key: Key, source: dict, sink: str, sender: tuple[str | None, str | None] = (None, None)
+                ) -> None:
         meta = source["metadata"]
-        identity = (meta.get("uid", ""), int(meta.get("generation") or 0), sink)
+        wanted = (meta.get("uid", ""), int(meta.get("generation") or 0), sink, sender)
         current = self.schedules.get(key)
-        if current is not None and current.identity == identity and not current.task.done():
+        if current is not None and current.identity == wanted and not current.task.done():
             return
         self._stop(key)
         sends: set[asyncio.Task] = set()
-        task = asyncio.create_task(self._fire(source, sink, sends), name=f"pingsource {key[0]}/{key[1]}")
-        self.schedules[key] = Schedule(identity, task, sends)
+        task = asyncio.create_task(self._fire(source, sink, sends, sender), name=f"pingsource {key[0]}/{key[1]}")
+        self.schedules[key] = Schedule(wanted, task, sends)
 
-    async def _fire(self, source: dict, sink: str, sends: set[asyncio.Task]) -> None:
+    async def _fire(self, source: dict, sink: str, sends: set[asyncio.Task],
+                    sender: tuple[str | None, str | None] = (None, None)) -> None:
         spec = source.get("spec") or {}
         last = self.clock()
         while True:
@@ -206,15 +213,17 @@ class PingSourceReconciler(Controller):
                 await self.sleep(left)
             # A send (with its retries) never holds up the next tick; after a pause, missed ticks are dropped.
             send = asyncio.create_task(self._send(ping_event(source, tick), sink,
-                                                  source["metadata"].get("namespace", "")))
+                                                  source["metadata"].get("namespace", ""), sender))
             sends.add(send)
             send.add_done_callback(sends.discard)
             last = max(tick, self.clock())
 
-    async def _send(self, event: Event, sink: str, namespace: str) -> None:
+    async def _send(self, event: Event, sink: str, namespace: str,
+                    sender: tuple[str | None, str | None] = (None, None)) -> None:
         await self.sleep(self.jitter())
+        authorization = await identity.sender_authorization(self.tokens, namespace, *sender)
         outcome = await self._dispatcher().deliver(event, sink, SEND_SPEC, prefer_reply=False,
-                                                   namespace=namespace)
+                                                   namespace=namespace, authorization=authorization)
         if not outcome.delivered:
             log.warning("pingsource event %s to %s lost after %d attempt(s): %s", event.id, sink, outcome.attempts,
                         outcome.status)
@@ -226,13 +235,21 @@ class PingSourceReconciler(Controller):
             return None
         spec = source.get("spec") or {}
         previous = source.get("status") or {}
-        status = {k: v for k, v in previous.items() if k not in ("conditions", "sinkUri")}
+        status = {k: v for k, v in previous.items() if k not in ("conditions", "sinkUri", "sinkAudience", "auth")}
         status["observedGeneration"] = source["metadata"].get("generation")
         status["ceAttributes"] = [{"type": EVENT_TYPE, "source": event_source(*key)}]
+        flags = identity.features(self.registry)
+        account, oidc = identity.ensure_identity(self, source, "sources.knative.dev", "PingSource", flags)
+        if account:
+            status["auth"] = {"serviceAccountName": account}
         sink: str | None = None
+        audience: str | None = None
         try:
             sink = resolve(spec.get("sink"), key[0], self.registry.store, self.registry.kinds)
             status["sinkUri"] = sink
+            audience = resolve_audience(spec.get("sink"), key[0], self.registry.store, self.registry.kinds)
+            if audience:
+                status["sinkAudience"] = audience
             provided = conditions.condition("SinkProvided", True)
         except Unresolvable as err:
             provided = conditions.condition("SinkProvided", False, "NotFound", str(err))
@@ -248,9 +265,9 @@ class PingSourceReconciler(Controller):
             self._stop(key)
             deployed = conditions.condition("Deployed", None, "NoSink", "Waiting for the sink to resolve.")
         else:
-            self._ensure(key, source, sink)
+            self._ensure(key, source, sink, (account, audience if flags.oidc else None))
             deployed = conditions.condition("Deployed", True)
-        parts = [provided, deployed]
+        parts = [provided, deployed, oidc]
         status["conditions"] = conditions.merge([*parts, conditions.all_of("Ready", parts)],
                                                 previous.get("conditions"))
         self.write_status(self.kind, source, status)

@@ -39,8 +39,9 @@ def validate_reference(ref: dict, parent_namespace: str, allow_other_namespace: 
     return combine(*errs)
 
 
-def validate_destination(dest: dict | None, parent_namespace: str) -> FieldError | None:
-    """Paths relative to the destination field."""
+def validate_destination(dest: dict | None, parent_namespace: str, other_namespace: bool = False
+                         ) -> FieldError | None:
+    """Paths relative to the destination field; `other_namespace` lets the ref name another namespace."""
     dest = dest or {}
     ref, uri = dest.get("ref"), dest.get("uri")
     if not ref and not uri:
@@ -54,7 +55,7 @@ def validate_destination(dest: dict | None, parent_namespace: str) -> FieldError
         return invalid_value("Relative URI is not allowed when Ref and [apiVersion, kind, name] is absent",
                              "uri")
     if ref:
-        return within(validate_reference(ref, parent_namespace), "ref")
+        return within(validate_reference(ref, parent_namespace, other_namespace), "ref")
     return None
 
 
@@ -120,7 +121,9 @@ def validate_source_spec(spec: dict, namespace: str, ctx: Context, sink_required
     """The SourceSpec every source shares: sink and ceOverrides. Paths relative to the object."""
     errs: list[FieldError | None] = []
     if sink_required or "sink" in spec:
-        errs.append(within(validate_destination(spec.get("sink"), namespace), "sink"))
+        # A source's sink may be in another namespace: sources validate it outside their own (no parent), so
+        # KReference's namespace check does not apply (Knative's authorization example relies on it).
+        errs.append(within(validate_destination(spec.get("sink"), namespace, other_namespace=True), "sink"))
     errs.append(validate_ce_overrides(spec.get("ceOverrides")))
     found = combine(*errs)
     return found.via("spec") if found else None

@@ -1,5 +1,5 @@
-"""Defaulting and validation of ContainerSource, PingSource and KafkaSource, as Knative's webhooks
-(eventing and eventing-kafka-broker) do them."""
+"""Defaulting and validation of ContainerSource, PingSource, KafkaSource, ApiServerSource and SinkBinding, as
+Knative's webhooks (eventing and eventing-kafka-broker) do them."""
 
 from __future__ import annotations
 
@@ -10,18 +10,22 @@ import re
 import uuid
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from reference.apis.selectors import problems as selector_problems
 from reference.apiserver.admission.context import Context
 from reference.apiserver.admission.duck import (
     default_delivery,
     default_destination,
+    eventing_features,
     validate_delivery,
     validate_source_spec,
 )
+from reference.apiserver.admission.eventing import validate_filter
 from reference.apiserver.admission.fielderror import (
     FieldError,
     combine,
     invalid_value,
     missing_field,
+    missing_one_of,
     multiple_one_of,
     within,
 )
@@ -166,4 +170,83 @@ def validate_kafka_source(obj: dict, old: dict | None, ctx: Context) -> FieldErr
         errs.append(FieldError("Immutable fields changed (-old +new)", ["spec"],
                                f'{{string}}:\n\t-: "{old["spec"].get("consumerGroup")}"\n'
                                f'\t+: "{spec.get("consumerGroup")}"\n'))
+    return combine(*errs)
+
+
+# ApiServerSource ----------------------------------------------------------------------------------
+
+API_SERVER_MODES = ("Reference", "Resource")
+NEW_APISERVER_FILTERS = "new-apiserversource-filters"
+
+
+def default_api_server_source(obj: dict, old: dict | None, ctx: Context) -> None:
+    _default_sink(obj)
+    spec = obj["spec"]
+    if not spec.get("mode"):
+        spec["mode"] = "Reference"
+    if not spec.get("serviceAccountName"):
+        spec["serviceAccountName"] = "default"
+
+
+def _group_version_problem(api_version: object) -> bool:
+    """schema.ParseGroupVersion's refusal: more than one slash (or not a string)."""
+    return not isinstance(api_version, str) or api_version.count("/") > 1
+
+
+def validate_api_server_source(obj: dict, old: dict | None, ctx: Context) -> FieldError | None:
+    spec = obj.get("spec") or {}
+    errs: list[FieldError | None] = [validate_metadata_of(obj), validate_source_spec(spec, _namespace(obj), ctx)]
+    if spec.get("mode") not in API_SERVER_MODES:
+        errs.append(invalid_value(spec.get("mode", ""), "spec.mode"))
+    resources = spec.get("resources") or []
+    if not resources:
+        errs.append(missing_field("spec.resources"))
+    for i, resource in enumerate(resources):
+        if _group_version_problem(resource.get("apiVersion", "")):
+            errs.append(invalid_value(resource.get("apiVersion"), "apiVersion").via_field_index("resources", i)
+                        .via("spec"))
+        if not str(resource.get("kind") or "").strip():
+            errs.append(missing_field("kind").via_field_index("resources", i).via("spec"))
+    owner = spec.get("owner")
+    if owner is not None:
+        if _group_version_problem(owner.get("apiVersion", "")):
+            errs.append(invalid_value(owner.get("apiVersion"), "spec.owner.apiVersion"))
+        if not str(owner.get("kind") or "").strip():
+            errs.append(missing_field("spec.owner.kind"))
+    filters = spec.get("filters") or []
+    if filters and eventing_features(ctx).get(NEW_APISERVER_FILTERS) != "enabled":
+        errs.append(FieldError("Filters is not empty but the NewAPIServerFilters feature is disabled.",
+                               ["spec.filters"]))
+    for i, expression in enumerate(filters):
+        problem = validate_filter(expression)
+        errs.append(problem.via_field_index("filters", i).via("spec") if problem else None)
+    return combine(*errs)
+
+
+# SinkBinding --------------------------------------------------------------------------------------
+
+def default_sink_binding(obj: dict, old: dict | None, ctx: Context) -> None:
+    _default_sink(obj)
+    subject = obj["spec"].setdefault("subject", {})
+    if not subject.get("namespace"):
+        subject["namespace"] = _namespace(obj)
+
+
+def validate_sink_binding(obj: dict, old: dict | None, ctx: Context) -> FieldError | None:
+    """tracker.Reference's rules for the subject, the sink, and the subject's namespace being the binding's."""
+    spec = obj.get("spec") or {}
+    subject = spec.get("subject") or {}
+    errs: list[FieldError | None] = [validate_metadata_of(obj), validate_source_spec(spec, _namespace(obj), ctx)]
+    missing = [k for k in ("apiVersion", "kind", "namespace") if not subject.get(k)]
+    if missing:
+        errs.append(missing_field(*missing).via("spec.subject"))
+    if subject.get("selector") is not None and subject.get("name"):
+        errs.append(multiple_one_of("selector", "name").via("spec.subject"))
+    elif subject.get("selector") is not None:
+        errs += [invalid_value(subject["selector"], f"spec.subject.selector.{p}")
+                 for p in selector_problems(subject["selector"])]
+    elif not subject.get("name"):
+        errs.append(missing_one_of("selector", "name").via("spec.subject"))
+    if subject.get("namespace") and subject["namespace"] != _namespace(obj):
+        errs.append(invalid_value(subject["namespace"], "spec.subject.namespace"))
     return combine(*errs)

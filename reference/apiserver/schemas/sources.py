@@ -3,7 +3,7 @@ with comma-separated strings for bootstrapServers and topics)."""
 
 from reference.apiserver.schemas.duck import CE_OVERRIDES, DELIVERY, DESTINATION, STATUS
 from reference.apiserver.schemas.k8s import POD_SPEC, TEMPLATE_METADATA
-from reference.apiserver.schemas.schema import ANY, INT, STR, arr, enum, obj
+from reference.apiserver.schemas.schema import ANY, INT, STR, arr, enum, obj, open_obj
 
 SOURCE_FIELDS = dict(sink=DESTINATION, ceOverrides=CE_OVERRIDES)
 
@@ -30,3 +30,25 @@ KAFKA_SOURCE_FIELDS = dict(
 )
 KAFKA_SOURCE = obj(spec=obj(bootstrapServers=arr(STR), topics=arr(STR), **KAFKA_SOURCE_FIELDS), status=STATUS)
 KAFKA_SOURCE_V1ALPHA1 = obj(spec=obj(bootstrapServers=STR, topics=STR, **KAFKA_SOURCE_FIELDS), status=STATUS)
+
+API_SERVER_SOURCE = obj(
+    spec=obj(
+        resources=arr(obj(apiVersion=STR, kind=STR, selector=open_obj(matchLabels=ANY, matchExpressions=ANY))),
+        owner=obj(apiVersion=STR, kind=STR),
+        mode=STR,
+        serviceAccountName=STR,
+        namespaceSelector=open_obj(matchLabels=ANY, matchExpressions=ANY),
+        filters=arr(ANY),
+        **SOURCE_FIELDS,
+    ),
+    status=STATUS,
+)
+
+SINK_BINDING = obj(
+    spec=obj(
+        subject=obj(apiVersion=STR, kind=STR, namespace=STR, name=STR,
+                    selector=open_obj(matchLabels=ANY, matchExpressions=ANY)),
+        **SOURCE_FIELDS,
+    ),
+    status=STATUS,
+)

@@ -154,3 +154,12 @@ BUILTINS = _table(
     Function("SUBSTRING", (_S, _I, _I), Type.STRING, _substring),
     Function("ABS", (_I,), Type.INTEGER, _abs),
 )
+
+
+def register(function: Function) -> None:
+    """Adds a function to the built-ins (sdk-go's runtime.AddFunction), as a component that needs one does
+    before it compiles expressions: Knative's RequestReply adds KN_VERIFY_CORRELATION_ID. A function of the
+    same name and arity is replaced."""
+    kept = tuple(fn for fn in BUILTINS.get(function.name, ()) if fn.params != function.params
+                 or fn.variadic != function.variadic)
+    BUILTINS[function.name] = (*kept, function)

@@ -14,14 +14,17 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter
 
 from reference.apiserver.admission.eventing import BROKER_CLASS, DEFAULT_BROKER_CLASS
+from reference.auth.provider import TokenProvider
 from reference.cloudevents.codec import Event
 from reference.cloudevents.delivery import DeliverySpec, Dispatcher, Outcome
 from reference.cloudevents.filters import Predicate, compile_trigger
 from reference.cloudevents.receiver import receive
+from reference.dataplane.eventing.identity import Gate, Verified
 
 log = logging.getLogger("kproof.eventing")
 
@@ -76,6 +79,9 @@ class BrokerPlane:
         self.brokers: dict[tuple[str, str], dict] = {}
         self.triggers: dict[tuple[str, str], dict[str, TriggerRoute]] = {}  # (ns, broker) -> uid -> route
         self.features: dict[str, str] = {}
+        # Sender identity (set by the data plane): the ingress's token and EventPolicy check, the dispatch's tokens.
+        self.gate: Gate | None = None
+        self.tokens: TokenProvider | None = None
         self.pending = 0
         self._slots = asyncio.Semaphore(MAX_CONCURRENT)
         self._tasks: set[asyncio.Task] = set()
@@ -134,11 +140,23 @@ class BrokerPlane:
         if len(parts) != 2 or (parts[0], parts[1]) not in self.brokers:
             return web.Response(status=404, text=f"no broker at {request.path}\n")
         namespace, name = parts
+        status_of = (self.brokers[(namespace, name)].get("status") or {})
+        verified = Verified()
+        if self.gate is not None and request.method == "POST":
+            verified = await self.gate.authenticate(request.headers, (status_of.get("address") or {}).get("audience"))
+            if verified.refusal is not None:
+                self.received.labels(namespace, name, str(verified.refusal.status)).inc()
+                return verified.refusal
         event = await receive(request)
         if isinstance(event, web.Response):
             if event.status >= 400:
                 self.received.labels(namespace, name, str(event.status)).inc()
             return event
+        if self.gate is not None:
+            decision = self.gate.authorize(verified, namespace, status_of.get("policies"), event)
+            if not decision.allowed:
+                self.received.labels(namespace, name, str(decision.status)).inc()
+                return web.Response(status=decision.status, text=decision.reason + "\n")
         status, message = await self.ingest(namespace, name, event)
         self.received.labels(namespace, name, str(status)).inc()
         return web.Response(status=status, text=message) if message else web.Response(status=status)
@@ -193,12 +211,29 @@ class BrokerPlane:
             return
         ttl = int(event.attributes[TTL])
         outgoing = replace(event, attributes={k: v for k, v in event.attributes.items() if k != TTL})
+        authorization, dls_authorization = await self._authorizations(route)
         async with self._slots:
             outcome = await self.dispatcher.deliver(outgoing, route.subscriber, self.delivery_of(route, broker),
-                                                    namespace=namespace)
+                                                    namespace=namespace, authorization=authorization,
+                                                    dead_letter_authorization=dls_authorization)
         self.dispatched.labels(namespace, route.name, _result(outcome)).inc()
         if outcome.reply is not None:
             await self._reply(namespace, broker_name, route, outcome.reply, ttl)
+
+    async def _authorizations(self, route: TriggerRoute) -> tuple[str | None, str | None]:
+        """The trigger's tokens for its subscriber and its dead-letter sink, while sender identity is on."""
+        if self.tokens is None or self.gate is None or not self.gate.features.oidc:
+            return None, None
+        status = route.trigger.get("status") or {}
+        namespace = route.trigger["metadata"].get("namespace", "")
+        account = (status.get("auth") or {}).get("serviceAccountName")
+        dls_audience = (status.get("deliveryStatus") or {}).get("deadLetterSinkAudience")
+        try:
+            return (await self.tokens.authorization(namespace, account, status.get("subscriberAudience")),
+                    await self.tokens.authorization(namespace, account, dls_audience))
+        except (aiohttp.ClientError, KeyError, ValueError) as err:  # sent without one: the destination says 401
+            log.warning("no token for trigger %s/%s: %s", namespace, route.name, err)
+            return None, None
 
     async def _reply(self, namespace: str, broker: str, route: TriggerRoute, reply: Event, ttl: int) -> None:
         """The reply re-enters the ingress with the event's TTL; the ingress takes one off (or refuses it)."""
