@@ -1,19 +1,23 @@
-"""What the platform said while a test failed, for its Allure result: the pods of the test's namespaces
-with their containers' logs (queue-proxy's are the request logs where they are on), the namespaces' events
-and the autoscaler's decisions (PodAutoscalers' desired and actual scale); on the embedded reference also
-the platform's and the data plane's log lines about those namespaces.
+"""What the platform said while a test failed, for its Allure result and its folder in the results bundle:
+the objects of the test's namespaces (YAML, Secrets' values left out), the pods with their containers' logs
+(queue-proxy's are the request logs where they are on), the namespaces' events and the autoscaler's decisions
+(PodAutoscalers' desired and actual scale); on the embedded reference also the platform's and the data
+plane's log lines about those namespaces.
 
 Everything is read through the API the suite drives, with short timeouts, a time budget and a tail of
 each source: collecting never fails, never hangs and never floods a report."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
 import requests
+import yaml
 
+from kproof.cleanup import collections
 from kproof.target import REFERENCE, Target
 
 TAIL_LINES = 200
@@ -23,6 +27,8 @@ BUDGET_SECONDS = 20.0
 REQUEST_SECONDS = 5.0
 FILE_WINDOW = 4 * 1024 * 1024  # how much of a platform log's end is searched for a namespace
 PLATFORM_LOGS = ("reference.log", "dataplane.log")  # in the embedded reference's state directory
+OBJECT_SECONDS = 10.0  # for listing every kind in one namespace
+NOT_OBJECTS = {"events", "pods"}  # shown on their own (pods with their logs)
 
 
 def collect(target: Target, namespaces: Iterable[str], budget: float = BUDGET_SECONDS) -> dict[str, str]:
@@ -61,6 +67,7 @@ def collect(target: Target, namespaces: Iterable[str], budget: float = BUDGET_SE
 
 def _sources(target: Target, namespace: str):
     """(attachment name, reader) pairs for one namespace."""
+    yield f"{namespace} objects", lambda: format_objects(namespace_objects(target, namespace))
     yield f"{namespace} events", lambda: format_events(_items(target, f"/api/v1/namespaces/{namespace}/events"))
     yield f"{namespace} podautoscalers", lambda: format_autoscalers(_items(
         target, f"/apis/autoscaling.internal.knative.dev/v1alpha1/namespaces/{namespace}/podautoscalers"))
@@ -92,6 +99,67 @@ def _items(target: Target, path: str) -> list[dict]:
         return []  # e.g. no Knative Serving on the target
     response.raise_for_status()
     return response.json().get("items") or []
+
+
+def namespace_objects(target: Target, namespace: str, budget: float = OBJECT_SECONDS) -> list[dict]:
+    """Every object of every kind in the namespace but events and pods (listed on their own)."""
+    deadline = time.monotonic() + budget
+    found: list[dict] = []
+    for path, api_version, kind, namespaced in collections(target):
+        plural = path.rsplit("/", 1)[1]
+        if not namespaced or plural in NOT_OBJECTS or time.monotonic() >= deadline:
+            continue
+        base = path.rsplit("/", 1)[0]
+        response = target.raw("GET", f"{base}/namespaces/{namespace}/{plural}", timeout=REQUEST_SECONDS)
+        if response.status_code != 200:
+            continue
+        for item in response.json().get("items") or []:
+            found.append({"apiVersion": api_version, "kind": kind, **item})
+    return found
+
+
+def format_objects(objects: list[dict]) -> str:
+    """YAML documents, managed fields dropped and Secrets' values left out (a bundle travels)."""
+    documents = []
+    for obj in objects:
+        obj = {**obj, "metadata": {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}}
+        if obj.get("kind") == "Secret":
+            for key in ("data", "stringData"):
+                if obj.get(key):
+                    obj[key] = {name: "(left out)" for name in obj[key]}
+        documents.append(obj)
+    return yaml.safe_dump_all(documents, sort_keys=False) if documents else ""
+
+
+def folder_name(nodeid: str) -> str:
+    """A folder name for a test's node id: conformance/api/test_x.py::test_y[a] -> api__test_x__test_y-a."""
+    text = nodeid.removeprefix("conformance/").replace(".py::", "__").replace("::", "__").replace("/", "__")
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")[:150]
+
+
+def write(found: dict[str, str], directory: Path) -> list[Path]:
+    """Writes what `collect` found as files: <ns>-objects.yaml, <ns>-events.txt, logs/<ns>/<pod>/<container>.log,
+    platform/<log>, ..."""
+    written = []
+    for name, text in found.items():
+        if name.startswith("logs "):
+            *where, container = [_safe(part) for part in name[len("logs "):].split("/")]
+            relative = Path("logs", *where, f"{container}.log")
+        elif name.startswith("platform "):
+            relative = Path("platform", _safe(name[len("platform "):]))
+        elif name.endswith(" objects"):
+            relative = Path(_safe(name.replace(" ", "-")) + ".yaml")
+        else:
+            relative = Path(_safe(name.replace(" ", "-")) + ".txt")
+        path = directory / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text if text.endswith("\n") else text + "\n")
+        written.append(path)
+    return written
+
+
+def _safe(part: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", part) or "-"
 
 
 def format_pods(pods: list[dict]) -> str:

@@ -1,6 +1,7 @@
 """reports/html/index.html, the one report to open: Allure 3's where its CLI is installed, else a
-self-contained page of kproof's own (per-area results and failures from junit.xml, the badges, each load
-scenario's numbers and chart), which says how to get Allure's."""
+self-contained page of kproof's own (the verdict, per-area results by requirement level and failures from
+junit.xml, the badges, the SLO checks, each load scenario's numbers and chart), which says how to get Allure's.
+Beside Allure's report, kproof's page is reports/html/conformance.html."""
 
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ import jinja2
 from rich.console import Console
 
 from kproof import allure_report
-from kproof.report import AreaResult, read_junit
+from kproof.report import AreaResult, conformant, read_junit, verdict
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 INSTALL_COMMANDS = ("npm install -g allure", "bash scripts/setup.sh")
 DETAIL_LINES = 60  # of a failure's traceback on the page
 DETAIL_CHARS = 8000
+SUMMARY_BESIDE_ALLURE = "conformance.html"  # kproof's page, where index.html is Allure's
 
 
 @dataclass
@@ -55,8 +57,10 @@ def write_html_report(reports: Path, results: list[AreaResult] | None = None,
         except allure_report.AllureError as err:
             reason = f"Allure could not render it: {err}"
         else:
+            page = write_summary_page(reports, output, results or read_junit(reports / "junit.xml"),
+                                      name=SUMMARY_BESIDE_ALLURE)
             if console is not None:
-                console.print(f"HTML report: {written.describe()}")
+                console.print(f"HTML report: {written.describe()}; kproof's conformance page: {page}")
             return written
     if results is None:
         results = read_junit(reports / "junit.xml")
@@ -66,14 +70,17 @@ def write_html_report(reports: Path, results: list[AreaResult] | None = None,
     return written
 
 
-def write_summary_page(reports: Path, output: Path, results: list[AreaResult], reason: str = "") -> Path:
-    """kproof's own page: no scripts, no external resources (badges and charts are data: URIs)."""
-    if output.exists():
+def write_summary_page(reports: Path, output: Path, results: list[AreaResult], reason: str = "",
+                       name: str = "index.html") -> Path:
+    """kproof's own page: no scripts, no external resources (badges and charts are data: URIs). As index.html it
+    replaces what `output` held; under another name it goes beside it."""
+    if name == "index.html" and output.exists():
         shutil.rmtree(output)  # what an earlier Allure report left
-    output.mkdir(parents=True)
+    output.mkdir(parents=True, exist_ok=True)
     badges = reports / "badges"
     areas = [{"area": r.area, "passed": r.passed, "failed": r.failed, "skipped": r.skipped, "seconds": r.seconds,
-              "status": r.status, "badge": _data_uri(badges / f"{r.area}.svg", "image/svg+xml")} for r in results]
+              "status": r.status, "conformance": r.conformance,
+              "badge": _data_uri(badges / f"{r.area}.svg", "image/svg+xml")} for r in results]
     totals = {"passed": sum(r.passed for r in results), "failed": sum(r.failed for r in results),
               "skipped": sum(r.skipped for r in results), "seconds": sum(r.seconds for r in results)}
     details = _failure_details(reports / "junit.xml")
@@ -82,10 +89,20 @@ def write_summary_page(reports: Path, output: Path, results: list[AreaResult], r
     page = environment.get_template("report.html").render(
         title="kproof conformance report", generated=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
         overall_badge=_data_uri(badges / "conformance.svg", "image/svg+xml"), areas=areas, totals=totals,
-        failures=failures, loads=load_scenarios(reports / "load"), reason=reason, install=INSTALL_COMMANDS)
-    index = output / "index.html"
+        failures=failures, loads=load_scenarios(reports / "load"), reason=reason, install=INSTALL_COMMANDS,
+        verdict=verdict(results), conformant=conformant(results), checks=slo_checks(reports / "slo.json"))
+    index = output / name
     index.write_text(page)
     return index
+
+
+def slo_checks(path: Path) -> list[dict]:
+    """The measured SLO checks of reports/slo.json (kproof.slo), for the page."""
+    try:
+        checks = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    return [c for c in checks if isinstance(c, dict) and c.get("measured") is not None]
 
 
 def load_scenarios(directory: Path) -> list[dict]:

@@ -81,6 +81,7 @@ def is_timing(nodeid: str, rootdir: Path) -> bool:
     return whole or rest.split("[")[0].split("::")[-1] in functions
 
 
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: a plain `pip install kproof` has no xdist
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     from xdist.scheduler import LoadScheduling
 

@@ -1,4 +1,7 @@
-"""Reports from a suite run: per-area results from JUnit XML, SVG badges, a summary table."""
+"""Reports from a suite run: per-area results from JUnit XML, counted by requirement level (MUST, SHOULD,
+MAY: a level's figure is passed/applied, a skipped test did not apply), SVG badges, a summary table.
+
+A run is conformant when every MUST that applied passed (and at least one did)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,20 @@ import anybadge
 from rich.console import Console
 from rich.table import Table
 
+from kproof.profiles import area_of
+from kproof.spec import LEVELS
+
+
+@dataclass
+class LevelCount:
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+    @property
+    def applied(self) -> int:
+        return self.passed + self.failed
+
 
 @dataclass
 class AreaResult:
@@ -20,6 +37,7 @@ class AreaResult:
     skipped: int = 0
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
+    levels: dict[str, LevelCount] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -31,16 +49,43 @@ class AreaResult:
             return "failing"
         return "passing" if self.passed else "skipped"
 
+    @property
+    def conformance(self) -> str:
+        """"MUST 182/182, SHOULD 40/41, MAY 12/12": passed/applied per level it has tests of."""
+        return conformance_text(self.levels)
 
-def _area_of(classname: str, file: str | None) -> str:
-    """`conformance.api.test_crud` -> `api`; tests outside conformance/ group under their top folder."""
-    parts = (file or classname.replace(".", "/")).replace("\\", "/").split("/")
-    if "conformance" in parts:
-        index = parts.index("conformance")
-        if index + 1 < len(parts) - 1:
-            return parts[index + 1]
-        return "conformance"
-    return parts[0] if parts and parts[0] else "other"
+
+def conformance_text(levels: dict[str, LevelCount]) -> str:
+    parts = [f"{level} {levels[level].passed}/{levels[level].applied}" for level in LEVELS if level in levels]
+    return ", ".join(parts) or "-"
+
+
+def total_levels(results: list[AreaResult]) -> dict[str, LevelCount]:
+    totals: dict[str, LevelCount] = {}
+    for result in results:
+        for level, count in result.levels.items():
+            total = totals.setdefault(level, LevelCount())
+            total.passed += count.passed
+            total.failed += count.failed
+            total.skipped += count.skipped
+    return totals
+
+
+def conformant(results: list[AreaResult]) -> bool:
+    """No MUST that applied failed, and at least one applied."""
+    must = total_levels(results).get("MUST", LevelCount())
+    return must.failed == 0 and must.passed > 0
+
+
+def _path_of(classname: str, file: str | None) -> str:
+    """A node id's path from JUnit's classname (`conformance.api.test_crud` -> `conformance/api/test_crud.py`)."""
+    if file:
+        return file
+    parts = classname.split(".")
+    # a class inside the module: keep the parts up to the test module
+    while len(parts) > 1 and not parts[-1].startswith("test"):
+        parts.pop()
+    return "/".join(parts) + ".py::"
 
 
 def read_junit(path: Path) -> list[AreaResult]:
@@ -48,16 +93,22 @@ def read_junit(path: Path) -> list[AreaResult]:
     root = ET.parse(path).getroot()
     areas: dict[str, AreaResult] = {}
     for case in root.iter("testcase"):
-        area = _area_of(case.get("classname", ""), case.get("file"))
+        area = area_of(_path_of(case.get("classname", ""), case.get("file")))
         result = areas.setdefault(area, AreaResult(area))
         result.seconds += float(case.get("time") or 0)
+        properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+        level = properties.get("spec.level")
+        count = result.levels.setdefault(level, LevelCount()) if level in LEVELS else LevelCount()
         if case.find("failure") is not None or case.find("error") is not None:
             result.failed += 1
+            count.failed += 1
             result.failures.append(f"{case.get('classname')}::{case.get('name')}")
         elif case.find("skipped") is not None:
             result.skipped += 1
+            count.skipped += 1
         else:
             result.passed += 1
+            count.passed += 1
     return sorted(areas.values(), key=lambda r: r.area)
 
 
@@ -82,34 +133,57 @@ def write_badges(results: list[AreaResult], directory: Path) -> list[Path]:
     return written
 
 
+def verdict(results: list[AreaResult]) -> str:
+    """One line: conformant or not, and the run's figures by level."""
+    figures = conformance_text(total_levels(results))
+    if conformant(results):
+        return f"conformant: every MUST that applied passed ({figures})"
+    must = total_levels(results).get("MUST", LevelCount())
+    why = f"{must.failed} MUST failed" if must.failed else "no MUST test ran"
+    return f"not conformant: {why} ({figures})"
+
+
 def summary_table(results: list[AreaResult], title: str = "kproof conformance") -> Table:
     table = Table(title=title)
-    for column in ("area", "passed", "failed", "skipped", "seconds", "status"):
+    for column in ("area", "conformance", "passed", "failed", "skipped", "seconds", "status"):
         table.add_column(column, justify="right" if column in ("passed", "failed", "skipped", "seconds")
                          else "left")
     for r in results:
         style = {"passing": "green", "failing": "red", "skipped": "dim"}[r.status]
-        table.add_row(r.area, str(r.passed), str(r.failed), str(r.skipped), f"{r.seconds:.1f}",
+        table.add_row(r.area, r.conformance, str(r.passed), str(r.failed), str(r.skipped), f"{r.seconds:.1f}",
                       f"[{style}]{r.status}[/{style}]")
     return table
 
 
 def summary_markdown(results: list[AreaResult]) -> str:
-    lines = ["| area | passed | failed | skipped | status |", "|---|---:|---:|---:|---|"]
-    lines += [f"| {r.area} | {r.passed} | {r.failed} | {r.skipped} | {r.status} |" for r in results]
+    lines = [verdict(results), "", "| area | conformance | passed | failed | skipped | status |",
+             "|---|---|---:|---:|---:|---|"]
+    lines += [f"| {r.area} | {r.conformance} | {r.passed} | {r.failed} | {r.skipped} | {r.status} |"
+              for r in results]
     failures = [f for r in results for f in r.failures]
     if failures:
         lines += ["", "Failures:", *(f"- `{f}`" for f in failures)]
     return "\n".join(lines) + "\n"
 
 
+def summary(results: list[AreaResult]) -> dict:
+    """What summary.json holds: the verdict, the figures by level, and each area's."""
+    return {"conformant": conformant(results), "conformance": conformance_text(total_levels(results)),
+            "levels": {level: asdict(count) for level, count in total_levels(results).items()},
+            "areas": [{**asdict(r), "status": r.status, "conformance": r.conformance} for r in results]}
+
+
 def write_report(reports: Path, console: Console | None = None) -> list[AreaResult]:
-    """Reads reports/junit.xml; writes badges, summary.json and summary.md; prints the table."""
+    """Reads reports/junit.xml (and the SLO checks of reports/slo.json, when the run has them); writes badges,
+    summary.json and summary.md; prints the table."""
     results = read_junit(reports / "junit.xml")
     write_badges(results, reports / "badges")
-    (reports / "summary.json").write_text(json.dumps(
-        [{**asdict(r), "status": r.status} for r in results], indent=2))
+    written = summary(results)
+    if (reports / "slo.json").is_file():
+        written["slo"] = json.loads((reports / "slo.json").read_text())
+    (reports / "summary.json").write_text(json.dumps(written, indent=2))
     (reports / "summary.md").write_text(summary_markdown(results))
     if console is not None:
         console.print(summary_table(results))
+        console.print(verdict(results))
     return results

@@ -7,6 +7,7 @@ except through the capabilities the target declares.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ RESERVE_INSTANCE = "reserve-instance"  # ACK's reserved instances (knative.aliyu
 CLUSTER_CAPABILITIES = frozenset({VOLUMES})
 
 FIELD_MANAGER = "kproof"
+# Everything a run creates carries its run's id under this label, so that `kproof cleanup` finds it.
+RUN_LABEL = "kproof.dev/run"
 # Ready=False for these reasons will not recover by waiting.
 FAILURE_REASONS = ("RevisionFailed", "ContainerMissing", "ImagePullBackOff", "ErrImagePull", "NotOwned")
 
@@ -71,6 +74,11 @@ class Target:
     capabilities: frozenset[str] = frozenset()
     platform: PlatformControl | None = None
     kafka_bootstrap: str | None = None
+    run_id: str | None = None  # labels what create and apply make (RUN_LABEL)
+    keep: bool = False  # the run keeps what it made (kproof run --keep): fixtures leave their namespaces
+    # Changes to every object before it is created or applied, in order (a run's fixtures add them).
+    transforms: list[Callable[[dict], dict]] = field(default_factory=list, repr=False)
+    images: set[str] = field(default_factory=set, repr=False)  # every image named by what was created or applied
     _api: client.ApiClient | None = field(default=None, repr=False)
     _dynamic: DynamicClient | None = field(default=None, repr=False)
 
@@ -115,6 +123,7 @@ class Target:
                dry_run: bool = False) -> dict:
         resource = self.resource(obj["apiVersion"], obj["kind"])
         ns = self._namespace_for(resource, obj, namespace)
+        obj = self._prepared(obj, labelled=True)
         query = [("fieldValidation", field_validation)] if field_validation else []
         return self.dynamic.create(resource, body=obj, namespace=ns, query_params=query,
                                    dry_run="All" if dry_run else None).to_dict()
@@ -125,12 +134,36 @@ class Target:
         for obj in load_manifests(source):
             resource = self.resource(obj["apiVersion"], obj["kind"])
             ns = self._namespace_for(resource, obj, namespace)
+            obj = self._prepared(obj, labelled=self._labels_on_apply(resource, obj, ns))
             result = self.dynamic.server_side_apply(
                 resource, body=obj, name=obj["metadata"]["name"], namespace=ns,
                 field_manager=FIELD_MANAGER, force_conflicts=True,
             )
             applied.append(result.to_dict())
         return applied
+
+    def _prepared(self, obj: dict, labelled: bool) -> dict:
+        """A copy of `obj` as this run sends it: transformed, labelled with the run's id, its images noted."""
+        obj = copy.deepcopy(obj)
+        for transform in self.transforms:
+            obj = transform(obj)
+        if labelled and self.run_id:
+            metadata = obj.setdefault("metadata", {})
+            metadata["labels"] = {**(metadata.get("labels") or {}), RUN_LABEL: self.run_id}
+        self.images.update(images_in(obj))
+        return obj
+
+    def _labels_on_apply(self, resource: Resource, obj: dict, namespace: str | None) -> bool:
+        """Whether an apply carries the run label: for an object this run makes (or made), never for one that
+        was there before it (a platform ConfigMap), which `kproof cleanup` must not remove. Server-side apply
+        drops a label its manager set before and leaves out now, so an object the run made keeps it."""
+        if not self.run_id:
+            return False
+        try:
+            existing = self.dynamic.get(resource, name=obj["metadata"]["name"], namespace=namespace).to_dict()
+        except NotFoundError:
+            return True
+        return RUN_LABEL in (existing.get("metadata", {}).get("labels") or {})
 
     def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict | None:
         resource = self.resource(api_version, kind)
@@ -168,6 +201,12 @@ class Target:
         if wait:
             self.wait_until(api_version, kind, name, lambda obj: obj is None, namespace, timeout,
                             what="deleted")
+
+    def release_namespace(self, name: str) -> None:
+        """Deletes, without waiting, a namespace a fixture made for tests, unless the run keeps what it made
+        (then `kproof cleanup` removes it later)."""
+        if not self.keep:
+            self.delete("v1", "Namespace", name, wait=False)
 
     def _namespace_for(self, resource: Resource, obj: dict, namespace: str | None) -> str | None:
         if not resource.namespaced:
@@ -271,6 +310,21 @@ class Target:
 
 
 pod_is_ready = pod_ready  # the suite's name for the shared definition (reference.apis.objects)
+
+
+def images_in(obj: object) -> set[str]:
+    """Every container image an object names (the `image` of its containers, at any depth)."""
+    found: set[str] = set()
+    if isinstance(obj, dict):
+        image = obj.get("image")
+        if isinstance(image, str) and image:
+            found.add(image)
+        for value in obj.values():
+            found |= images_in(value)
+    elif isinstance(obj, list):
+        for value in obj:
+            found |= images_in(value)
+    return found
 
 
 def condition_status(obj: dict, condition: str = "Ready") -> str | None:

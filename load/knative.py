@@ -104,6 +104,28 @@ def _read_metrics(body: str, namespace: str, revisions: set[str]) -> tuple[bool 
     return (any(v > 0 for v in panic) if panic else None), (sum(queue) if queue else None)
 
 
+def queued_by_revision(body: str, namespace: str) -> dict[str, float]:
+    """The requests the activator holds for each revision of `namespace`, from one metrics body (the
+    reference's /stats JSON or Knative's activator metrics); {} when the body says nothing of them."""
+    try:
+        if body.lstrip().startswith("{"):
+            stats = json.loads(body).get("revisions") or {}
+            return {key.split("/", 1)[1]: float(s.get("queued", 0)) for key, s in stats.items()
+                    if key.startswith(f"{namespace}/")}
+        found: dict[str, float] = {}
+        for family in text_string_to_metric_families(body):
+            for sample in family.samples:
+                if not sample.name.endswith(QUEUE_METRICS):
+                    continue
+                labels = sample.labels
+                revision = next((v for k, v in labels.items() if "revision" in k and "namespace" not in k), None)
+                if revision and all(v == namespace for k, v in labels.items() if "namespace" in k):
+                    found[revision] = found.get(revision, 0.0) + sample.value
+        return found
+    except (ValueError, TypeError, AttributeError):
+        return {}
+
+
 def _belongs(labels: dict[str, str], namespace: str, revisions: set[str]) -> bool:
     """Whether a metric's labels name one of the revisions (Knative: revision_name and namespace_name;
     the reference: revision and namespace)."""
@@ -139,8 +161,7 @@ class KnativeReader:
         pods = self._items(f"/api/v1/namespaces/{self.namespace}/pods?labelSelector={selector}")
         autoscalers = self._items(f"/apis/autoscaling.internal.knative.dev/v1alpha1/namespaces/{self.namespace}"
                                   f"/podautoscalers?labelSelector={selector}")
-        bodies = [body for body in map(self._fetch, self.metrics) if body is not None]
-        return summarize(time.time(), pods, autoscalers, bodies, self.namespace)
+        return summarize(time.time(), pods, autoscalers, self.metric_bodies(), self.namespace)
 
     def _items(self, path: str) -> list[dict] | None:
         try:
@@ -150,6 +171,10 @@ class KnativeReader:
             return response.json().get("items") or []
         except (requests.RequestException, ValueError):
             return None
+
+    def metric_bodies(self) -> list[str]:
+        """What the metrics endpoints answer now (those that failed lately are left out)."""
+        return [body for body in map(self._fetch, self.metrics) if body is not None]
 
     def _fetch(self, source: str) -> str | None:
         """A metrics body: a path goes to the API server (with the kubeconfig's credentials), a URL as it is."""

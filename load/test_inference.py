@@ -27,6 +27,8 @@ def _inference_service(target: Target, namespace: str, app_image) -> str:
     return "inference"
 
 
+@pytest.mark.spec("SHOULD", "stable", source="seed 001 (ACK Serverless: On-Demand Use of Heterogeneous Resources): "
+                  "the intent service under load through the platform")
 @pytest.mark.timing
 def test_inference_scenario_latency_relative_to_a_baseline(target: Target, in_models_namespace: str, app_image,
                                                            reports: Path, capsys: pytest.CaptureFixture) -> None:

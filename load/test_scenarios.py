@@ -30,6 +30,9 @@ def _steady_state_p50(result: LoadResult, last: int = 5) -> float:
     return max(values) if values else 0.0
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Knative docs, serving/autoscaling/concurrency: steady load gets "
+                  "ceil(users / (containerConcurrency x 0.7)) replicas; seed 004 (Best practices for AI model "
+                  "inference with Knative)")
 def test_steady_load_scales_out_and_latency_settles(target: Target, namespace: str, autoscaled: str,
         reports: Path) -> None:
     result = run_scenario(target, "steady", autoscaled, namespace, users=5, run_time="20s",
@@ -42,6 +45,8 @@ def test_steady_load_scales_out_and_latency_settles(target: Target, namespace: s
     assert _steady_state_p50(result) <= 2 * APP_MS, result.history[-5:]
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Knative docs, serving/autoscaling: replicas follow a step in load; "
+                  "seed 004 (Best practices for AI model inference with Knative)")
 def test_a_step_in_load_is_followed_by_replicas(target: Target, namespace: str, autoscaled: str,
         reports: Path) -> None:
     result = run_scenario(target, "step", autoscaled, namespace, path=f"/?sleep={APP_MS}", reports=reports,
@@ -52,6 +57,9 @@ def test_a_step_in_load_is_followed_by_replicas(target: Target, namespace: str, 
     print(f"6 replicas ready {ready_for_high - STEP_SECONDS:.1f}s after the step")
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Knative docs, serving/autoscaling/kpa-specific: panic mode absorbs a "
+                  "burst; seed 000 (Knative: Serverless Practices in AI Event-Driven Scenarios): a burst scales the "
+                  "Service out")
 def test_a_burst_is_absorbed_without_failures(target: Target, namespace: str, autoscaled: str,
         reports: Path) -> None:
     result = run_scenario(target, "burst", autoscaled, namespace, path=f"/?sleep={APP_MS}", reports=reports,
@@ -60,6 +68,9 @@ def test_a_burst_is_absorbed_without_failures(target: Target, namespace: str, au
     assert result.max_ready >= 10
 
 
+@pytest.mark.spec("SHOULD", "stable", source="seed 004 (Best practices for AI model inference with Knative): \"The "
+                  "container should initiate a graceful shutdown upon receiving a SIGTERM signal\" while the load "
+                  "falls")
 def test_a_ramp_scales_up_then_down_without_failures(target: Target, namespace: str, autoscaled: str,
         reports: Path) -> None:
     result = run_scenario(target, "ramp", autoscaled, namespace, path=f"/?sleep={APP_MS}", reports=reports,

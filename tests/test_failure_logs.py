@@ -59,7 +59,7 @@ def test_a_failed_test_gets_the_platform_logs_in_its_allure_result(target: Targe
     results = tmp_path / "allure-results"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     completed = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "kproof.pytest_target",
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",  # kproof's plugin: its pytest11 entry point
          f"--kubeconfig={target.kubeconfig}", f"--ingress={target.ingress}", f"--alluredir={results}",
          "test_inner.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert "1 failed, 1 passed" in completed.stdout, completed.stdout + completed.stderr

@@ -19,6 +19,9 @@ EXPECTED = ["PlayMusic", "BookRestaurant", "GetWeather", "AddToPlaylist", "RateB
             "SearchScreeningEvent", "PlayMusic"]
 
 
+@pytest.mark.spec("SHOULD", "beta", source="KServe docs, model serving batcher (v1beta1 `batcher: maxBatchSize, "
+                  "maxLatency`): concurrent requests are batched into one model call, each caller gets its own "
+                  "answer")
 @pytest.mark.timing
 def test_concurrent_requests_share_a_model_call(target: Target, in_models_namespace: str, app_image,
                                                 capsys: pytest.CaptureFixture) -> None:

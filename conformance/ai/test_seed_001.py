@@ -26,6 +26,8 @@ RATE = 50  # seed 001's producer: 50 messages a second for 100 seconds
 SECONDS = float(os.environ.get("KPROOF_SEED_001_SECONDS", "10"))  # 100 runs the seed's whole producer
 
 
+@pytest.mark.spec("SHOULD", "stable", source="seed 001 (ACK Serverless: On-Demand Use of Heterogeneous Resources): "
+                  "the intent service answers `/predict?query=music` with PlayMusic")
 def test_seed_001_answers_play_music_and_logs_its_model(target: Target, in_models_namespace: str) -> None:
     namespace = in_models_namespace
     with claims_allowed(target):
@@ -43,6 +45,9 @@ def test_seed_001_answers_play_music_and_logs_its_model(target: Target, in_model
     print(f"\n{logs.strip().splitlines()[0]}")
 
 
+@pytest.mark.spec("SHOULD", "stable", source="seed 004 (Best practices for AI model inference with Knative): \"The "
+                  "HTTP probe should not mark the service as ready until the endpoint is able to process the "
+                  "request\"")
 def test_without_a_model_the_replica_never_turns_ready(target: Target, namespace: str, app_image) -> None:
     # An empty volume where the model should be: the server waits for it and says why.
     manifest = service("empty", namespace, app_image("intent"))
@@ -65,6 +70,8 @@ def test_without_a_model_the_replica_never_turns_ready(target: Target, namespace
     assert not any(c["type"] == "Ready" and c["status"] == "True" for c in ksvc["status"].get("conditions") or [])
 
 
+@pytest.mark.spec("SHOULD", "beta", source="seed 001 (ACK Serverless: On-Demand Use of Heterogeneous Resources): the "
+                  "Kafka producer's messages reach the intent service through the KafkaSource, which scales out")
 def test_seed_001_producer_scales_it_out_and_every_message_is_classified(
         target: Target, in_models_namespace: str, app_image, capsys: pytest.CaptureFixture) -> None:
     namespace = in_models_namespace

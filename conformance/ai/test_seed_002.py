@@ -16,6 +16,9 @@ from kproof.target import Target
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 
 
+@pytest.mark.spec("SHOULD", "stable", source="seed 002 (Knative autoscaling with Benthos, pull-based): the "
+                  "benthos-vader sentiment Service answers POST /post with VADER's scores")
+@pytest.mark.quick
 def test_benthos_vader_scores_as_vader_does(target: Target, namespace: str) -> None:
     kubectl(target, "apply", "-f", "-", stdin=yaml.safe_dump_all(fixture("seed-002/benthos-vader.yaml", namespace)))
     target.wait_for(*KSVC, "benthos-vader", namespace, timeout=120)

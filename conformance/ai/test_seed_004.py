@@ -19,6 +19,9 @@ TIMEOUT_SECONDS = 6  # seed 004: 1.2 times the longest expected answer
 ONE_CLIENT = 2  # replicas for one client: target 1 at Knative's 70% utilization is ceil(1 / 0.7)
 
 
+@pytest.mark.spec("SHOULD", "stable", source="seed 004 (Best practices for AI model inference with Knative): \"For "
+                  "GPU-intensive tasks with containerConcurrency set to 1, target must also be set to 1\"; \"The "
+                  "container should initiate a graceful shutdown upon receiving a SIGTERM signal\"")
 def test_one_request_at_a_time_scales_out_and_drains(target: Target, in_models_namespace: str, app_image,
                                                      capsys: pytest.CaptureFixture) -> None:
     namespace = in_models_namespace

@@ -24,6 +24,8 @@ def _pods(target: Target, namespace: str) -> tuple[list[dict], list[dict]]:
     return [p for p in pods if p not in reserved], reserved
 
 
+@pytest.mark.spec("MAY", "beta", source="Alibaba Cloud ACK Knative docs, reserved instances "
+                  "(knative.aliyun.com/reserve-instance): a small instance stays at zero traffic")
 def test_reserved_instance_answers_from_zero_and_hands_over(target: Target, in_models_namespace: str,
                                                             app_image, capsys: pytest.CaptureFixture) -> None:
     namespace = in_models_namespace

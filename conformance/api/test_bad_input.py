@@ -43,6 +43,8 @@ def _configmaps(namespace: str) -> str:
     return f"/api/v1/namespaces/{namespace}/configmaps"
 
 
+@pytest.mark.spec("MUST", "stable", source="Kubernetes API reference, KeyToPath.path and VolumeMount.subPath: \"May "
+                  "not be an absolute path. May not contain the path element '..'\"")
 @pytest.mark.parametrize(("mount", "items_path", "field"), [
     ({"subPath": "../../etc"}, "k", "spec.containers[0].volumeMounts[0].subPath"),
     ({"subPath": "/etc"}, "k", "spec.containers[0].volumeMounts[0].subPath"),
@@ -58,16 +60,24 @@ def test_a_pod_cannot_reach_outside_its_volumes(target: Target, namespace: str, 
     assert target.get("v1", "Pod", "escape", namespace) is None
 
 
+@pytest.mark.spec("MUST", "stable", source="Kubernetes object names "
+                  "(kubernetes.io/docs/concepts/overview/working-with-objects/names): \"contain no more than 253 "
+                  "characters\", \"contain only lowercase alphanumeric characters, '-' or '.'\"")
 @pytest.mark.parametrize("name", ["abc\n", "Upper", "a" * 254])
 def test_a_name_must_match_in_full(target: Target, namespace: str, name: str) -> None:
     _assert_refused(_post(target, _configmaps(namespace), {"metadata": {"name": name}}), "metadata.name", (422,))
 
 
+@pytest.mark.spec("MUST", "stable", source="Kubernetes API reference, ObjectMeta.name: a string; a body that does "
+                  "not decode is refused with 400")
 @pytest.mark.parametrize("name", [5, ["a"], {"a": "b"}])
 def test_a_name_that_is_not_a_string_is_refused(target: Target, namespace: str, name: object) -> None:
     _assert_refused(_post(target, _configmaps(namespace), {"metadata": {"name": name}}), "metadata.name")
 
 
+@pytest.mark.spec("MUST", "stable", source="Kubernetes labels "
+                  "(kubernetes.io/docs/concepts/overview/working-with-objects/labels): \"Valid label keys have two "
+                  "segments\", values \"must be 63 characters or less\"")
 @pytest.mark.parametrize("labels", [{"a b": "x"}, {"app": "x" * 64}, {"app": "a b"}, {"a/b/c": "x"},
                                     {"Example.com/a": "x"}, {"app": "x\n"}])
 def test_labels_are_validated(target: Target, namespace: str, labels: dict) -> None:
@@ -76,6 +86,8 @@ def test_labels_are_validated(target: Target, namespace: str, labels: dict) -> N
     assert target.get("v1", "ConfigMap", "labelled", namespace) is None
 
 
+@pytest.mark.spec("MUST", "stable", source="Kubernetes API validation (apimachinery ValidateAnnotations): the total "
+                  "size of annotations must be less than 256 KiB")
 def test_annotations_are_at_most_256_kib(target: Target, namespace: str) -> None:
     body = {"metadata": {"name": "noted", "annotations": {"a": "x" * 262_144}}}
     status = _assert_refused(_post(target, _configmaps(namespace), body), "metadata.annotations", (422,))
@@ -83,6 +95,9 @@ def test_annotations_are_at_most_256_kib(target: Target, namespace: str) -> None
     assert target.get("v1", "ConfigMap", "noted", namespace) is None
 
 
+@pytest.mark.spec("MUST", "stable", source="Kubernetes ConfigMaps "
+                  "(kubernetes.io/docs/concepts/configuration/configmap): \"The data stored in a ConfigMap cannot "
+                  "exceed 1 MiB\"")
 def test_config_map_data_is_at_most_1_mib(target: Target, namespace: str) -> None:
     body = {"metadata": {"name": "big"}, "data": {"a": "x" * (1024 * 1024)}}
     status = _assert_refused(_post(target, _configmaps(namespace), body), codes=(422,))
@@ -90,12 +105,16 @@ def test_config_map_data_is_at_most_1_mib(target: Target, namespace: str) -> Non
     assert target.get("v1", "ConfigMap", "big", namespace) is None
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Kubernetes apiserver's request body limit (k8s.io/apiserver "
+                  "MaxRequestBodyBytes, 3 MiB): a bigger body is refused with 413")
 def test_a_body_over_3_mib_is_413(target: Target, namespace: str) -> None:
     body = {"metadata": {"name": "huge"}, "data": {"a": "x" * (3 * 1024 * 1024 + 1)}}
     _assert_refused(_post(target, _configmaps(namespace), body), codes=(413,))
     assert target.get("v1", "ConfigMap", "huge", namespace) is None
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/serving pkg/apis/autoscaling annotation validation: min-scale, "
+                  "max-scale and the like are read with Go's strconv")
 @pytest.mark.parametrize(("key", "value"), [
     ("min-scale", " 5 "), ("min-scale", "\uff15"), ("max-scale", "1 0"), ("initial-scale", "\uff11"),
     ("window", " 60s"), ("window", "\uff16\uff10s"),
@@ -109,12 +128,18 @@ def test_autoscaling_numbers_are_parsed_as_go_parses_them(target: Target, namesp
     assert target.get("serving.knative.dev/v1", "Service", "numbers", namespace) is None
 
 
+@pytest.mark.spec("MUST", "stable", source="Kubernetes API concepts "
+                  "(kubernetes.io/docs/reference/using-api/api-concepts), dry-run: \"dryRun ... All\" is the only "
+                  "value; other values are refused")
 def test_dry_run_other_than_all_is_refused_and_writes_nothing(target: Target, namespace: str) -> None:
     response = _post(target, _configmaps(namespace), {"metadata": {"name": "dry"}}, params={"dryRun": "bogus"})
     assert "dryRun" in _assert_refused(response)["message"]
     assert target.get("v1", "ConfigMap", "dry", namespace) is None
 
 
+@pytest.mark.spec("MUST", "stable", source="Kubernetes API concepts "
+                  "(kubernetes.io/docs/reference/using-api/api-concepts): DeleteOptions (preconditions, "
+                  "propagationPolicy) that do not hold refuse the delete")
 @pytest.mark.parametrize(("params", "body"), [
     ({}, {"preconditions": "x"}),
     ({}, {"gracePeriodSeconds": "soon"}),
@@ -131,6 +156,9 @@ def test_bad_delete_options_are_refused_and_delete_nothing(target: Target, names
     assert target.get("v1", "ConfigMap", "keep", namespace) is not None
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Kubernetes API concepts "
+                  "(kubernetes.io/docs/reference/using-api/api-concepts): list and watch parameters; a value the "
+                  "server cannot read is a 400, never a 500")
 @pytest.mark.parametrize("params", [{"timeoutSeconds": "abc"}, {"timeoutSeconds": "1e400"}, {"limit": "many"}])
 def test_bad_list_and_watch_parameters_are_400(target: Target, namespace: str, params: dict) -> None:
     for watch in ({}, {"watch": "true"}):
@@ -138,6 +166,8 @@ def test_bad_list_and_watch_parameters_are_400(target: Target, namespace: str, p
                         codes=(400,))
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Kubernetes strategic merge patch ($retainKeys directive): a malformed "
+                  "patch is a 400")
 def test_a_malformed_retain_keys_directive_is_400(target: Target, namespace: str) -> None:
     _post(target, _configmaps(namespace), {"metadata": {"name": "patched"}, "data": {"a": "b"}})
     response = target.raw("PATCH", f"{_configmaps(namespace)}/patched", data=json.dumps({"$retainKeys": 5}),

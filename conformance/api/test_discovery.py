@@ -8,6 +8,9 @@ from conformance.api.manifests import KIND_CASES
 from kproof.target import Target
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs serving/knative-api-specification-1.0.md#rbac-profile and "
+                  "knative/specs eventing/control-plane.md#rbac-profile: the resources are served by the Kubernetes "
+                  "API (discovery lists them)")
 @pytest.mark.parametrize("case", KIND_CASES, ids=lambda c: c.id)
 def test_kind_is_discoverable(target: Target, case) -> None:
     resource = target.resource(case.api_version, case.kind)
@@ -15,6 +18,8 @@ def test_kind_is_discoverable(target: Target, case) -> None:
     assert {"create", "get", "list", "watch", "patch", "delete"} <= set(resource.verbs)
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Knative's CRDs (config/core/resources): shortNames ksvc, kservice, "
+                  "rev, rt, cfg, ...")
 @pytest.mark.parametrize(("api_version", "kind", "short"), [
     ("serving.knative.dev/v1", "Service", "ksvc"),
     ("serving.knative.dev/v1", "Revision", "rev"),
@@ -28,6 +33,8 @@ def test_short_names(target: Target, api_version: str, kind: str, short: str) ->
     assert short in target.resource(api_version, kind).short_names
 
 
+@pytest.mark.spec("MUST", "stable", source="Kubernetes API concepts "
+                  "(kubernetes.io/docs/reference/using-api/api-concepts): discovery at /api and /apis")
 def test_api_root_lists_the_groups(target: Target) -> None:
     groups = {g["name"] for g in target.raw("GET", "/apis").json()["groups"]}
     assert {"serving.knative.dev", "eventing.knative.dev", "messaging.knative.dev",
@@ -35,6 +42,8 @@ def test_api_root_lists_the_groups(target: Target) -> None:
     assert "v1" in target.raw("GET", "/api").json()["versions"]
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Knative's CRDs (config/core/resources): `subresources: status` on "
+                  "every kind")
 def test_status_subresources_are_served(target: Target) -> None:
     resources = target.raw("GET", "/apis/serving.knative.dev/v1").json()["resources"]
     names = {r["name"] for r in resources}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from conformance.helpers import unique
 from kproof.target import Target
 
@@ -15,6 +17,8 @@ def _owner_and_dependent(target: Target, namespace: str, owner: str, dependent: 
                              "uid": parent["metadata"]["uid"]}]}})
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs serving/knative-api-specification-1.0.md#ownership: "
+                  "\"Deleting an owning resource MUST trigger deletion of all owned resources\"")
 def test_dependents_are_deleted_with_their_owner(target: Target, namespace: str) -> None:
     _owner_and_dependent(target, namespace, "owner", "dependent")
     target.delete("v1", "ConfigMap", "owner", namespace)
@@ -22,12 +26,16 @@ def test_dependents_are_deleted_with_their_owner(target: Target, namespace: str)
                       what="garbage-collected")
 
 
+@pytest.mark.spec("MUST", "stable", source="Kubernetes garbage collection "
+                  "(kubernetes.io/docs/concepts/architecture/garbage-collection): foreground cascading deletion")
 def test_foreground_deletion_removes_dependents_first(target: Target, namespace: str) -> None:
     _owner_and_dependent(target, namespace, "fg-owner", "fg-dependent")
     target.delete("v1", "ConfigMap", "fg-owner", namespace, propagation="Foreground", timeout=60)
     assert target.get("v1", "Secret", "fg-dependent", namespace) is None
 
 
+@pytest.mark.spec("MUST", "stable", source="Kubernetes garbage collection: propagationPolicy Orphan leaves the "
+                  "dependents")
 def test_orphan_keeps_dependents(target: Target, namespace: str) -> None:
     _owner_and_dependent(target, namespace, "orphan-owner", "orphan-dependent")
     target.delete("v1", "ConfigMap", "orphan-owner", namespace, propagation="Orphan")
@@ -37,6 +45,7 @@ def test_orphan_keeps_dependents(target: Target, namespace: str) -> None:
     assert left is not None
 
 
+@pytest.mark.spec("MUST", "stable", source="Kubernetes namespaces: deleting a namespace deletes everything in it")
 def test_deleting_a_namespace_deletes_its_objects(target: Target) -> None:
     name = unique("kproof-gc")
     target.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})

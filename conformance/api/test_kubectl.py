@@ -37,6 +37,8 @@ def seed(name: str, namespace: str) -> str:
     return yaml.safe_dump_all(docs)
 
 
+@pytest.mark.spec("SHOULD", "stable", source="seed 004 (Best practices for AI model inference with Knative): the "
+                  "Services are applied and inspected with kubectl, unchanged")
 def test_apply_get_describe_delete_a_seed_service(target: Target, namespace: str) -> None:
     applied = kubectl(target, "apply", "-f", "-", stdin=seed("helloworld-go.yaml", namespace))
     assert "service.serving.knative.dev/helloworld-go created" in applied.stdout
@@ -71,6 +73,8 @@ def test_apply_get_describe_delete_a_seed_service(target: Target, namespace: str
     assert target.get("serving.knative.dev/v1", "Service", "helloworld-go", namespace) is None
 
 
+@pytest.mark.spec("SHOULD", "stable", source="seed 004 (Best practices for AI model inference with Knative): every "
+                  "Service it shows is applied with `kubectl apply -f`")
 @pytest.mark.parametrize("manifest", ["helloworld-go-timeout.yaml", "helloworld-autoscaling.yaml",
                                       "runtime-probes.yaml", "helloworld-go-gpu-sharing.yaml"])
 def test_every_seed_service_is_accepted(target: Target, namespace: str, manifest: str) -> None:
@@ -79,6 +83,8 @@ def test_every_seed_service_is_accepted(target: Target, namespace: str, manifest
     assert target.get("serving.knative.dev/v1", "Service", name, namespace) is not None
 
 
+@pytest.mark.spec("SHOULD", "stable", source="seed 004 (Best practices for AI model inference with Knative): "
+                  "config-autoscaler and config-observability are changed with kubectl")
 @pytest.mark.parametrize("manifest", ["config-autoscaler.yaml", "config-observability.yaml"])
 def test_seed_config_maps_apply_unchanged(target: Target, manifest: str) -> None:
     doc = yaml.safe_load((SEED_004 / manifest).read_text())
@@ -89,6 +95,8 @@ def test_seed_config_maps_apply_unchanged(target: Target, manifest: str) -> None
         assert {k: live["data"].get(k) for k in doc["data"]} == doc["data"]
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/serving pkg/apis/autoscaling: \"min-scale=%d is greater than "
+                  "max-scale=%d\" is refused at admission")
 def test_min_scale_over_max_scale_is_refused(target: Target, namespace: str) -> None:
     result = kubectl(target, "apply", "-f", "-", stdin=seed("invalid-min-over-max.yaml", namespace), check=False)
     assert result.returncode != 0
@@ -96,6 +104,8 @@ def test_min_scale_over_max_scale_is_refused(target: Target, namespace: str) -> 
     assert "min-scale" in result.stderr
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Knative docs use `kubectl wait --for=condition=Ready`; it reads "
+                  "conditions through watch")
 def test_wait_for_a_condition_and_for_deletion(target: Target, namespace: str) -> None:
     env = {**os.environ, "KUBECONFIG": str(target.kubeconfig)}
     waiting = subprocess.Popen(["kubectl", "wait", "--for=condition=KproofProbe", f"namespace/{namespace}",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from conformance.api.manifests import service
 from conformance.helpers import refused
 from kproof.target import Target
@@ -9,6 +11,8 @@ from kproof.target import Target
 KSVC = ("serving.knative.dev/v1", "Service")
 
 
+@pytest.mark.spec("MUST", "stable", source="Kubernetes API conventions (kubernetes/community api-conventions.md, "
+                  "metadata.generation): it changes with the spec, not the status")
 def test_generation_counts_spec_changes_only(target: Target, namespace: str) -> None:
     created = target.create(service("gen", namespace))
     assert created["metadata"]["generation"] == 1
@@ -20,6 +24,9 @@ def test_generation_counts_spec_changes_only(target: Target, namespace: str) -> 
     assert again["metadata"]["generation"] == 2
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Kubernetes API concepts "
+                  "(kubernetes.io/docs/reference/using-api/api-concepts): a no-op update leaves resourceVersion as "
+                  "it was")
 def test_a_patch_that_changes_nothing_writes_nothing(target: Target, namespace: str) -> None:
     body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "same", "namespace": namespace},
             "data": {"k": "v"}}
@@ -28,6 +35,8 @@ def test_a_patch_that_changes_nothing_writes_nothing(target: Target, namespace: 
     assert again["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Kubernetes API conventions: with a status subresource, the main "
+                  "resource ignores status and /status ignores the rest")
 def test_status_is_written_through_its_subresource(target: Target, namespace: str) -> None:
     condition = {"type": "KproofProbe", "status": "True", "reason": "Testing", "message": "conformance"}
     ignored = target.patch("v1", "Namespace", namespace,
@@ -41,6 +50,9 @@ def test_status_is_written_through_its_subresource(target: Target, namespace: st
     assert response.json()["metadata"]["labels"]["x"] == "y"
 
 
+@pytest.mark.spec("MUST", "stable", source="Kubernetes API concepts "
+                  "(kubernetes.io/docs/reference/using-api/api-concepts), resource versions: an update with a stale "
+                  "resourceVersion is 409 Conflict")
 def test_update_with_stale_version_conflicts(target: Target, namespace: str) -> None:
     first = target.create(service("stale", namespace))
     target.patch(*KSVC, "stale", {"metadata": {"labels": {"v": "2"}}}, namespace)
@@ -49,6 +61,9 @@ def test_update_with_stale_version_conflicts(target: Target, namespace: str) -> 
     assert err.status == 409
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs serving/knative-api-specification-1.0.md: traffic "
+                  "\"defaults to 100% traffic to the latest Ready Revision\"; timeoutSeconds \"If unspecified, a "
+                  "system default will be provided\"")
 def test_knative_defaults_are_filled_in(target: Target, namespace: str) -> None:
     created = target.create(service("defaults", namespace))
     spec = created["spec"]["template"]["spec"]

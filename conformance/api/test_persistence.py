@@ -8,6 +8,9 @@ from conformance.api.manifests import service
 from kproof.target import RESTART, Target
 
 
+@pytest.mark.spec("MUST", "stable", source="Kubernetes objects are persistent entities "
+                  "(kubernetes.io/docs/concepts/overview/working-with-objects): they outlive a restart of the "
+                  "control plane")
 @pytest.mark.requires(RESTART)
 def test_objects_survive_a_restart(target: Target, namespace: str) -> None:
     created = target.create(service("durable", namespace))

@@ -49,6 +49,9 @@ def _invalid_services(ns: str) -> list[tuple[str, dict, str]]:
 SERVICE_CASES = [c[0] for c in _invalid_services("x")]
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs serving/knative-api-specification-1.0.md, Detailed "
+                  "Resources: REQUIRED fields and their bounds (containers Min 1, containerConcurrency, "
+                  "timeoutSeconds, traffic percents \"MUST sum to 100\")")
 @pytest.mark.parametrize("case", SERVICE_CASES)
 def test_invalid_service_is_refused(target: Target, namespace: str, case: str) -> None:
     _, manifest, field = next(c for c in _invalid_services(namespace) if c[0] == case)
@@ -56,6 +59,8 @@ def test_invalid_service_is_refused(target: Target, namespace: str, case: str) -
     assert target.get("serving.knative.dev/v1", "Service", "bad", namespace) is None
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs eventing/control-plane.md#trigger: spec.broker and "
+                  "spec.subscriber are REQUIRED")
 @pytest.mark.parametrize(("case", "spec", "field"), [
     ("no-broker", {"broker": ""}, "spec.broker"),
     ("attribute-name", {"filter": {"attributes": {"Type": "x"}}}, "spec.filter.attributes"),
@@ -67,6 +72,8 @@ def test_invalid_trigger_is_refused(target: Target, namespace: str, case: str, s
     assert_invalid(refused(lambda: target.create(_trigger(namespace, **spec))), field)
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/eventing Trigger validation: one dialect per filter "
+                  "(\"multiple dialects found\")")
 def test_one_dialect_per_filter(target: Target, namespace: str) -> None:
     manifest = _trigger(namespace, filters=[{"exact": {"type": "a"}, "prefix": {"source": "b"}}])
     err = refused(lambda: target.create(manifest))
@@ -74,6 +81,8 @@ def test_one_dialect_per_filter(target: Target, namespace: str) -> None:
     assert "multiple dialects found" in status_of(err)["message"]
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs eventing/control-plane.md#subscription-lifecycle: \"The "
+                  "spec.subscriber destination MUST be set\"; sources' sink is required")
 @pytest.mark.parametrize(("kind", "api_version", "spec", "field"), [
     ("KafkaSource", "sources.knative.dev/v1beta1", {"bootstrapServers": ["127.0.0.1:9092"], "sink": SINK},
      "spec.topics"),
@@ -91,6 +100,8 @@ def test_invalid_source_or_subscription_is_refused(target: Target, namespace: st
     assert_invalid(refused(lambda: target.create(manifest)), field)
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs eventing/control-plane.md#trigger-lifecycle: \"Once "
+                  "created, the Trigger's spec.broker MUST NOT permit updates\"")
 def test_trigger_broker_is_immutable(target: Target, namespace: str) -> None:
     target.create({**_trigger(namespace), "metadata": {"name": "fixed", "namespace": namespace}})
     err = refused(lambda: target.patch("eventing.knative.dev/v1", "Trigger", "fixed",
@@ -99,6 +110,8 @@ def test_trigger_broker_is_immutable(target: Target, namespace: str) -> None:
     assert "Immutable" in status_of(err)["message"]
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs eventing/control-plane.md#broker-lifecycle: \"the "
+                  "eventing.knative.dev/broker.class annotation and the spec.config field MUST be immutable\"")
 def test_broker_class_is_immutable(target: Target, namespace: str) -> None:
     target.create({"apiVersion": "eventing.knative.dev/v1", "kind": "Broker",
                    "metadata": {"name": "b", "namespace": namespace}})
@@ -107,6 +120,9 @@ def test_broker_class_is_immutable(target: Target, namespace: str) -> None:
     assert err.status in (400, 422)
 
 
+@pytest.mark.spec("MUST", "stable", source="Kubernetes API concepts "
+                  "(kubernetes.io/docs/reference/using-api/api-concepts), field validation: fieldValidation=Strict "
+                  "refuses an unknown field, naming it (GA since 1.27)")
 def test_strict_field_validation_names_the_unknown_field(target: Target, namespace: str) -> None:
     manifest = service("strict", namespace)
     manifest["spec"]["template"]["spec"]["containers"][0]["imageTypo"] = IMAGE
@@ -115,6 +131,9 @@ def test_strict_field_validation_names_the_unknown_field(target: Target, namespa
     assert 'unknown field "spec.template.spec.containers[0].imageTypo"' in status_of(err)["message"]
 
 
+@pytest.mark.spec("MUST", "stable", source="Kubernetes API concepts "
+                  "(kubernetes.io/docs/reference/using-api/api-concepts), field validation: without Strict, unknown "
+                  "fields are dropped (structural schema pruning)")
 def test_unknown_fields_are_dropped_without_strict(target: Target, namespace: str) -> None:
     manifest = service("lenient", namespace)
     manifest["spec"]["template"]["spec"]["containers"][0]["imageTypo"] = IMAGE

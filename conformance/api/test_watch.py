@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from conformance.helpers import unique
 from kproof.target import Target
 
@@ -22,6 +24,9 @@ def _collect(target: Target, namespace: str, count: int, **kwargs: object) -> li
     return events
 
 
+@pytest.mark.spec("MUST", "stable", source="Kubernetes API concepts "
+                  "(kubernetes.io/docs/reference/using-api/api-concepts), efficient detection of changes: watch "
+                  "events arrive in resourceVersion order")
 def test_events_arrive_in_order(target: Target, namespace: str) -> None:
     run = unique("w")
     start = target.list("v1", "ConfigMap", namespace)
@@ -38,12 +43,18 @@ def test_events_arrive_in_order(target: Target, namespace: str) -> None:
     assert len(set(versions)) == 3
 
 
+@pytest.mark.spec("MUST", "stable", source="Kubernetes API concepts "
+                  "(kubernetes.io/docs/reference/using-api/api-concepts): a watch without a resourceVersion starts "
+                  "with an ADDED event for every current object")
 def test_watch_without_version_starts_with_current_objects(target: Target, namespace: str) -> None:
     target.create(_config_map("existing", namespace))
     events = _collect(target, namespace, 1)
     assert events[0]["type"] == "ADDED" and events[0]["object"]["metadata"]["name"] == "existing"
 
 
+@pytest.mark.spec("MUST", "stable", source="Kubernetes API concepts "
+                  "(kubernetes.io/docs/reference/using-api/api-concepts): a watch from a resourceVersion sends the "
+                  "changes after it")
 def test_watch_resumes_after_a_version(target: Target, namespace: str) -> None:
     created = target.create(_config_map("resume", namespace))
     target.patch("v1", "ConfigMap", "resume", {"data": {"n": "1"}}, namespace)
@@ -52,6 +63,9 @@ def test_watch_resumes_after_a_version(target: Target, namespace: str) -> None:
     assert [(e["type"], e["object"]["data"]["n"]) for e in events] == [("MODIFIED", "1"), ("MODIFIED", "2")]
 
 
+@pytest.mark.spec("MUST", "stable", source="Kubernetes API concepts "
+                  "(kubernetes.io/docs/reference/using-api/api-concepts): watch sends ADDED, MODIFIED and DELETED as "
+                  "they happen")
 def test_watch_sees_changes_made_while_watching(target: Target, namespace: str) -> None:
     def change() -> None:
         target.create(_config_map("live", namespace))
@@ -65,6 +79,8 @@ def test_watch_sees_changes_made_while_watching(target: Target, namespace: str) 
     assert events and events[0]["type"] == "ADDED"
 
 
+@pytest.mark.spec("MUST", "stable", source="Kubernetes API concepts "
+                  "(kubernetes.io/docs/reference/using-api/api-concepts): labelSelector filters list and watch")
 def test_label_selector_filters_events(target: Target, namespace: str) -> None:
     version = target.raw("GET", f"/api/v1/namespaces/{namespace}/configmaps").json()["metadata"]["resourceVersion"]
     target.create(_config_map("other", namespace, {"team": "b"}))

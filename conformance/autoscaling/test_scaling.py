@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from conformance.autoscaling.support import FAST_WINDOW, Load, autoscaler, ready_pods
 from conformance.helpers import eventually, restoring_config
 from conformance.serving.support import deploy, service
@@ -19,6 +21,10 @@ def _deploy(target: Target, namespace: str, app_image, name: str, annotations: d
                            annotations={**FAST_WINDOW, **(annotations or {})}))
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Knative docs, serving/autoscaling/concurrency: the KPA scales a "
+                  "Revision to the in-flight requests over its target; seed 004 (Best practices for AI model "
+                  "inference with Knative): concurrency is the metric to use")
+@pytest.mark.quick
 def test_concurrency_scales_out_to_the_load(target: Target, namespace: str, app_image) -> None:
     _deploy(target, namespace, app_image, "conc")
     with Load(target, "conc", namespace, path="/?sleep=500", clients=5) as load:
@@ -27,6 +33,8 @@ def test_concurrency_scales_out_to_the_load(target: Target, namespace: str, app_
     assert not load.failures, load.failures
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Knative docs, serving/autoscaling/scale-bounds: max-scale, \"the "
+                  "maximum number of replicas that each revision should have\"")
 def test_max_scale_caps_the_replicas(target: Target, namespace: str, app_image) -> None:
     _deploy(target, namespace, app_image, "capped", {"autoscaling.knative.dev/max-scale": "2"})
     seen = []
@@ -40,6 +48,8 @@ def test_max_scale_caps_the_replicas(target: Target, namespace: str, app_image) 
     assert not load.failures, load.failures
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Knative docs, serving/autoscaling/scale-bounds: min-scale, \"the "
+                  "minimum number of replicas that each Revision should have\"")
 def test_min_scale_holds_a_floor_without_traffic(target: Target, namespace: str, app_image) -> None:
     _deploy(target, namespace, app_image, "floor", {"autoscaling.knative.dev/min-scale": "2"})
     eventually(lambda: ready_pods(target, namespace, "floor") == 2, 60, "at its floor of 2")
@@ -47,11 +57,16 @@ def test_min_scale_holds_a_floor_without_traffic(target: Target, namespace: str,
     assert ready_pods(target, namespace, "floor") == 2
 
 
+@pytest.mark.spec("MUST", "stable", source="Knative docs, serving/autoscaling/scale-bounds: initial-scale, \"the "
+                  "initial target scale a Revision must reach immediately after it is created before it is marked as "
+                  "Ready\"")
 def test_initial_scale_starts_that_many(target: Target, namespace: str, app_image) -> None:
     _deploy(target, namespace, app_image, "initial", {"autoscaling.knative.dev/initial-scale": "3"})
     assert ready_pods(target, namespace, "initial") >= 3, "Ready only once the initial scale is reached"
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Knative docs, serving/autoscaling/autoscaling-metrics: the rps metric "
+                  "with the KPA")
 def test_rps_metric_scales_on_request_rate(target: Target, namespace: str, app_image) -> None:
     # 10 requests a second per replica at 70% utilization: 7; 40 a second asks for ceil(40 / 7) = 6.
     _deploy(target, namespace, app_image, "rate", {"autoscaling.knative.dev/metric": "rps",
@@ -61,6 +76,8 @@ def test_rps_metric_scales_on_request_rate(target: Target, namespace: str, app_i
     assert not load.failures, load.failures
 
 
+@pytest.mark.spec("SHOULD", "stable", source="seed 002 (Knative autoscaling with Benthos, pull-based): `metric: "
+                  "rps`, `target: 200`, `window: 6s`, `max-scale: 10`")
 def test_seed_002_annotations_are_honoured(target: Target, namespace: str, app_image) -> None:
     # benthos-vader's annotations: metric rps, target 200 (140 a second per replica), window 6s, max 10.
     annotations = {"autoscaling.knative.dev/metric": "rps", "autoscaling.knative.dev/target": "200",
@@ -74,6 +91,8 @@ def test_seed_002_annotations_are_honoured(target: Target, namespace: str, app_i
     assert not load.failures, load.failures
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Knative docs, serving/autoscaling/kpa-specific: panic mode, when the "
+                  "panic window's concurrency reaches the panic threshold")
 def test_a_burst_panics_and_scales_within_a_few_ticks(target: Target, namespace: str, app_image) -> None:
     _deploy(target, namespace, app_image, "burst")
     with Load(target, "burst", namespace, path="/?sleep=3000", clients=12) as load:
@@ -84,6 +103,8 @@ def test_a_burst_panics_and_scales_within_a_few_ticks(target: Target, namespace:
     assert not load.failures, load.failures
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Knative docs, serving/autoscaling/kpa-specific: max-scale-down-rate "
+                  "bounds each step down")
 def test_scale_down_follows_the_max_scale_down_rate(target: Target, namespace: str, app_image) -> None:
     _deploy(target, namespace, app_image, "down")
     with Load(target, "down", namespace, path="/?sleep=500", clients=8):
@@ -105,6 +126,10 @@ def test_scale_down_follows_the_max_scale_down_rate(target: Target, namespace: s
     assert any(1 < desired < 8 for desired, _ in samples), f"no step on the way down: {samples}"
 
 
+@pytest.mark.spec("MAY", "stable", source="knative/specs serving/knative-api-specification-1.0.md#revision: "
+                  "\"Revisions ... with no referencing Routes MAY be automatically scaled to zero\"; knative/specs "
+                  "serving/knative-api-specification-1.0.md#request-routing: the routing infrastructure \"MUST hold "
+                  "(delay) requests until an available instance is ready\"")
 def test_idle_scales_to_zero_and_the_next_request_wakes_it(target: Target, namespace: str, app_image) -> None:
     with restoring_config(target, "knative-serving", "config-autoscaler"):
         # The shortest grace period Knative allows (6 s), so that zero comes in seconds.
@@ -124,6 +149,8 @@ def test_idle_scales_to_zero_and_the_next_request_wakes_it(target: Target, names
     assert ready_pods(target, namespace, "sleepy") >= 1
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Knative docs, serving/autoscaling: the config-autoscaler ConfigMap; "
+                  "changes apply to running Revisions")
 def test_config_autoscaler_changes_apply_without_a_restart(target: Target, namespace: str, app_image) -> None:
     _deploy(target, namespace, app_image, "global")
     eventually(lambda: ready_pods(target, namespace, "global") == 1, 60, "at one replica")

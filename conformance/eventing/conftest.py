@@ -17,7 +17,7 @@ def bench(target: Target, app_image: Callable[[str], str]) -> Iterator[Bench]:
     try:
         yield bench
     finally:
-        target.delete("v1", "Namespace", bench.namespace, wait=False)
+        target.release_namespace(bench.namespace)
 
 
 @pytest.fixture(autouse=True)

@@ -7,11 +7,15 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
+
 from conformance.eventing.support import BROKER, TRIGGER, Bench, broker_manifest, event, ids, sink_ref
 from conformance.helpers import assert_invalid, refused, unique
 from kproof.target import condition_status
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs eventing/control-plane.md#broker-lifecycle: \"When a "
+                  "Broker's Ready condition is true, the Broker MUST provide a status.address.url\"")
 def test_broker_is_ready_with_an_address_on_its_path(bench: Bench) -> None:
     broker = bench.target.get(*BROKER, "default", bench.namespace)
     assert condition_status(broker, "Ready") == "True"
@@ -21,6 +25,8 @@ def test_broker_is_ready_with_an_address_on_its_path(bench: Bench) -> None:
     assert annotations.get("eventing.knative.dev/broker.class"), "the broker class is defaulted"
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs eventing/control-plane.md#trigger-lifecycle: \"The "
+                  "Trigger's controller MUST also set the status.subscriberUri field\"")
 def test_trigger_is_ready_with_its_subscriber_uri(bench: Bench) -> None:
     trigger = bench.trigger(unique("t"), "/ready", filters=[{"exact": {"type": "kproof.ready"}}])
     uri = trigger["status"]["subscriberUri"]
@@ -29,6 +35,9 @@ def test_trigger_is_ready_with_its_subscriber_uri(bench: Bench) -> None:
     assert condition_status(trigger, "SubscriberResolved") == "True"
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs eventing/control-plane.md#trigger-lifecycle: \"A Trigger "
+                  "MAY be created before the referenced Broker\"; until the Broker is ready \"the Trigger's Ready "
+                  "condition MUST be false\"")
 def test_a_trigger_made_before_its_broker_becomes_ready_when_the_broker_appears(bench: Bench) -> None:
     late = unique("late")
     name = unique("t")
@@ -47,6 +56,9 @@ def test_a_trigger_made_before_its_broker_becomes_ready_when_the_broker_appears(
         bench.target.delete(*BROKER, late, bench.namespace, wait=False)
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs eventing/control-plane.md#trigger-lifecycle: \"the Trigger "
+                  "MUST set the Ready condition to false, and at least one condition MUST indicate the reason for "
+                  "the error\"")
 def test_a_trigger_with_an_unresolvable_subscriber_is_not_ready(bench: Bench) -> None:
     name = unique("t")
     bench.target.create({"apiVersion": TRIGGER[0], "kind": TRIGGER[1],
@@ -57,6 +69,7 @@ def test_a_trigger_with_an_unresolvable_subscriber_is_not_ready(bench: Bench) ->
     assert condition_status(found, "Ready") == "False"
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs eventing/control-plane.md#trigger: spec.broker is REQUIRED")
 def test_a_trigger_without_a_broker_is_refused(bench: Bench) -> None:
     err = refused(lambda: bench.target.create({
         "apiVersion": TRIGGER[0], "kind": TRIGGER[1], "metadata": {"name": unique("t"), "namespace": bench.namespace},
@@ -64,6 +77,8 @@ def test_a_trigger_without_a_broker_is_refused(bench: Bench) -> None:
     assert_invalid(err, "spec.broker")
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/eventing Trigger validation: a `cesql` filter is parsed at "
+                  "admission (new trigger filters, GA since knative/eventing#8067)")
 def test_a_bad_cesql_expression_is_refused(bench: Bench) -> None:
     err = refused(lambda: bench.target.create({
         "apiVersion": TRIGGER[0], "kind": TRIGGER[1], "metadata": {"name": unique("t"), "namespace": bench.namespace},
@@ -72,6 +87,9 @@ def test_a_bad_cesql_expression_is_refused(bench: Bench) -> None:
     assert_invalid(err, "spec.filters[0].cesql")
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/specs eventing/data-plane.md#minimum-supported-protocol: "
+                  "\"MUST support the CloudEvents 1.0 protocol and the binary and structured content modes\"; "
+                  "CloudEvents 0.3 as Knative's broker takes it")
 def test_ingress_accepts_cloudevents_in_both_modes_and_versions(bench: Bench) -> None:
     bench.trigger(unique("t"), "/modes", filters=[{"prefix": {"type": "kproof.modes"}}])
     v1_binary = event("kproof.modes.binary", color="red")
@@ -89,6 +107,9 @@ def test_ingress_accepts_cloudevents_in_both_modes_and_versions(bench: Bench) ->
         assert record["event"].get("knativearrivaltime"), "the broker stamps knativearrivaltime"
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/specs "
+                  "eventing/data-plane.md#event-acknowledgement-and-delivery-retry: \"400 Unparsable event\"; "
+                  "Knative's broker ingress: 404 for an unknown broker, 405 for another verb")
 def test_ingress_refuses_what_it_cannot_take(bench: Bench) -> None:
     url = bench.broker_url()
     ce = {"ce-specversion": "1.0", "ce-source": "/kproof", "ce-type": "kproof.bad", "content-type": "application/json"}
@@ -114,6 +135,8 @@ BAD_ATTRIBUTES = {"type:spoofed.type": "x", "foo bar": "x", "a.b": "x", "f\u00e9
                   "subject": "line\r\nbreak"}
 
 
+@pytest.mark.spec("SHOULD", "stable", source="CloudEvents 1.0 spec: attribute names \"MUST consist of lower-case "
+                  "letters ('a' to 'z') or digits\"; Knative's broker refuses others with 400")
 def test_ingress_refuses_bad_attribute_names_and_values(bench: Bench) -> None:
     url = bench.broker_url()
     structured = {"content-type": "application/cloudevents+json"}
@@ -126,6 +149,8 @@ def test_ingress_refuses_bad_attribute_names_and_values(bench: Bench) -> None:
     assert bench.forward(url, headers=structured, body=deep)["status"] in (202, 400), "data nested 2,000 deep"
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs eventing/control-plane.md#content-based-routing: \"The "
+                  "implementation MUST NOT modify the event data in this process\"")
 def test_binary_data_passes_through_unchanged(bench: Bench) -> None:
     bench.trigger(unique("t"), "/bytes", filters=[{"exact": {"type": "kproof.bytes"}}])
     payload = bytes(range(256))

@@ -35,6 +35,9 @@ def subscription(name: str, namespace: str, channel_name: str, subscriber: dict,
             "spec": spec}
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/specs eventing/control-plane.md#topology-based-routing: \"each "
+                  "Subscription MUST generate one delivery attempt per Subscription\"; the InMemoryChannel as the "
+                  "default channel (Knative's default-ch-webhook)")
 def test_a_channel_defaults_to_an_in_memory_channel_and_fans_out_to_three_subscribers(bench: Bench) -> None:
     name = unique("fanout")
     created = bench.target.create(channel(name, bench.namespace))
@@ -57,6 +60,8 @@ def test_a_channel_defaults_to_an_in_memory_channel_and_fans_out_to_three_subscr
     assert len(listed) == 3, "the channel lists its subscribers in its status"
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs eventing/control-plane.md#event-delivery: \"the reply "
+                  "event MUST be delivered to the spec.reply destination\"")
 def test_a_subscription_sends_replies_to_its_reply_destination(bench: Bench) -> None:
     name = unique("reply")
     bench.configure("replier", reply={"type": "kproof.channel.reply", "source": "/replier"})
@@ -70,6 +75,9 @@ def test_a_subscription_sends_replies_to_its_reply_destination(bench: Bench) -> 
     assert reply["event"]["type"] == "kproof.channel.reply"
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs eventing/control-plane.md#subscription-lifecycle: \"the "
+                  "Subscription MUST set the Ready condition to false, and at least one condition MUST indicate the "
+                  "reason for the error\"")
 def test_a_subscription_to_a_missing_subscriber_is_not_ready(bench: Bench) -> None:
     name = unique("missing")
     bench.target.create(channel(name, bench.namespace))
@@ -79,6 +87,8 @@ def test_a_subscription_to_a_missing_subscriber_is_not_ready(bench: Bench) -> No
     assert condition_status(found, "Ready") == "False"
 
 
+@pytest.mark.spec("SHOULD", "stable", source="seed 003 (Deep Learning Inference Through Knative, Ceph RGW PubSub): "
+                  "ContainerSource -> Channel -> Subscription to the classifier Service")
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 def test_seed_003_channel_and_subscription(bench: Bench, app_image: Callable[[str], str]) -> None:
     """Seed 003's YAML (moved to today's API versions) applied with kubectl; its subscriber, the

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 
+import pytest
+
 from conformance.eventing.support import Bench, event, ids, sink_ref
 from conformance.helpers import unique
 
@@ -15,6 +17,9 @@ def with_dls(bench: Bench, delivery: dict, path: str) -> dict:
     return {**delivery, "deadLetterSink": sink_ref("dls", bench.namespace, path)}
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs eventing/control-plane.md#event-delivery: \"If the event "
+                  "delivery fails with a retryable error, it MUST be retried up to retry times\"")
+@pytest.mark.quick
 def test_three_failures_then_success_is_delivered_once(bench: Bench) -> None:
     bench.configure("flaky", fail_first=3, fail_status=503)
     bench.configure("dls")
@@ -28,6 +33,9 @@ def test_three_failures_then_success_is_delivered_once(bench: Bench) -> None:
     assert bench.settled("dls", "/dead", quiet=1.0) == [], "a delivered event never reaches the dead-letter sink"
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/specs eventing/control-plane.md#event-delivery: the event "
+                  "\"MUST be delivered to the deadLetterSink\"; Knative docs, event delivery: knativeerrordest, "
+                  "knativeerrorcode and knativeerrordata are added")
 def test_four_failures_land_in_the_dead_letter_sink_with_the_error_extensions(bench: Bench) -> None:
     bench.configure("flaky", fail_first=4, fail_status=503)
     bench.configure("dls")
@@ -45,6 +53,9 @@ def test_four_failures_land_in_the_dead_letter_sink_with_the_error_extensions(be
     assert base64.b64decode(attributes["knativeerrordata"]) == b"recorded\n", "the subscriber's response body"
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/specs "
+                  "eventing/data-plane.md#event-acknowledgement-and-delivery-retry: 400 \"Unparsable event\" is not "
+                  "retried")
 def test_400_is_not_retried(bench: Bench) -> None:
     bench.configure("flaky", fail_first=100, fail_status=400)
     bench.configure("dls")
@@ -57,6 +68,8 @@ def test_400_is_not_retried(bench: Bench) -> None:
     assert len(bench.settled("flaky", "/final", quiet=1.0)) == 1, "400 is final: one attempt only"
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs eventing/control-plane.md#broker: spec.delivery, \"A "
+                  "default delivery options for Triggers which do not specify more-specific options\"")
 def test_the_brokers_delivery_applies_when_the_trigger_has_none(bench: Bench) -> None:
     name = unique("b")
     bench.target.create({"apiVersion": "eventing.knative.dev/v1", "kind": "Broker",
@@ -76,6 +89,8 @@ def test_the_brokers_delivery_applies_when_the_trigger_has_none(bench: Bench) ->
         bench.target.delete("eventing.knative.dev/v1", "Broker", name, bench.namespace, wait=False)
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs eventing/control-plane.md#content-based-routing: \"Reply "
+                  "events generated during event delivery MUST be re-enqueued by the Broker\"")
 def test_replies_chain_across_two_triggers(bench: Bench) -> None:
     bench.configure("replier", reply={"type": "kproof.chain.second", "source": "/replier", "data": {"step": 2}})
     bench.trigger(unique("first"), "/first", sink="replier", filters=[{"exact": {"type": "kproof.chain.first"}}])
@@ -89,6 +104,8 @@ def test_replies_chain_across_two_triggers(bench: Bench) -> None:
     assert second["event"]["source"] == "/replier"
 
 
+@pytest.mark.spec("MAY", "stable", source="knative/specs eventing/control-plane.md#content-based-routing: "
+                  "\"Implementations MAY implement event-loop detection\" (Knative's knativebrokerttl)")
 def test_the_ttl_ends_a_reply_loop(bench: Bench) -> None:
     # A subscriber that answers every event with another event of the type it subscribes to.
     bench.configure("replier", reply={"type": "kproof.loop", "source": "/replier"})

@@ -44,6 +44,8 @@ def curl_event(target: Target, url: str, type_: str, **extensions: str) -> int:
     return int(subprocess.run(command, capture_output=True, text=True, timeout=30, check=True).stdout)
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Knative docs, getting started with eventing: a Broker, Triggers and "
+                  "Services applied with kubectl, CloudEvents sent with curl, each reaching the matching subscribers")
 def test_kubectl_broker_triggers_and_a_curl(target: Target, namespace: str, app_image: Callable[[str], str]
                                             ) -> None:
     require_eventing(target)

@@ -44,6 +44,9 @@ CASES: dict[str, tuple[dict, set[str]]] = {
 }
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs eventing/control-plane.md#triggerfilter: \"All keys MUST "
+                  "match\", \"an attribute with that name MUST be present\"; Knative docs, trigger filters: the "
+                  "exact, prefix, suffix, all, any, not and cesql dialects (GA)")
 def test_filter_matrix(bench: Bench) -> None:
     for case, (spec, _) in CASES.items():
         bench.trigger(f"matrix-{case}", f"/{case}", filters=spec.get("filters"),
@@ -65,6 +68,7 @@ def test_filter_matrix(bench: Bench) -> None:
         == expected_total, "each matching event arrives exactly once"
 
 
+@pytest.mark.spec("MAY", "alpha", source="kproof: a CEL filter dialect (seed 000 names CEL filters); not Knative's")
 def test_cel_dialect(bench: Bench) -> None:
     """kproof's CEL extension (seed 000 names CEL filters); a cluster without it refuses the field."""
     name = unique("cel")
@@ -77,6 +81,8 @@ def test_cel_dialect(bench: Bench) -> None:
     assert ids(bench.settled("sink", "/cel")) == [high["id"]]
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/eventing pkg/eventfilter/subscriptionsapi: an empty all or any "
+                  "filter passes every event")
 def test_filters_all_and_any_when_empty_pass_everything(bench: Bench) -> None:
     bench.trigger(unique("t"), "/empty-all", filters=[{"all": []}, {"exact": {"type": "kproof.empty"}}])
     bench.trigger(unique("t"), "/empty-any", filters=[{"any": []}, {"exact": {"type": "kproof.empty"}}])
@@ -91,12 +97,14 @@ def _trigger(target: Target, namespace: str, filters: list) -> dict:
             "spec": {"broker": "default", "subscriber": sink_ref("sink", namespace), "filters": filters}}
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/eventing Trigger validation: \"multiple dialects found\"")
 def test_one_dialect_per_filter(bench: Bench) -> None:
     err = refused(lambda: bench.target.create(_trigger(bench.target, bench.namespace, [
         {"exact": {"type": "a"}, "prefix": {"type": "b"}}])))
     assert err.status in (400, 422) and "multiple dialects found" in status_of(err).get("message", "")
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/eventing Trigger validation of `filters`")
 @pytest.mark.parametrize(("filters", "field"), [
     ([{"prefix": {"Type": "a"}}], "spec.filters[0].prefix"),
     ([{"any": [{"cesql": "LENGTH("}]}], "spec.filters[0].any[0].cesql"),

@@ -31,6 +31,8 @@ def kafka_broker(bench: Bench, name: str) -> str:
     return bench.broker_url(name)
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs eventing/control-plane.md#broker-lifecycle: the Broker "
+                  "contract holds for every class; Knative docs, Apache Kafka Broker (broker.class: Kafka)")
 @pytest.mark.requires(KAFKA)
 def test_a_kafka_broker_filters_and_delivers(bench: Bench) -> None:
     name = unique("kb")
@@ -98,6 +100,9 @@ def _deliveries(recorder: str) -> Counter:
     return Counter(r["event"]["id"] for r in records if r.get("event") and 200 <= r["status"] < 300)
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/specs eventing/control-plane.md#content-based-routing: \"the "
+                  "Broker MUST durably enqueue the event\"; Knative docs, Apache Kafka Broker: events are kept in a "
+                  "Kafka topic")
 @pytest.mark.requires(RESTART, KAFKA)
 @pytest.mark.parametrize("crash", [False, True], ids=["restart", "data-plane-killed"])
 def test_a_kafka_broker_loses_nothing_across_a_restart(target: Target, namespace: str, outside_recorder: str,

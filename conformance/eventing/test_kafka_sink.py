@@ -42,6 +42,9 @@ def headers_of(record) -> dict[str, str]:
     return {name: value.decode() for name, value in record.headers() or []}
 
 
+@pytest.mark.spec("SHOULD", "alpha", source="Knative docs, eventing/sinks/kafka-sink (KafkaSink, "
+                  "eventing.knative.dev/v1alpha1): each accepted event is written to the topic, in binary or "
+                  "structured content mode")
 @pytest.mark.requires(KAFKA)
 @pytest.mark.parametrize("mode", ["binary", "structured"])
 def test_events_posted_to_a_kafka_sink_arrive_in_its_topic(bench: Bench, mode: str) -> None:
@@ -72,6 +75,8 @@ def test_events_posted_to_a_kafka_sink_arrive_in_its_topic(bench: Bench, mode: s
         assert body["id"] == sent["id"] and body["type"] == "kproof.sink.order" and body["data"] == {"order": 42}
 
 
+@pytest.mark.spec("SHOULD", "alpha", source="Knative docs, eventing/sinks/kafka-sink (KafkaSink, "
+                  "eventing.knative.dev/v1alpha1): a KafkaSink is an Addressable a Trigger can deliver to")
 @pytest.mark.requires(KAFKA)
 def test_trigger_to_kafka_sink_to_kafka_source_delivers_end_to_end(bench: Bench) -> None:
     bootstrap = kafka_of(bench.target)
@@ -103,6 +108,8 @@ def test_trigger_to_kafka_sink_to_kafka_source_delivers_end_to_end(bench: Bench)
     assert first["data"] == {"n": 0}, "the event passes through the topic as it was"
 
 
+@pytest.mark.spec("SHOULD", "alpha", source="Knative docs, eventing/sinks/kafka-sink (KafkaSink, "
+                  "eventing.knative.dev/v1alpha1): topic and bootstrapServers are required")
 def test_an_invalid_kafka_sink_is_refused_naming_the_field(bench: Bench) -> None:
     require_kafka_sink(bench.target)
     base = {"apiVersion": KAFKA_SINK[0], "kind": KAFKA_SINK[1], "metadata": {"namespace": bench.namespace}}
@@ -116,6 +123,9 @@ def test_an_invalid_kafka_sink_is_refused_naming_the_field(bench: Bench) -> None
         assert refused.value.status == 422 and field in refused.value.body, refused.value.body
 
 
+@pytest.mark.spec("SHOULD", "alpha", source="knative/specs common/error-signalling.md: \"Conditions where the status "
+                  "is False MUST provide a failure reason\"; Knative docs, eventing/sinks/kafka-sink (KafkaSink, "
+                  "eventing.knative.dev/v1alpha1)")
 @pytest.mark.requires(KAFKA)
 def test_a_kafka_sink_whose_topic_is_missing_is_not_ready_and_says_why(bench: Bench) -> None:
     bootstrap = kafka_of(bench.target)

@@ -27,6 +27,8 @@ def _header(record: dict, name: str) -> str | None:
     return next((v for k, v in record["headers"].items() if k.lower() == name.lower()), None)
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs eventing/control-plane.md#triggerfilter: \"Each key in the "
+                  "map MUST be compared ... All keys MUST match\"")
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 def test_a_three_key_exact_filter_applied_with_kubectl_matches_on_all_three(bench: Bench) -> None:
     name = unique("three")
@@ -42,6 +44,8 @@ def test_a_three_key_exact_filter_applied_with_kubectl_matches_on_all_three(benc
     assert ids(bench.settled("sink", "/three")) == [match["id"]]
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs eventing/control-plane.md#channel: spec.delivery, "
+                  "\"Default delivery options for Subscriptions which do not specify more-specific options\"")
 def test_a_channels_own_delivery_applies_to_subscriptions_without_one(bench: Bench) -> None:
     name = unique("chdls")
     bench.configure("flaky", fail_first=100, fail_status=500)
@@ -59,6 +63,7 @@ def test_a_channels_own_delivery_applies_to_subscriptions_without_one(bench: Ben
     assert len(bench.settled("flaky", "/chan-fail", quiet=1.0)) == 2, "the channel's retry 1: two attempts"
 
 
+@pytest.mark.spec("SHOULD", "beta", source="knative/eventing DeliverySpec.format (json: structured, ingress: binary)")
 def test_delivery_format_chooses_structured_or_binary_mode(bench: Bench) -> None:
     for fmt in ("json", "binary"):
         bench.trigger(unique(fmt), f"/format-{fmt}", filters=[{"exact": {"type": "kproof.format"}}],
@@ -82,6 +87,8 @@ def test_delivery_format_chooses_structured_or_binary_mode(bench: Bench) -> None
         assert record["event"]["id"] == sent["id"] and record["data"] == sent["data"], path
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/eventing broker ingress: an event is valid as "
+                  "cloudevents/sdk-go's Validate says")
 def test_the_ingress_judges_events_as_sdk_go_does(bench: Bench) -> None:
     bench.trigger(unique("t"), "/validity", filters=[{"exact": {"type": "kproof.validity"}}])
     url = bench.broker_url()
@@ -104,6 +111,8 @@ def test_the_ingress_judges_events_as_sdk_go_does(bench: Bench) -> None:
     assert _header(record, "ce-subject") is None and _header(record, "ce-region") is None
 
 
+@pytest.mark.spec("MUST", "stable", source="CloudEvents HTTP protocol binding 1.0, 3.1.3.2: header values \"MUST\" "
+                  "be percent-encoded where they are not printable ASCII")
 def test_header_values_reach_subscribers_percent_encoded_as_the_spec_says(bench: Bench) -> None:
     bench.trigger(unique("t"), "/encoding", filters=[{"exact": {"type": "kproof.encoding"}}])
     value = 'say "hi" 100% caf\u00e9 a+b/c?d=e&f#g'
@@ -114,6 +123,8 @@ def test_header_values_reach_subscribers_percent_encoded_as_the_spec_says(bench:
     assert record["event"]["greeting"] == value
 
 
+@pytest.mark.spec("MAY", "stable", source="knative/specs eventing/control-plane.md#content-based-routing: "
+                  "\"Implementations MAY implement event-loop detection\"")
 def test_the_ingress_takes_one_off_the_ttl_and_refuses_an_event_with_none_left(bench: Bench) -> None:
     url = bench.broker_url()
     binary = {"ce-specversion": "1.0", "ce-source": "/kproof", "ce-type": "kproof.ttl",
@@ -124,6 +135,7 @@ def test_the_ingress_takes_one_off_the_ttl_and_refuses_an_event_with_none_left(b
                          body="{}")["status"] == 202
 
 
+@pytest.mark.spec("SHOULD", "beta", source="knative/eventing: deliveries carry the Kn-Namespace header")
 def test_deliveries_carry_the_namespace_they_come_from(bench: Bench) -> None:
     bench.trigger(unique("t"), "/ns-trigger", filters=[{"exact": {"type": "kproof.namespace"}}])
     name = unique("chns")
@@ -139,6 +151,8 @@ def test_deliveries_carry_the_namespace_they_come_from(bench: Bench) -> None:
         assert _header(record, "Kn-Namespace") == bench.namespace, (path, record["headers"])
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Knative docs, triggers: the knative.dev/dependency annotation holds "
+                  "the Trigger until the dependency is Ready")
 def test_a_trigger_waits_for_its_dependency(bench: Bench) -> None:
     """Knative's `knative.dev/dependency`: DependencyReady is False while the PingSource does not exist, and
     the Trigger becomes Ready once it exists and is Ready. (The PingSource's events and their Kn-Namespace are
@@ -166,6 +180,8 @@ def test_a_trigger_waits_for_its_dependency(bench: Bench) -> None:
         bench.target.delete(*PING, source, bench.namespace, wait=False)
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/eventing Trigger validation: knative.dev/dependency must "
+                  "decode as an ObjectReference with kind, name, apiVersion")
 @pytest.mark.parametrize(("dependency", "field"), [
     ("PingSource/beat", "metadata.annotations[knative.dev/dependency]"),
     ('{"name": "beat", "apiVersion": "sources.knative.dev/v1"}', "metadata.annotations[knative.dev/dependency].kind"),
@@ -181,6 +197,9 @@ def test_a_dependency_that_is_not_an_object_reference_is_refused(bench: Bench, d
     assert_invalid(refused(lambda: bench.target.create(trigger)), field)
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs eventing/control-plane.md#destination-resolution: \"two "
+                  "mechanisms MUST be supported\": \"Kubernetes v1/Service objects are resolved to the service's "
+                  "cluster-local DNS name\"")
 def test_a_subscriber_ref_to_a_kubernetes_service_is_its_cluster_local_name(bench: Bench) -> None:
     """Knative's resolver calls a core `v1 Service` by its cluster-local name; the Route's Service named
     after the recorder's Knative Service then carries the events to it."""

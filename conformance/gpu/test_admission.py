@@ -12,12 +12,17 @@ import pytest
 from conformance.gpu.support import NVIDIA_GPU
 from conformance.helpers import assert_invalid, refused, unique
 from conformance.serving.support import service
-from kproof.target import Target
+from kproof.target import GPU, Target
+
+pytestmark = pytest.mark.requires(GPU)  # the whole area; conftest.py waits for free GPUs
 
 DRY_RUN = {"features.knative.dev/podspec-dryrun": "enabled"}
 FIELD = "spec.template.spec.containers[0].resources"
 
 
+@pytest.mark.spec("MUST", "stable", source="Kubernetes extended resources "
+                  "(kubernetes.io/docs/tasks/configure-pod-container/extended-resource): quantities are integers, a "
+                  "request needs a limit and equals it")
 @pytest.mark.parametrize(("resources", "field"), [
     ({"limits": {NVIDIA_GPU: "500m"}}, f"{FIELD}.limits[{NVIDIA_GPU}]"),
     ({"limits": {NVIDIA_GPU: "1"}, "requests": {NVIDIA_GPU: "2"}}, f"{FIELD}.requests"),
@@ -33,6 +38,8 @@ def test_invalid_gpu_resources_of_a_service(target: Target, namespace: str, app_
     assert target.get("serving.knative.dev/v1", "Service", name, namespace) is None
 
 
+@pytest.mark.spec("MUST", "stable", source="Kubernetes extended resources: \"Extended resources cannot be "
+                  "overcommitted\", fractional quantities are refused")
 def test_half_a_gpu_for_a_pod(target: Target, namespace: str, app_image) -> None:
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "half", "namespace": namespace},
            "spec": {"containers": [{"name": "c", "image": app_image("autoscale"),

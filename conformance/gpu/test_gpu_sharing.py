@@ -19,7 +19,9 @@ from conformance.gpu.support import (
 )
 from conformance.helpers import eventually
 from conformance.serving.support import deploy, service
-from kproof.target import Target
+from kproof.target import GPU, Target
+
+pytestmark = pytest.mark.requires(GPU)  # the whole area; conftest.py waits for free GPUs
 
 SEED = "seed-004/helloworld-go-gpu-sharing.yaml"
 SHARE = 3  # GiB, as the seed asks
@@ -32,6 +34,8 @@ def _sharing_node(target: Target) -> SharedGpus:
     return nodes[0]
 
 
+@pytest.mark.spec("SHOULD", "stable", source="seed 004 (Best practices for AI model inference with Knative): GPU "
+                  "sharing by memory (aliyun.com/gpu-mem)")
 def test_seed_replicas_pack_one_gpu_before_the_next(target: Target, namespace: str) -> None:
     node = _sharing_node(target)
     per_gpu = int(node.memory_each) // SHARE
@@ -44,6 +48,8 @@ def test_seed_replicas_pack_one_gpu_before_the_next(target: Target, namespace: s
     assert sorted(placed.values(), reverse=True) == [per_gpu, 1], placed
 
 
+@pytest.mark.spec("SHOULD", "stable", source="seed 004 (Best practices for AI model inference with Knative): GPU "
+                  "sharing, each replica is limited to its aliyun.com/gpu-mem")
 def test_a_replica_sees_its_share(target: Target, namespace: str, app_image) -> None:
     node = _sharing_node(target)
     deploy(target, service("share", namespace, app_image("autoscale"), resources={"limits": {GPU_MEM: str(SHARE)}}))
@@ -57,6 +63,8 @@ def test_a_replica_sees_its_share(target: Target, namespace: str, app_image) -> 
         "ALIYUN_COM_GPU_MEM_ASSIGNED") == "true", 30, "marked assigned by the device plugin")
 
 
+@pytest.mark.spec("SHOULD", "stable", source="seed 004 (Best practices for AI model inference with Knative): GPU "
+                  "sharing; Kubernetes: a Pod no node fits stays Pending")
 def test_a_share_bigger_than_any_gpu_stays_pending(target: Target, namespace: str, app_image) -> None:
     node = _sharing_node(target)
     too_big = str(int(node.memory_each) + 1)  # fits the node's total, but no single GPU

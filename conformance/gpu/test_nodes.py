@@ -8,12 +8,15 @@ import pytest
 
 from conformance.api.test_kubectl import kubectl
 from conformance.gpu.support import GPU_MEM, NVIDIA_GPU
-from kproof.target import REFERENCE, Target
+from kproof.target import GPU, REFERENCE, Target
 
-pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+pytestmark = [pytest.mark.requires(GPU),
+              pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")]
 LABELS = "nvidia.com/gpu.count,nvidia.com/gpu.product,kproof.dev/gpu.virtual"
 
 
+@pytest.mark.spec("SHOULD", "stable", source="seed 001 (ACK Serverless: On-Demand Use of Heterogeneous Resources): "
+                  "GPU nodes; NVIDIA GPU feature discovery labels (nvidia.com/gpu.product, nvidia.com/gpu.count)")
 def test_kubectl_lists_the_gpu_nodes(target: Target) -> None:
     gpu_nodes = {n["metadata"]["name"]: n for n in target.list("v1", "Node")
                  if {NVIDIA_GPU, GPU_MEM} & set(n["status"].get("capacity") or {})}
@@ -31,6 +34,8 @@ def test_kubectl_lists_the_gpu_nodes(target: Target) -> None:
             assert rows[name][7] == "true", "virtual GPUs say so"
 
 
+@pytest.mark.spec("SHOULD", "stable", source="kubectl describe node: Capacity, Allocatable and Allocated resources, "
+                  "nvidia.com/gpu among them")
 def test_describe_node_shows_capacity_and_allocated_gpus(target: Target) -> None:
     node = next(n for n in target.list("v1", "Node") if NVIDIA_GPU in (n["status"].get("capacity") or {}))
     text = kubectl(target, "describe", "node", node["metadata"]["name"]).stdout

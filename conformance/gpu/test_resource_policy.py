@@ -11,7 +11,9 @@ import yaml
 
 from conformance.gpu.support import FIXTURES, seed_manifest, service_pods
 from conformance.helpers import eventually
-from kproof.target import Target
+from kproof.target import GPU, Target
+
+pytestmark = pytest.mark.requires(GPU)  # the whole area; conftest.py waits for free GPUs
 
 POOL = "kproof.dev/pool"
 
@@ -22,6 +24,9 @@ def _policy(namespace: str) -> dict:
     return doc
 
 
+@pytest.mark.spec("SHOULD", "stable", source="seed 004 (Best practices for AI model inference with Knative): "
+                  "ResourcePolicy (scheduling.alibabacloud.com/v1alpha1), reserved units first, burst next, burst "
+                  "removed first")
 def test_reserved_unit_first_burst_next_and_burst_leaves_first(target: Target, namespace: str) -> None:
     try:
         target.resource("scheduling.alibabacloud.com/v1alpha1", "ResourcePolicy")

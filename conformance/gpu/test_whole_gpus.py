@@ -30,7 +30,9 @@ from conformance.gpu.support import (
 )
 from conformance.helpers import eventually, restoring_config
 from conformance.serving.support import deploy, service
-from kproof.target import Target
+from kproof.target import GPU, Target
+
+pytestmark = pytest.mark.requires(GPU)  # the whole area; conftest.py waits for free GPUs
 
 SEED = "seed-001/test-ai-process.yaml"
 INSUFFICIENT = re.compile(r"^0/\d+ nodes are available: .*\d+ Insufficient nvidia\.com/gpu")
@@ -49,6 +51,9 @@ def _gpu_service(name: str, namespace: str, app_image, **annotations: str) -> di
                    resources={"limits": {NVIDIA_GPU: "1"}})
 
 
+@pytest.mark.spec("MUST", "stable", source="Kubernetes scheduling of extended resources (nvidia.com/gpu): a Pod that "
+                  "no node fits stays Pending until one does")
+@pytest.mark.quick
 def test_a_burst_stops_at_the_gpus_and_a_pending_replica_starts_when_one_frees(
         target: Target, namespace: str, app_image) -> None:
     free = _free_gpus_or_skip(target)
@@ -101,6 +106,8 @@ def _describe_shows_gpus(target: Target, nodes: set[str]) -> None:
         assert int(row.group(1)) == int(row.group(2)) == held
 
 
+@pytest.mark.spec("MAY", "stable", source="knative/specs serving/knative-api-specification-1.0.md#revision: "
+                  "\"Revisions ... MAY be automatically scaled to zero instances\"")
 def test_scale_to_zero_frees_every_gpu(target: Target, namespace: str, app_image) -> None:
     free = _free_gpus_or_skip(target)
     with restoring_config(target, "knative-serving", "config-autoscaler"):
@@ -127,6 +134,8 @@ def _conditions(obj: dict | None) -> dict[str, dict]:
     return {c["type"]: c for c in ((obj or {}).get("status") or {}).get("conditions") or []}
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/serving config-deployment progress-deadline (600s): a Revision "
+                  "not ready by then fails")
 def test_a_revision_that_never_fits_fails_after_its_progress_deadline(target: Target, namespace: str,
                                                                       app_image) -> None:
     target.apply(service("greedy", namespace, app_image("autoscale"),
@@ -145,6 +154,7 @@ def test_a_revision_that_never_fits_fails_after_its_progress_deadline(target: Ta
     assert _conditions(ksvc)["ConfigurationsReady"]["reason"] == "RevisionFailed"
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/serving config-autoscaler pod-is-always-schedulable")
 def test_pod_is_always_schedulable_keeps_pending_revisions_deploying(target: Target, namespace: str,
                                                                      app_image) -> None:
     # config-deployment's pod-is-always-schedulable (Knative 1.21): for clusters whose autoscaler adds nodes.

@@ -13,6 +13,7 @@ from conformance.pipeline.support import CONFIGS, run_command
 SEED_BATCH = (CONFIGS / "benthos_batch.yaml").read_text()
 
 
+@pytest.mark.spec("SHOULD", "stable", source="kproof")
 @pytest.mark.parametrize(("change", "named"), [
     (("  sql_select:", "  kafka:"), "input.kafka (line 6): kproof pipeline does not run the input `kafka`"),
     (("bloblang: root.text = this.text", "bloblang: root.text = this.text.uppercase()"),
@@ -32,6 +33,7 @@ def test_unsupported_configs_are_refused_with_their_line(tmp_path: Path, change:
     print(f"\nrefused in {time.monotonic() - started:.1f}s: {result.stdout.strip()}")
 
 
+@pytest.mark.spec("SHOULD", "stable", source="kproof")
 def test_an_unset_variable_without_a_default_is_refused(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(SEED_BATCH.replace("${SENTIMENT_URL:http://benthos-vader.default.127.0.0.1.sslip.io/post}",
@@ -40,6 +42,7 @@ def test_an_unset_variable_without_a_default_is_refused(tmp_path: Path) -> None:
     assert result.returncode == 2 and "environment variable SENTIMENT_URL is not set" in result.stdout
 
 
+@pytest.mark.spec("SHOULD", "stable", source="kproof")
 def test_an_unreachable_database_fails_at_once(tmp_path: Path) -> None:
     started = time.monotonic()
     result = run_command(CONFIGS / "benthos_batch.yaml",

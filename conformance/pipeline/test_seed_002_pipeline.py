@@ -39,6 +39,9 @@ def _populate(database: str, tmp_path: Path, rows: int) -> None:
     assert report.ok, report.reasons
 
 
+@pytest.mark.spec("SHOULD", "stable", source="seed 002 (Knative autoscaling with Benthos, pull-based): the populate "
+                  "job fills SOURCE from Tweets.csv")
+@pytest.mark.quick
 def test_populate_fills_source_with_every_row(database: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     _populate(database, tmp_path, ROWS)
     ((count, multiline),) = query(database, "SELECT count(*), count(*) FILTER (WHERE text LIKE '%' || chr(10) || "
@@ -47,6 +50,8 @@ def test_populate_fills_source_with_every_row(database: str, tmp_path: Path, cap
     assert count == ROWS and multiline == 138
 
 
+@pytest.mark.spec("SHOULD", "stable", source="seed 002 (Knative autoscaling with Benthos, pull-based): the batch job "
+                  "calls the Service with N requests in flight; more in flight, more replicas")
 def test_batch_with_one_then_six_threads(target: Target, namespace: str, database: str, tmp_path: Path,
                                          capsys: pytest.CaptureFixture) -> None:
     _populate(database, tmp_path, BATCH_ROWS)
@@ -82,6 +87,7 @@ def test_batch_with_one_then_six_threads(target: Target, namespace: str, databas
     assert runs[6][1] < runs[1][1], "and the rows drain faster"
 
 
+@pytest.mark.spec("SHOULD", "stable", source="kproof")
 def test_a_row_the_service_refuses_is_reported_and_not_written(target: Target, namespace: str, database: str,
                                                               tmp_path: Path) -> None:
     _populate(database, tmp_path, 20)

@@ -8,10 +8,16 @@ from __future__ import annotations
 from collections import Counter
 from urllib.parse import urlsplit
 
+import pytest
+
 from conformance.serving.support import KSVC, deploy, service, wait_for_revision
 from kproof.target import Target
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs serving/knative-api-specification-1.0.md#service: \"When a "
+                  "Service is created, it MUST create and own a Configuration and Route\"; \"Conditions of type "
+                  "Ready MUST be present\"")
+@pytest.mark.quick
 def test_service_becomes_ready_and_answers(target: Target, namespace: str, app_image) -> None:
     ready = deploy(target, service("hello", namespace, app_image("helloworld"), env={"TARGET": "kproof"}))
     status = ready["status"]
@@ -28,6 +34,9 @@ def test_service_becomes_ready_and_answers(target: Target, namespace: str, app_i
     assert revision["metadata"]["labels"]["serving.knative.dev/configuration"] == "hello"
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/specs serving/runtime-contract.md: PORT \"MUST be set\", "
+                  "K_SERVICE, K_CONFIGURATION and K_REVISION \"SHOULD be set\"; Host MUST and trace headers SHOULD "
+                  "reach the container")
 def test_runtime_contract(target: Target, namespace: str, app_image) -> None:
     deploy(target, service("contract", namespace, app_image("autoscale")))
     trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -43,6 +52,8 @@ def test_runtime_contract(target: Target, namespace: str, app_image) -> None:
     assert "forwarded" in headers or "x-forwarded-for" in headers
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs serving/knative-api-specification-1.0.md#configuration: "
+                  "\"When a Configuration is created or its spec updated ... a new Revision MUST be created\"")
 def test_update_rolls_out_a_new_revision(target: Target, namespace: str, app_image) -> None:
     deploy(target, service("rollout", namespace, app_image("helloworld"), env={"TARGET": "one"}))
     assert target.http("rollout", "/", namespace=namespace).text == "Hello one!\n"
@@ -52,6 +63,9 @@ def test_update_rolls_out_a_new_revision(target: Target, namespace: str, app_ima
     assert target.http("rollout", "/", namespace=namespace).text == "Hello two!\n"
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs serving/knative-api-specification-1.0.md#configuration: "
+                  "the Revision is named by spec.template.metadata.name when given, else \"it MUST be system "
+                  "generated\"")
 def test_bring_your_own_revision_name(target: Target, namespace: str, app_image) -> None:
     deploy(target, service("byo", namespace, app_image("helloworld"), revision_name="byo-blue",
                            env={"TARGET": "blue"}))
@@ -62,6 +76,9 @@ def test_bring_your_own_revision_name(target: Target, namespace: str, app_image)
     assert target.http("byo", "/", namespace=namespace).text == "Hello green!\n"
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs serving/knative-api-specification-1.0.md#request-routing: "
+                  "\"Requests to a specific Host MUST be dispatched to Revision instances in accordance with the "
+                  "weights\"; a tag's \"dedicated URL MUST include in it the string provided by tag\"")
 def test_blue_green_split_and_tags(target: Target, namespace: str, app_image) -> None:
     image = app_image("helloworld")
     deploy(target, service("split", namespace, image, revision_name="split-blue", env={"TARGET": "blue"}))

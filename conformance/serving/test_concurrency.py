@@ -7,6 +7,7 @@ import threading
 import time
 from collections import defaultdict
 
+import pytest
 import requests
 
 from conformance.serving.support import deploy, service
@@ -16,6 +17,9 @@ CLIENTS = 5
 SECONDS = 6
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs serving/knative-api-specification-1.0.md#revision: "
+                  "containerConcurrency, \"The maximum number of concurrent requests being handled by a single "
+                  "instance\"")
 def test_single_concurrency_never_overlaps(target: Target, namespace: str, app_image) -> None:
     deploy(target, service("single", namespace, app_image("autoscale"), containerConcurrency=1,
                            annotations={"autoscaling.knative.dev/min-scale": "1",

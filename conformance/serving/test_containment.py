@@ -149,6 +149,7 @@ def reference_only(target: Target) -> None:
         pytest.skip("what a replica can reach of the platform is the reference's own promise")
 
 
+@pytest.mark.spec("SHOULD", "stable", source="kproof")
 def test_a_replica_cannot_reach_the_platform_or_the_host(target: Target, namespace: str,
                                                           reference_only: None) -> None:
     state_dir = reference_state_dir(target)
@@ -174,6 +175,9 @@ def test_a_replica_cannot_reach_the_platform_or_the_host(target: Target, namespa
         assert found["api_without_token"] in (401, 403), "the API server wants credentials the replica has not"
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs serving/runtime-contract.md#control-groups: cgroup "
+                  "controllers \"MUST be selected and configured\"; Kubernetes: a container over its memory limit is "
+                  "OOM-killed")
 def test_a_replica_over_its_memory_limit_is_oom_killed(target: Target, namespace: str) -> None:
     if target.has(REFERENCE):
         from reference.runtime.limits import mode
@@ -198,6 +202,7 @@ def test_a_replica_over_its_memory_limit_is_oom_killed(target: Target, namespace
     assert target.get("v1", "Namespace", namespace) is not None, "the platform keeps running"
 
 
+@pytest.mark.spec("SHOULD", "stable", source="kproof")
 def test_root_in_a_replica_is_root_of_nothing(target: Target, namespace: str, reference_only: None) -> None:
     """runAsUser 0 and runAsGroup 42 (shadow's group on Debian) give the pod's own root: an unprivileged id of
     the host through the pod's user namespace, /etc of the pod's own, the runtimes' seccomp filter, and
@@ -259,6 +264,7 @@ while True:
 """
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Kubernetes (CVE-2017-1002101): a subPath resolves inside its volume")
 def test_a_subpath_swapped_for_a_symlink_never_shows_the_host_root(target: Target, namespace: str) -> None:
     volume_mounts = [{"name": "scratch", "mountPath": "/vol"},
                      {"name": "scratch", "mountPath": "/data", "subPath": "data"}]
@@ -295,6 +301,8 @@ time.sleep(600)
 """
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Kubernetes emptyDir.sizeLimit: the kubelet evicts a Pod whose emptyDir "
+                  "outgrows it")
 def test_an_emptydir_past_its_size_limit_evicts_the_pod(target: Target, namespace: str) -> None:
     target.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "filler", "namespace": namespace},
                   "spec": {"volumes": [{"name": "scratch", "emptyDir": {"sizeLimit": "20Mi"}}],
@@ -336,6 +344,7 @@ def _gateway_ingress(state_dir: Path) -> str | None:
     return f"{next(ipaddress.ip_network(subnet).hosts())}:{port}"
 
 
+@pytest.mark.spec("SHOULD", "stable", source="kproof")
 def test_a_replica_cannot_reach_another_platform_on_the_machine(target: Target, namespace: str, tmp_path: Path,
                                                                 reference_only: None) -> None:
     own = _gateway_ingress(reference_state_dir(target))

@@ -50,6 +50,8 @@ def _ingress(target: Target) -> str:
     return f"{parts.hostname}:{parts.port or 80}"
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/specs serving/runtime-contract.md#protocols-and-ports: a port "
+                  "named h2c gets HTTP/2 with prior knowledge, http1 HTTP/1.1 (\"h2c (if supported)\")")
 def test_the_container_sees_the_protocol_its_port_names(target: Target, namespace: str, app_image) -> None:
     for case, port_name in PORT_NAMES.items():  # applied together, then each awaited
         target.apply(_protocols_service(case, namespace, app_image("protocols"), port_name))
@@ -80,6 +82,8 @@ def _ping_pong(stream: grpc.StreamStreamMultiCallable, messages: list[str]) -> l
     return received
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/specs serving/runtime-contract.md#protocols-and-ports: \"The "
+                  "environment SHOULD offer an HTTP/2.0 upgrade option\"")
 def test_an_http2_client_reaches_the_service(target: Target, namespace: str, app_image) -> None:
     ingress = _ingress(target)
     deploy(target, _protocols_service("h2c", namespace, app_image("protocols"), "h2c"))
@@ -90,6 +94,9 @@ def test_an_http2_client_reaches_the_service(target: Target, namespace: str, app
     assert response.text == "proto=HTTP/2.0 method=GET path=/hello\n"
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/specs "
+                  "serving/knative-api-specification-1.0.md#request-routing: \"If supported ... each HTTP/2 stream "
+                  "MUST be treated as a separate request\", gRPC included")
 def test_grpc_unary_and_streaming_pings(target: Target, namespace: str, app_image) -> None:
     ingress = _ingress(target)
     deploy(target, _protocols_service("grpc-ping", namespace, app_image("protocols"), "h2c"))

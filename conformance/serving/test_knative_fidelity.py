@@ -22,6 +22,8 @@ def _ready(obj: dict | None) -> dict:
                 {})
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs serving/knative-api-specification-1.0.md#service: "
+                  "\"metadata changes MUST be copied to both Configuration and Route\"")
 def test_service_labels_and_annotations_reach_route_and_configuration(target: Target, namespace: str,
                                                                       app_image) -> None:
     manifest = service("handed", namespace, app_image("helloworld"))
@@ -39,6 +41,8 @@ def test_service_labels_and_annotations_reach_route_and_configuration(target: Ta
         assert labels.get("serving.knative.dev/service") == "handed", kind
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/specs serving/knative-api-specification-1.0.md, "
+                  "ContainerStatuses: imageDigest, the digest the image tag was resolved to")
 def test_revision_reports_image_digests(target: Target, namespace: str, app_image) -> None:
     ready = deploy(target, service("digest", namespace, app_image("helloworld")))
     revision = target.get(SERVING, "Revision", ready["status"]["latestReadyRevisionName"], namespace)
@@ -51,6 +55,8 @@ def _ids(status: str, field: str) -> list[int]:
     return [int(v) for v in line.split()[1:]]
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs serving/runtime-contract.md#user: \"If specified, the "
+                  "runtime MUST run the container as the specified user ID\"")
 def test_container_runs_as_its_run_as_user_and_group(target: Target, namespace: str, app_image) -> None:
     deploy(target, _run_as("runas", namespace, app_image("autoscale")))
     seen = target.http("runas", "/runtime?file=/proc/self/status", namespace=namespace).json()
@@ -66,6 +72,8 @@ def _run_as(name: str, namespace: str, image: str) -> dict:
     return manifest
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/specs serving/knative-api-specification-1.0.md, "
+                  "ProjectedVolumeSource: configMap, secret and serviceAccountToken projections")
 @pytest.mark.requires(VOLUMES)
 def test_projected_volume_holds_config_secret_and_token(target: Target, namespace: str, app_image) -> None:
     target.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "proj-cm", "namespace": namespace},
@@ -87,6 +95,8 @@ def test_projected_volume_holds_config_secret_and_token(target: Target, namespac
     assert seen.get(files[2], "").count(".") == 2, "a token in JWT form"
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/serving config-deployment progress-deadline: a Revision not "
+                  "ready by then fails")
 @pytest.mark.requires(VOLUMES)
 def test_revision_without_its_volume_fails_after_its_progress_deadline(target: Target, namespace: str,
                                                                        app_image) -> None:
@@ -116,6 +126,8 @@ http.server.HTTPServer(('', 80), Port).serve_forever()
 """
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs serving/runtime-contract.md#protocols-and-ports: \"the "
+                  "selected port will be made available in the PORT environment variable\"")
 def test_port_is_the_declared_container_port_and_an_app_on_port_80_works(target: Target, namespace: str) -> None:
     network = containment(target).get("network", "pod")
     if not network.startswith("pod"):

@@ -58,6 +58,8 @@ def deploy_labelled(target: Target, name: str, namespace: str, image: str) -> di
     return deploy(target, manifest)
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/serving pkg/reconciler/route/resources: a placeholder Service "
+                  "per Route and per traffic tag, owned by it")
 def test_a_route_and_its_revision_get_their_kubernetes_services(target: Target, namespace: str, app_image) -> None:
     name = "svcs"
     ready = deploy_labelled(target, name, namespace, app_image("helloworld"))
@@ -108,6 +110,8 @@ def test_a_route_and_its_revision_get_their_kubernetes_services(target: Target, 
         target.wait_until(*CORE, gone, lambda obj: obj is None, namespace, timeout=120, what="garbage-collected")
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/serving pkg/reconciler/route/resources: the Route's Kubernetes "
+                  "Service carries its labels")
 def test_labels_added_to_the_service_reach_the_routes_kubernetes_service(target: Target, namespace: str,
                                                                         app_image) -> None:
     deploy_labelled(target, "relabel", namespace, app_image("helloworld"))
@@ -116,6 +120,8 @@ def test_labels_added_to_the_service_reach_the_routes_kubernetes_service(target:
         "kproof.dev/stage") == "canary", namespace, timeout=60, what="relabelled")
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/serving: the Kubernetes Services it makes show in `kubectl get "
+                  "svc`")
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 def test_kubectl_get_svc_prints_knatives_services(target: Target, namespace: str, app_image) -> None:
     ready = deploy_labelled(target, "listed", namespace, app_image("helloworld"))
@@ -128,6 +134,8 @@ def test_kubectl_get_svc_prints_knatives_services(target: Target, namespace: str
     assert rows["listed"][0] == "ExternalName"
 
 
+@pytest.mark.spec("MUST", "stable", source="Kubernetes core v1 Service: created, read and deleted through the API "
+                  "like any object")
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 def test_kubectl_apply_of_a_plain_service(target: Target, namespace: str) -> None:
     manifest = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "plain", "namespace": namespace},

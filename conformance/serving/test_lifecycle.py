@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from conformance.helpers import eventually, restoring_config
 from conformance.serving.support import Stream, deploy, service, wait_for_revision
 from kproof.embedded import process_alive
 from kproof.target import REFERENCE, Target
 
 
+@pytest.mark.spec("SHOULD", "stable", source="seed 004 (Best practices for AI model inference with Knative): \"The "
+                  "container should initiate a graceful shutdown upon receiving a SIGTERM signal to ensure that "
+                  "ongoing requests do not terminate abruptly\"")
 def test_no_errors_while_replicas_shut_down(target: Target, namespace: str, app_image) -> None:
     image = app_image("autoscale")
     three = {"autoscaling.knative.dev/min-scale": "3", "autoscaling.knative.dev/window": "6s"}
@@ -41,6 +46,8 @@ def _pods(target: Target, namespace: str, revision: str) -> list[dict]:
     return target.list("v1", "Pod", namespace, label_selector=f"serving.knative.dev/revision={revision}")
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs serving/knative-api-specification-1.0.md#ownership: "
+                  "\"Deleting an owning resource MUST trigger deletion of all owned resources\"")
 def test_deleting_the_service_leaves_nothing_running(target: Target, namespace: str, app_image) -> None:
     deploy(target, service("gone", namespace, app_image("helloworld"),
                            annotations={"autoscaling.knative.dev/min-scale": "2"}))
@@ -59,6 +66,9 @@ def test_deleting_the_service_leaves_nothing_running(target: Target, namespace: 
         eventually(lambda: not any(process_alive(pid) for pid in pids), 30, "with every replica process gone")
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/specs common/error-signalling.md: \"Conditions where the "
+                  "status is False MUST provide a failure reason\"; the reason is Kubernetes' (ErrImagePull, "
+                  "ImagePullBackOff)")
 def test_unknown_image_gives_a_revision_that_is_not_ready(target: Target, namespace: str) -> None:
     target.apply(service("missing", namespace, "registry.invalid/kproof/no-such-image:1"))
     ready = _failure(target, "missing-00001", namespace)
@@ -68,6 +78,8 @@ def test_unknown_image_gives_a_revision_that_is_not_ready(target: Target, namesp
     assert any(c["type"] == "Ready" and c["status"] == "False" for c in ksvc["status"]["conditions"])
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/specs serving/runtime-contract.md#lifecycle: \"Failures of the "
+                  "developer-specified process MUST be logged\"; Knative's reason ExitCode<N> with the output")
 def test_a_crashing_container_gives_a_revision_that_is_not_ready(target: Target, namespace: str) -> None:
     manifest = service("crash", namespace, "busybox")
     manifest["spec"]["template"]["spec"]["containers"][0].update(

@@ -27,6 +27,8 @@ def _pods(target: Target, namespace: str, service_name: str) -> list[dict]:
             if not p["metadata"].get("deletionTimestamp")]
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Kubernetes ResourceQuota: Pods beyond the quota are refused; Knative "
+                  "reports why on the Revision")
 def test_a_quota_bounds_a_greedy_service_and_another_namespace_still_runs(target: Target, namespace: str,
                                                                          second_namespace: str) -> None:
     target.apply({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "pods", "namespace": namespace},
@@ -51,6 +53,8 @@ def test_a_quota_bounds_a_greedy_service_and_another_namespace_still_runs(target
     assert "Hello" in target.http("modest", "/", namespace=second_namespace).text
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Kubernetes LimitRange defaults; Knative docs, config-defaults: "
+                  "revision-cpu-request and the like")
 def test_a_limit_range_and_config_defaults_fill_a_revisions_resources(target: Target, namespace: str) -> None:
     target.apply({"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "defaults", "namespace": namespace},
                   "spec": {"limits": [{"type": "Container", "default": {"memory": "192Mi"}}]}})

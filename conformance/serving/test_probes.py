@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from conformance.helpers import eventually
 from conformance.serving.support import deploy, service
 from kproof.target import Target
@@ -11,6 +13,9 @@ from kproof.target import Target
 HEALTH = {"httpGet": {"path": "/health"}, "periodSeconds": 1, "failureThreshold": 1}
 
 
+@pytest.mark.spec("MUST", "stable", source="Kubernetes probes "
+                  "(kubernetes.io/docs/concepts/configuration/liveness-readiness-startup-probes): a Pod that is not "
+                  "ready gets no traffic")
 def test_readiness_failure_takes_a_replica_out_of_traffic(target: Target, namespace: str,
                                                           app_image) -> None:
     deploy(target, service("ready", namespace, app_image("autoscale"), readinessProbe=HEALTH,
@@ -28,6 +33,8 @@ def test_readiness_failure_takes_a_replica_out_of_traffic(target: Target, namesp
         time.sleep(0.05)
 
 
+@pytest.mark.spec("MUST", "stable", source="Kubernetes probes: \"If the liveness probe fails, the kubelet kills the "
+                  "container\" and restarts it")
 def test_liveness_failure_restarts_the_container(target: Target, namespace: str, app_image) -> None:
     liveness = {"httpGet": {"path": "/healthz"}, "periodSeconds": 1, "failureThreshold": 1}
     deploy(target, service("alive", namespace, app_image("autoscale"), livenessProbe=liveness))

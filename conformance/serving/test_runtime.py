@@ -20,6 +20,8 @@ def _settings(target: Target, namespace: str) -> None:
                    "stringData": {"token": "s3cret"}})
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs serving/knative-api-specification-1.0.md, EnvVar, "
+                  "EnvVarSource and EnvFromSource: values, configMapKeyRef and secretKeyRef")
 def test_env_from_values_config_maps_and_secrets(target: Target, namespace: str, app_image) -> None:
     _settings(target, namespace)
     manifest = service("envs", namespace, app_image("autoscale"))
@@ -33,6 +35,9 @@ def test_env_from_values_config_maps_and_secrets(target: Target, namespace: str,
     assert (env["PLAIN"], env["MODE"], env["TOKEN"]) == ("value", "fast", "s3cret")
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs serving/knative-api-specification-1.0.md, Volume: "
+                  "configMap and secret volumes at their mountPath; emptyDir (kubernetes.podspec-emptydir, on by "
+                  "default)")
 @pytest.mark.requires(VOLUMES)
 def test_volumes_from_config_maps_secrets_and_empty_dirs(target: Target, namespace: str, app_image) -> None:
     _settings(target, namespace)
@@ -53,6 +58,8 @@ def test_volumes_from_config_maps_secrets_and_empty_dirs(target: Target, namespa
     assert {"/etc/model", "/var/run/keys", "/scratch"} <= set(seen["mounts"])
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Kubernetes ReplicaSet semantics: a deleted Pod of a Revision is "
+                  "replaced")
 def test_a_deleted_replica_is_replaced(target: Target, namespace: str, app_image) -> None:
     deploy(target, service("phoenix", namespace, app_image("helloworld")))
     selector = "serving.knative.dev/service=phoenix"
@@ -67,6 +74,8 @@ def test_a_deleted_replica_is_replaced(target: Target, namespace: str, app_image
     assert target.http("phoenix", "/", namespace=namespace).status_code == 200
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Knative docs, serving/observability: config-observability's "
+                  "logging.enable-request-log and logging.request-log-template")
 def test_request_logs_follow_config_observability(target: Target, namespace: str, app_image) -> None:
     template = ('{"method": "{{.Request.Method}}", "uri": "{{js .Request.RequestURI}}", "status": {{.Response.Code}}, '
                 '"revision": "{{.Revision.Name}}", "trace": "{{index .Request.Header "X-Kproof-Trace"}}"}')
@@ -88,6 +97,8 @@ def test_request_logs_follow_config_observability(target: Target, namespace: str
                           "trace": "[t-42]"}
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Knative docs, serving/using-a-custom-domain: config-domain changes the "
+                  "Routes' host names")
 def test_config_domain_changes_reroute(target: Target, namespace: str, app_image) -> None:
     deploy(target, service("domains", namespace, app_image("helloworld"),
                            annotations={"autoscaling.knative.dev/min-scale": "1"}))

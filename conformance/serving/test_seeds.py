@@ -36,6 +36,8 @@ def _ready(target: Target, name: str, namespace: str) -> dict:
     return target.wait_for("serving.knative.dev/v1", "Service", name, namespace, timeout=180)
 
 
+@pytest.mark.spec("SHOULD", "stable", source="seed 004 (Best practices for AI model inference with Knative): the "
+                  "helloworld-go Service applied with kubectl answers")
 def test_seed_helloworld_answers_and_shows_in_kubectl(target: Target, namespace: str) -> None:
     kubectl(target, "apply", "-f", "-", stdin=seed("helloworld-go.yaml", namespace))
     _ready(target, "helloworld-go", namespace)
@@ -51,6 +53,8 @@ def test_seed_helloworld_answers_and_shows_in_kubectl(target: Target, namespace:
                "showing the app's output in kubectl logs")
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Knative docs, getting started: deploying your first Knative Service "
+                  "(helloworld-go)")
 def test_docs_helloworld_sample(target: Target, namespace: str) -> None:
     kubectl(target, "apply", "-n", namespace, "-f", "-", stdin=DOCS_HELLOWORLD)
     _ready(target, "hello", namespace)

@@ -5,10 +5,15 @@ Knative's conformance uses a 10 s timeout with 2 s and 12 s delays and a 15 s st
 
 from __future__ import annotations
 
+import pytest
+
 from conformance.serving.support import deploy, service
 from kproof.target import Target
 
 
+@pytest.mark.spec("MUST", "stable", source="knative/specs serving/knative-api-specification-1.0.md#revision: "
+                  "timeoutSeconds, \"The maximum duration in seconds that the instance is allowed to respond to a "
+                  "request\" (Knative's conformance: timeout_test.go)")
 def test_timeouts(target: Target, namespace: str, app_image) -> None:
     deploy(target, service("timeout", namespace, app_image("autoscale"), timeoutSeconds=3))
     fast = target.http("timeout", "/?delay=500", namespace=namespace)

@@ -42,6 +42,8 @@ def partition_and_offset(event_id: str) -> tuple[int, int]:
     return int(partition), int(offset)
 
 
+@pytest.mark.spec("SHOULD", "beta", source="Knative docs, eventing/sources/kafka-source (KafkaSource, "
+                  "sources.knative.dev/v1beta1): ordering unordered delivers records in parallel")
 @pytest.mark.timing
 def test_a_record_in_back_off_holds_up_no_other_record(bench: Bench, capsys: pytest.CaptureFixture) -> None:
     bootstrap = kafka_of(bench.target)
@@ -87,6 +89,8 @@ http.server.HTTPServer(("", int(os.environ.get("PORT", "8080"))), Sink).serve_fo
 """
 
 
+@pytest.mark.spec("SHOULD", "beta", source="Knative docs, eventing/sources/kafka-source (KafkaSource, "
+                  "sources.knative.dev/v1beta1): every record reaches the sink")
 def test_a_small_http_server_sink_receives_every_record_in_seconds(bench: Bench,
                                                                    capsys: pytest.CaptureFixture) -> None:
     bootstrap = kafka_of(bench.target)
@@ -110,6 +114,8 @@ def test_a_small_http_server_sink_receives_every_record_in_seconds(bench: Bench,
     assert received()["ids"] == RECORDS
 
 
+@pytest.mark.spec("SHOULD", "beta", source="Knative docs, eventing/sources/kafka-source (KafkaSource, "
+                  "sources.knative.dev/v1beta1): ordering ordered keeps the order within a partition")
 @pytest.mark.timing
 def test_ordered_keeps_each_partition_in_order_and_a_partition_in_back_off_holds_up_no_other(
         bench: Bench, capsys: pytest.CaptureFixture) -> None:
@@ -139,6 +145,8 @@ def test_ordered_keeps_each_partition_in_order_and_a_partition_in_back_off_holds
     assert others_done < head_accepted, "the other partitions went on while partition 0's head was in back-off"
 
 
+@pytest.mark.spec("SHOULD", "beta", source="Knative docs, eventing/sources/kafka-source (KafkaSource, "
+                  "sources.knative.dev/v1beta1): at-least-once delivery (offsets committed after delivery)")
 @pytest.mark.requires(RESTART, KAFKA)
 def test_a_data_plane_killed_mid_stream_loses_nothing(bench: Bench, capsys: pytest.CaptureFixture) -> None:
     bootstrap = kafka_of(bench.target)

@@ -35,6 +35,8 @@ def delivered_ids(records: list[dict]) -> Counter:
     return Counter(r["event"]["id"] for r in records if r.get("event") and 200 <= r["status"] < 300)
 
 
+@pytest.mark.spec("SHOULD", "beta", source="Knative docs, eventing/sources/kafka-source (KafkaSource, "
+                  "sources.knative.dev/v1beta1): at-least-once delivery, with the delivery spec's retries")
 def test_no_message_is_lost_while_the_sink_fails_and_goes_down(bench: Bench, capsys: pytest.CaptureFixture) -> None:
     bootstrap = kafka_of(bench.target)
     topic = new_topic(bootstrap, partitions=3)
@@ -72,6 +74,8 @@ def test_no_message_is_lost_while_the_sink_fails_and_goes_down(bench: Bench, cap
     eventually(lambda: uncommitted(bootstrap, group, topic, 3) == 0, 30, "every offset committed")
 
 
+@pytest.mark.spec("SHOULD", "beta", source="Knative docs, eventing/sources/kafka-source (KafkaSource, "
+                  "sources.knative.dev/v1beta1): ordering ordered and unordered")
 def test_ordered_keeps_partition_order_and_unordered_runs_in_parallel(bench: Bench) -> None:
     bootstrap = kafka_of(bench.target)
     ordered_topic, unordered_topic = new_topic(bootstrap, partitions=1), new_topic(bootstrap, partitions=1)
@@ -100,6 +104,8 @@ def test_ordered_keeps_partition_order_and_unordered_runs_in_parallel(bench: Ben
     assert in_flight >= 5, f"unordered delivers concurrently (at most {in_flight} within one delivery's time)"
 
 
+@pytest.mark.spec("SHOULD", "beta", source="Knative docs, eventing/sources/kafka-source (KafkaSource, "
+                  "sources.knative.dev/v1beta1): initialOffset earliest or latest")
 def test_initial_offset_earliest_and_latest(bench: Bench) -> None:
     bootstrap = kafka_of(bench.target)
     topic = new_topic(bootstrap, partitions=1)
@@ -116,6 +122,9 @@ def test_initial_offset_earliest_and_latest(bench: Bench) -> None:
     assert [r["data"] for r in latest] == [{"before": False}] * 5, "latest starts at the end"
 
 
+@pytest.mark.spec("SHOULD", "beta", source="Knative docs, eventing/sources/kafka-source (KafkaSource, "
+                  "sources.knative.dev/v1beta1): a record becomes a CloudEvent of type dev.knative.kafka.event; a "
+                  "record that is one passes through")
 def test_record_mapping_and_cloudevent_records_pass_through(bench: Bench) -> None:
     bootstrap = kafka_of(bench.target)
     topic = new_topic(bootstrap, partitions=1)
@@ -139,6 +148,8 @@ def test_record_mapping_and_cloudevent_records_pass_through(bench: Bench) -> Non
     assert ce["data"] == {"ce": 1} and ce["event"]["team"] == "ai", "ceOverrides apply to every event"
 
 
+@pytest.mark.spec("SHOULD", "beta", source="Knative docs, eventing/sources/kafka-source (KafkaSource, "
+                  "sources.knative.dev/v1beta1): the delivery spec's dead-letter sink")
 def test_exhausted_events_reach_the_dead_letter_sink_and_offsets_advance(bench: Bench) -> None:
     bootstrap = kafka_of(bench.target)
     topic = new_topic(bootstrap, partitions=1)
@@ -157,6 +168,9 @@ def test_exhausted_events_reach_the_dead_letter_sink_and_offsets_advance(bench: 
     eventually(lambda: uncommitted(bootstrap, group, topic, 1) == 0, 30, "the group's offsets at the end")
 
 
+@pytest.mark.spec("SHOULD", "beta", source="knative/specs common/error-signalling.md: \"Conditions where the status "
+                  "is False MUST provide a failure reason\"; Knative docs, eventing/sources/kafka-source "
+                  "(KafkaSource, sources.knative.dev/v1beta1)")
 def test_the_sources_status_names_unreachable_brokers(bench: Bench) -> None:
     name = unique("nowhere")
     bench.target.create(kafka_source(name, bench.namespace, "127.0.0.1:1", ["t"], sink_ref("sink", bench.namespace)))

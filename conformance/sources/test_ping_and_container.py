@@ -46,6 +46,9 @@ def ping_source(name: str, namespace: str, sink: dict, **spec: object) -> dict:
             "spec": {**spec, "sink": sink}}
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Knative docs, eventing/custom-event-source/containersource: the sink's "
+                  "URL in K_SINK, overrides in K_CE_OVERRIDES")
+@pytest.mark.quick
 def test_a_container_source_runs_its_image_with_the_sink_and_stops_when_deleted(
         bench: Bench, app_image: Callable[[str], str]) -> None:
     name, namespace = unique("beats"), bench.namespace
@@ -77,6 +80,8 @@ def test_a_container_source_runs_its_image_with_the_sink_and_stops_when_deleted(
     assert after == stopped, f"{after - stopped} heartbeat(s) after the source and its pod were gone"
 
 
+@pytest.mark.spec("SHOULD", "stable", source="Knative docs, eventing/sources/ping-source: data on the cron schedule, "
+                  "type dev.knative.sources.ping")
 def test_a_ping_source_sends_its_data_on_the_minute(bench: Bench) -> None:
     name, namespace = unique("ping"), bench.namespace
     path = f"/{name}"
@@ -99,6 +104,9 @@ def test_a_ping_source_sends_its_data_on_the_minute(bench: Bench) -> None:
     assert namespace_header == namespace, "a source's deliveries carry Kn-Namespace, as Knative's adapters send it"
 
 
+@pytest.mark.spec("SHOULD", "stable", source="knative/specs common/error-signalling.md: \"Conditions where the "
+                  "status is False MUST provide a failure reason\"; a source's SinkProvided is False while its sink "
+                  "is missing")
 @pytest.mark.parametrize("kind", ["PingSource", "ContainerSource"])
 def test_a_source_whose_sink_does_not_exist_is_not_ready(bench: Bench, app_image: Callable[[str], str],
                                                         kind: str) -> None:

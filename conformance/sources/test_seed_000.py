@@ -39,6 +39,8 @@ def ready_pods(target: Target, namespace: str) -> list[dict]:
     return [p for p in pods if pod_is_ready(p)]
 
 
+@pytest.mark.spec("SHOULD", "beta", source="seed 000 (Knative: Serverless Practices in AI Event-Driven Scenarios): a "
+                  "KafkaSource on topic demo feeds event-display; a burst scales it out")
 def test_seed_000_kafka_to_event_display(target: Target, namespace: str, app_image: Callable[[str], str]) -> None:
     bootstrap = kafka_of(target)
     ensure_topic(bootstrap, "demo", partitions=3)

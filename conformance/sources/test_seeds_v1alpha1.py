@@ -49,6 +49,9 @@ def as_written(target: Target, path: str, bootstrap: str, gateway: str) -> str:
     return text
 
 
+@pytest.mark.spec("MAY", "alpha", source="seed 000 (Knative: Serverless Practices in AI Event-Driven Scenarios): its "
+                  "KafkaSource as written (sources.knative.dev/v1alpha1, comma-separated strings, Alibaba's "
+                  "k8s.aliyun.com/domain)")
 def test_seed_000_kafka_source_as_written_delivers_to_event_display(
         target: Target, v1alpha1: list, app_image: Callable[[str], str]) -> None:
     bootstrap = kafka_of(target)
@@ -77,6 +80,8 @@ def test_seed_000_kafka_source_as_written_delivers_to_event_display(
     eventually(logged, 60, "the produced message in event-display's kubectl logs", interval=0.5)
 
 
+@pytest.mark.spec("MAY", "alpha", source="seed 001 (ACK Serverless: On-Demand Use of Heterogeneous Resources): its "
+                  "KafkaSource as written (sources.knative.dev/v1alpha1)")
 def test_seed_001_kafka_source_as_written_delivers_to_predict(target: Target, v1alpha1: list,
                                                               app_image: Callable[[str], str]) -> None:
     """test-ai-process is a recorder here (the model itself is seed 001's test in conformance/ai): what

@@ -1,6 +1,7 @@
 """`kproof lint PATH...`: fix what can be fixed (--fix), lint, write the report, and say how it went.
 
-Exit status: 0 without error findings, 1 with any, 2 for a usage error (argparse's: a path that does not
+Exit status: 1 when a finding is as severe as `--fail-on` or more (error by default: warning, info or none
+instead, as hadolint's --failure-threshold), 0 otherwise, 2 for a usage error (argparse's: a path that does not
 exist, a start-up or response time that is not a positive number).
 """
 
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from kproof.commands.argtypes import existing_path, float_above
-from kproof.lint.engine import lint_paths
+from kproof.lint.engine import SEVERITIES, lint_paths
 from kproof.lint.fix import fix_file
 from kproof.lint.manifests import manifest_files
 from kproof.lint.output import FORMATS, summary
@@ -33,18 +34,20 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--response-seconds", type=SECONDS, metavar="SECONDS",
                         help="longest expected response: checks timeoutSeconds against 1.2 times it")
     parser.add_argument("--fix", action="store_true", help="rewrite deprecated forms in place, then report the rest")
+    parser.add_argument("--fail-on", choices=(*SEVERITIES, "none"), default="error",
+                        help="the least severe finding that makes the exit status 1 (default error; none: never)")
     parser.set_defaults(func=handle)
     return parser
 
 
 def handle(args: argparse.Namespace) -> int:
     return run(args.paths, fmt=args.format, output=args.output, startup=args.startup,
-               response_seconds=args.response_seconds, fix=args.fix)
+               response_seconds=args.response_seconds, fix=args.fix, fail_on=args.fail_on)
 
 
 def run(paths: list[Path], fmt: str = "text", output: Path | None = None, startup: float | None = None,
         response_seconds: float | None = None, fix: bool = False, out: TextIO | None = None,
-        err: TextIO | None = None) -> int:
+        err: TextIO | None = None, fail_on: str = "error") -> int:
     """Lints `paths` (they exist; the times, when given, are above 0) and writes the report in `fmt`."""
     out = out or sys.stdout
     err = err or sys.stderr
@@ -61,7 +64,7 @@ def run(paths: list[Path], fmt: str = "text", output: Path | None = None, startu
     else:
         out.write(text)
     err.write(summary(report) + "\n")
-    return 1 if report.failed else 0
+    return 1 if report.fails(fail_on) else 0
 
 
 def _fix(paths: list[Path], notes: TextIO) -> None:

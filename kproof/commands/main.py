@@ -6,11 +6,28 @@ import argparse
 import sys
 
 from kproof import __version__
-from kproof.commands import down, lint, load, models, pipeline, produce, report, run, simulate, status, tweets, up
+from kproof.commands import (
+    cleanup,
+    down,
+    images,
+    lint,
+    load,
+    models,
+    pipeline,
+    produce,
+    report,
+    results,
+    run,
+    simulate,
+    status,
+    tweets,
+    up,
+)
 
 # In the order `kproof --help` lists them. A new sub-command is a module with `register(subparsers)` that sets
 # `func` (the handler: args -> exit status) and, for rules across arguments, `check` (parser, args -> None).
-COMMANDS = (up, down, status, run, load, produce, models, pipeline, tweets, simulate, lint, report)
+COMMANDS = (up, down, status, run, results, cleanup, images, load, produce, models, pipeline, tweets, simulate, lint,
+            report)
 
 
 def _parsers() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:

@@ -1,4 +1,5 @@
-"""`kproof status`: the reference platform's endpoints and the health of its components."""
+"""`kproof status`: the reference platform's endpoints and the health of its components; with `--run`, the
+run going on (or the last one) in a reports folder: the test being run, the counts so far, the time left."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import json
 from pathlib import Path
 
 from kproof.commands.common import add_state_dir, console
-from kproof.embedded import read_endpoints, readiness
+from kproof.embedded import process_alive, read_endpoints, readiness
 from kproof.postgres import LocalPostgres
+from kproof.run import STATUS, describe_status, read_status
 
 FIELDS = ("api", "ingress", "kafka", "postgres", "kubeconfig")
 
@@ -18,11 +20,28 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--field", choices=FIELDS,
                         help="print only this endpoint (for scripts: INGRESS=$(kproof status --field ingress))")
+    parser.add_argument("--run", action="store_true",
+                        help="the kproof run going on in --reports instead: its test, counts and time left")
+    parser.add_argument("--reports", type=Path, default=Path("reports"), help="the run's reports folder (--run)")
     parser.set_defaults(func=handle)
     return parser
 
 
+def run_status(reports: Path) -> tuple[int, str, dict | None]:
+    """(exit status, line, status): 0 while a run goes on or after one finished; 1 without one."""
+    status = read_status(reports / STATUS)
+    if status is None:
+        return 1, f"no kproof run has written {reports / STATUS}", None
+    if status.get("state") in ("running", "collecting") and not process_alive(int(status.get("pid") or 0)):
+        status = {**status, "state": "interrupted"}  # killed: it never wrote its end
+    return 0, describe_status(status), status
+
+
 def handle(args: argparse.Namespace) -> int:
+    if args.run:
+        code, line, status = run_status(args.reports)
+        print(json.dumps(status, indent=2) if args.json and status else line)
+        return code
     status = status_of(args.state_dir.resolve())
     if args.field:
         print(status.get(args.field) or "")

@@ -13,6 +13,7 @@ from kproof.lint.rules import Finding, Options, finding
 
 Check = Callable[[dict, Options], Iterator[Finding]]
 
+SEVERITIES = ("error", "warning", "info")  # the most severe first
 # forms first: a document in a removed version is reported as that before anything else
 CHECKS: tuple[Check, ...] = (forms.check, practices.check, admission.check)
 
@@ -27,7 +28,15 @@ class Report:
 
     @property
     def failed(self) -> bool:
-        return self.count("error") > 0
+        return self.fails("error")
+
+    def fails(self, threshold: str) -> bool:
+        """Whether a finding is as severe as `threshold` or more (error > warning > info; "none" never fails),
+        as hadolint's --failure-threshold decides its exit status."""
+        if threshold == "none":
+            return False
+        worst = SEVERITIES.index(threshold)
+        return any(SEVERITIES.index(f.rule.severity) <= worst for f in self.findings)
 
 
 def check_document(doc: Document, options: Options) -> list[Finding]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kproof import allure_report, report
+from kproof import allure_report, report, slo
 from kproof.html_report import write_html_report, write_summary_page
 from tests.report_sample import FAILURE, ROOT, allure_3, load_result, run_sample
 
@@ -60,6 +60,21 @@ def test_the_summary_page_shows_each_area_its_failures_and_the_load_chart(hand_m
     assert "npm install -g allure" in page
     # self-contained: nothing fetched from anywhere
     assert "<script" not in page and 'src="http' not in page and "<link" not in page
+
+
+def test_the_page_states_the_verdict_each_areas_levels_and_the_slo_checks(hand_made: Path) -> None:
+    junit = (hand_made / "junit.xml").read_text().replace(
+        'name="test_create" time="0.5"/>', 'name="test_create" time="0.5"><properties>'
+        '<property name="spec.level" value="MUST"/></properties></testcase>')
+    (hand_made / "junit.xml").write_text(junit)
+    check = slo.Check(slo.Threshold("scale from zero, 25 Services, P95", "scale-from-zero-25", "latency.p95",
+                                    "knative/serving scale-from-zero/main.go", error=2.0), 6.43, "s", "error")
+    slo.write([check], hand_made)
+    page = write_summary_page(hand_made, hand_made / "html", report.read_junit(hand_made / "junit.xml"),
+                              name="conformance.html").read_text()
+    assert "conformant: every MUST that applied passed (MUST 1/1)" in page
+    assert "<td>MUST 1/1</td>" in page
+    assert 'data-status="error"' in page and "6.43 s" in page and "scale from zero, 25 Services, P95" in page
 
 
 def test_without_allure_the_page_is_kproofs_and_says_how_to_get_allure(

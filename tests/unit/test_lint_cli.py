@@ -73,6 +73,18 @@ def test_exit_codes(tmp_path: Path) -> None:
     assert lint(write(tmp_path, "broken.yaml", "kind: [\n"))[0] == 1
 
 
+def test_fail_on_sets_the_least_severe_finding_that_fails(tmp_path: Path) -> None:
+    """As hadolint's --failure-threshold: error (the default), warning, info, or none."""
+    warned, refused = write(tmp_path, "warned.yaml", WARNED), write(tmp_path, "refused.yaml", REFUSED)
+    assert lint(warned, fail_on="warning")[0] == 1
+    assert lint(warned, fail_on="info")[0] == 1
+    assert lint(refused, fail_on="none")[0] == 0
+    assert lint(write(tmp_path, "clean.yaml", CLEAN), fail_on="info")[0] == 0
+    completed = subprocess.run([sys.executable, "-m", "kproof", "lint", str(warned), "--fail-on", "warning"],
+                               capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert completed.returncode == 1 and "warning" in completed.stdout
+
+
 @pytest.mark.parametrize(("argv", "problem"), [
     (["missing.yaml"], "argument PATH: no such file or folder: "),
     (["clean.yaml", "--startup", "0"], "argument --startup: takes a number of seconds above 0, not 0"),
