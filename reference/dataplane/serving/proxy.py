@@ -3,12 +3,19 @@ breaker (containerConcurrency), timeouts, forwarding headers, metrics and reques
 
 Clients speak HTTP/1.1 (aiohttp's requests: `handle`) or HTTP/2 with prior knowledge (h2c streams:
 `handle_stream`). Replicas are spoken to in HTTP/1.1, or in h2c where the revision's port is named `h2c`
-(`_open`), as Knative's queue-proxy and activator do; h2c to h2c streams both ways at once (gRPC)."""
+(`_open`), as Knative's queue-proxy and activator do; h2c to h2c streams both ways at once (gRPC). A
+WebSocket handshake from an HTTP/1.1 client becomes a WebSocket to the replica, its messages passed on both
+ways (`_forward_websocket`).
+
+Where a request goes is the routing table's answer (`RoutingTable.route`): a target, the headers its route
+sets, and the Host to send (Knative Routes', or a cluster's KIngresses, whose routes also match paths and
+headers)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -23,7 +30,7 @@ from reference.cloudevents.receiver import BODY_TIMEOUT
 from reference.dataplane.serving.h2c import H2Stream, Headers, Pool, StreamReset, Unreachable, request_headers
 from reference.dataplane.serving.metrics import Metrics
 from reference.dataplane.serving.requestlog import RequestRecord
-from reference.dataplane.serving.routing import RevisionTarget, RoutingTable
+from reference.dataplane.serving.routing import Redirect, RevisionTarget, Routed, RoutingTable
 from reference.dataplane.serving.throttler import Endpoint, NoCapacity, Overloaded
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
@@ -33,6 +40,9 @@ SMALL_BODY = 256 * 1024
 MAX_BODY = 64 * 1024 * 1024  # the ingress's client_max_size
 CONNECT_ATTEMPTS = 3
 PASS_ON_TIMEOUT = 300.0  # h2c requests passed on to the ingress's HTTP/1.1 side (brokers, channels)
+# What aiohttp's WebSocket client writes itself in a handshake (the client's own are not passed on).
+WEBSOCKET_HANDSHAKE = {"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions",
+                       "sec-websocket-protocol", "sec-websocket-accept"}
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -51,20 +61,24 @@ class Incoming:
     remote: str
     proto: str  # HTTP/1.1, HTTP/2.0
     scheme: str = "http"
+    private: bool = False  # came to the cluster-local listener (which alone serves cluster-local routes)
 
     @classmethod
-    def of_request(cls, request: web.Request) -> Incoming:
+    def of_request(cls, request: web.Request, private: bool = False) -> Incoming:
         return cls(request.method, request.rel_url.raw_path_qs, request.host, request.headers, request.remote or "",
-                   f"HTTP/{request.version.major}.{request.version.minor}", request.scheme)
+                   f"HTTP/{request.version.major}.{request.version.minor}", request.scheme, private)
 
     @classmethod
-    def of_stream(cls, stream: H2Stream) -> Incoming:
+    def of_stream(cls, stream: H2Stream, private: bool = False) -> Incoming:
         head = stream.head.result()
         pseudo = {k: v for k, v in head if k.startswith(":")}
         headers = CIMultiDict((k, v) for k, v in head if not k.startswith(":"))
         return cls(pseudo.get(":method", "GET"), pseudo.get(":path", "/"),
                    pseudo.get(":authority") or headers.get("host") or "", headers, stream.link.peer, "HTTP/2.0",
-                   pseudo.get(":scheme", "http"))
+                   pseudo.get(":scheme", "http"), private)
+
+    def route(self, table: RoutingTable) -> Routed | Redirect | None:
+        return table.route(self.host, self.target, self.headers, self.private, self.scheme == "https")
 
 
 class Answer(Protocol):
@@ -158,21 +172,28 @@ class Proxy:
 
     # HTTP/1.1 clients ------------------------------------------------------------------------------
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        incoming = Incoming.of_request(request)
-        target = self.table.lookup(incoming.host)
-        if target is None:
+    async def handle(self, request: web.Request, private: bool = False) -> web.StreamResponse:
+        incoming = Incoming.of_request(request, private)
+        routed = incoming.route(self.table)
+        if routed is None:
             return web.Response(status=404, text=f"no route for host {incoming.host.split(':')[0]!r}\n")
-        with self._measured(target, incoming) as outcome:
-            response, outcome.endpoint = await self._serve(request, incoming, target, outcome.started)
+        if isinstance(routed, Redirect):
+            return web.Response(status=301, headers={"Location": routed.location})
+        with self._measured(routed.target, incoming) as outcome:
+            response, outcome.endpoint = await self._serve(request, incoming, routed, outcome.started)
             body = getattr(response, "body", None)
             outcome.code = response.status
             outcome.size = response.body_length or (len(body) if isinstance(body, bytes) else 0)
         return response
 
-    async def _serve(self, request: web.Request, incoming: Incoming, target: RevisionTarget, started: float
+    async def _serve(self, request: web.Request, incoming: Incoming, routed: Routed, started: float
                      ) -> tuple[web.StreamResponse, Endpoint | None]:
+        target = routed.target
         deadline = started + target.first_byte_timeout
+        if _is_websocket(request):
+            return await self._on_replica(
+                target, deadline, lambda endpoint: self._forward_websocket(request, incoming, routed, endpoint),
+                lambda status, text: web.Response(status=status, text=text))
         try:
             async with asyncio.timeout(BODY_TIMEOUT):  # a client that trickles its body holds nothing for long
                 body = await request.read() if request.can_read_body else None
@@ -180,13 +201,15 @@ class Proxy:
             return web.Response(status=408, text=f"the body did not arrive within {BODY_TIMEOUT:g} s\n",
                                 headers={"Connection": "close"}), None
         return await self._on_replica(
-            target, deadline, lambda endpoint: self._forward(request, incoming, target, endpoint, body, deadline),
+            target, deadline, lambda endpoint: self._forward(request, incoming, routed, endpoint, body, deadline),
             lambda status, text: web.Response(status=status, text=text))
 
-    async def _forward(self, request: web.Request, incoming: Incoming, target: RevisionTarget, endpoint: Endpoint,
+    async def _forward(self, request: web.Request, incoming: Incoming, routed: Routed, endpoint: Endpoint,
                        body: bytes | None, deadline: float) -> web.StreamResponse:
-        answer = await self._open(target.h2c, endpoint.address, incoming.method, incoming.target, incoming.host,
-                                  self._forwarding(incoming, target.h2c), body, deadline)
+        target = routed.target
+        authority, headers = self._outgoing(incoming, routed)
+        answer = await self._open(target.h2c, endpoint.address, incoming.method, incoming.target, authority,
+                                  headers, body, deadline)
         if isinstance(answer, _Refused):
             return web.Response(status=answer.status, text=answer.text)
         try:
@@ -218,10 +241,14 @@ class Proxy:
     async def handle_stream(self, stream: H2Stream, incoming: Incoming) -> None:
         """An h2c client's request: streamed both ways to an h2c replica (so gRPC's streams work), or read
         whole and sent in HTTP/1.1 to any other, its answer streamed back."""
-        target = self.table.lookup(incoming.host)
-        if target is None:
+        routed = incoming.route(self.table)
+        if routed is None:
             await reply(stream, 404, f"no route for host {incoming.host.split(':')[0]!r}\n")
             return
+        if isinstance(routed, Redirect):
+            await stream.send_headers([(":status", "301"), ("location", routed.location)], end=True)
+            return
+        target = routed.target
         with self._measured(target, incoming) as outcome:
             deadline = outcome.started + target.first_byte_timeout
             if target.h2c:
@@ -235,17 +262,19 @@ class Proxy:
                     return
             result, outcome.endpoint = await self._on_replica(
                 target, deadline,
-                lambda endpoint: self._forward_stream(stream, incoming, target, endpoint, body, deadline), _Refused)
+                lambda endpoint: self._forward_stream(stream, incoming, routed, endpoint, body, deadline), _Refused)
             if isinstance(result, _Refused):
                 outcome.code = result.status
                 await reply(stream, result.status, result.text)
             else:
                 outcome.code, outcome.size = result
 
-    async def _forward_stream(self, stream: H2Stream, incoming: Incoming, target: RevisionTarget, endpoint: Endpoint,
+    async def _forward_stream(self, stream: H2Stream, incoming: Incoming, routed: Routed, endpoint: Endpoint,
                               body: bytes | AsyncIterator[bytes] | None, deadline: float) -> tuple[int, int]:
-        answer = await self._open(target.h2c, endpoint.address, incoming.method, incoming.target, incoming.host,
-                                  self._forwarding(incoming, target.h2c), body, deadline)
+        target = routed.target
+        authority, headers = self._outgoing(incoming, routed)
+        answer = await self._open(target.h2c, endpoint.address, incoming.method, incoming.target, authority,
+                                  headers, body, deadline)
         if isinstance(answer, _Refused):
             return answer.status, await reply(stream, answer.status, answer.text)
         return await send_answer(stream, answer, target.idle_timeout or None)
@@ -274,11 +303,13 @@ class Proxy:
         cannot be sent becomes `refuse(status, text)`."""
         stats = self.metrics.stats(target.key)
         for attempt in range(CONNECT_ATTEMPTS):
+            if not target.throttler.ready and not target.holds:
+                return refuse(503, "no healthy upstream: the backend has no ready endpoints\n"), None
             if not target.throttler.ready or target.only_reserved:
                 self.on_cold(target.key)
             stats.queued += 1
             try:
-                endpoint = await asyncio.wait_for(target.throttler.acquire(), max(0.0, deadline - time.monotonic()))
+                endpoint = await asyncio.wait_for(target.throttler.acquire(), _left(deadline))
             except TimeoutError:
                 return refuse(504, "request timeout: no replica became available\n"), None
             except Overloaded:
@@ -301,7 +332,7 @@ class Proxy:
         """Sends a request to `address`, in h2c or HTTP/1.1, and waits (until `deadline`) for the head of its
         answer: a 504 past the deadline, a 502 when the replica fails it. Raises what may be sent again."""
         try:
-            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+            async with asyncio.timeout(_left(deadline)):
                 if h2c:
                     if isinstance(body, bytes):
                         headers = [*headers, ("content-length", str(len(body)))]
@@ -349,12 +380,43 @@ class Proxy:
         if isinstance(answer, _Refused):
             return answer.status, {}, answer.text.encode()
         try:
-            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+            async with asyncio.timeout(_left(deadline)):
                 return answer.status, dict(answer.headers), await answer.read()
         except TimeoutError:
             return 504, {}, b"request timeout\n"
         finally:
             answer.close()
+
+    def _outgoing(self, incoming: Incoming, routed: Routed) -> tuple[str, Headers]:
+        """The Host and headers a request goes on with: the client's (`_forwarding`), the route's set over
+        them, and the route's Host where it rewrites it."""
+        headers = self._forwarding(incoming, routed.target.h2c)
+        replaced = {name.lower() for name, _ in routed.headers} | ({"host"} if routed.authority else set())
+        if replaced:
+            headers = [(k, v) for k, v in headers if k.lower() not in replaced] + list(routed.headers)
+        return routed.authority or incoming.host, headers
+
+    async def _forward_websocket(self, request: web.Request, incoming: Incoming, routed: Routed,
+                                 endpoint: Endpoint) -> web.StreamResponse:
+        """A WebSocket to the replica first (its refusal is the client's answer), then the client's, and their
+        messages passed on both ways until either closes."""
+        authority, headers = self._outgoing(incoming, routed)
+        fields = CIMultiDict((k, v) for k, v in headers if k.lower() not in WEBSOCKET_HANDSHAKE and k.lower() != "host")
+        fields["Host"] = authority
+        protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+        try:
+            upstream = await self.session.ws_connect(
+                f"http://{endpoint.address}{incoming.target}", headers=fields, protocols=protocols, max_msg_size=0)
+        except aiohttp.WSServerHandshakeError as refused:
+            return web.Response(status=refused.status, text=f"the replica refused the WebSocket: {refused.message}\n")
+        try:
+            downstream = web.WebSocketResponse(protocols=[upstream.protocol] if upstream.protocol else [],
+                                               max_msg_size=0)
+            await downstream.prepare(request)
+            await _relay_websocket(downstream, upstream)
+            return downstream
+        finally:
+            await upstream.close()
 
     @staticmethod
     def _forwarding(incoming: Incoming, h2c: bool) -> Headers:
@@ -371,6 +433,37 @@ class Proxy:
         forwarded = incoming.headers.get("Forwarded")
         headers.append(("Forwarded", f"{forwarded}, {element}" if forwarded else element))
         return headers
+
+
+def _left(deadline: float) -> float | None:
+    """The seconds left until `deadline`; None when there is none (a KIngress's backends)."""
+    return None if deadline == math.inf else max(0.0, deadline - time.monotonic())
+
+
+def _is_websocket(request: web.Request) -> bool:
+    return request.headers.get("Upgrade", "").lower() == "websocket" and "upgrade" in {
+        token.strip().lower() for token in request.headers.get("Connection", "").split(",")}
+
+
+async def _relay_websocket(client: web.WebSocketResponse, replica: aiohttp.ClientWebSocketResponse) -> None:
+    """Passes messages both ways until one side closes; the other is then closed with its code."""
+
+    async def pump(source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
+                   sink: web.WebSocketResponse | aiohttp.ClientWebSocketResponse) -> None:
+        async for message in source:  # ends at a close (answered by aiohttp) or an error
+            if message.type == aiohttp.WSMsgType.TEXT:
+                await sink.send_str(message.data)
+            elif message.type == aiohttp.WSMsgType.BINARY:
+                await sink.send_bytes(message.data)
+        await sink.close(code=source.close_code or aiohttp.WSCloseCode.OK)
+
+    both = [asyncio.ensure_future(pump(client, replica)), asyncio.ensure_future(pump(replica, client))]
+    try:
+        await asyncio.wait(both, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in both:
+            task.cancel()
+        await asyncio.gather(*both, return_exceptions=True)
 
 
 async def read_whole(stream: H2Stream) -> bytes | None:

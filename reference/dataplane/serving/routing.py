@@ -11,8 +11,11 @@ they are answered only while that Service exists. Its public hosts do not need i
 
 from __future__ import annotations
 
+import math
 import random
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from reference.apis.objects import is_reserved, pod_ready, protocol_type
@@ -31,6 +34,9 @@ class RevisionTarget:
     configuration: str = ""
     burst_capacity_annotation: str | None = None
     h2c: bool = False  # the replica speaks HTTP/2 cleartext (its port is named h2c)
+    # The activator's hold: a request waits (until its timeout) for a replica while none is ready. A KIngress
+    # backend has no activator of ours in front of it: without endpoints it answers 503 at once, as Envoy does.
+    holds: bool = True
     throttler: Throttler = field(default_factory=Throttler)
     reserved: set[str] = field(default_factory=set)  # pods that are reserved instances (ACK)
 
@@ -54,6 +60,48 @@ class Split:
 
     revision: tuple[str, str]
     percent: int
+
+
+NO_TIMEOUT = math.inf  # a KIngress sets no timeout: the revision's own is its queue-proxy's
+T = TypeVar("T")
+
+
+def weighted(choices: Sequence[T], weight: Callable[[T], int]) -> T:
+    """One of `choices`, at random in proportion to its weight (a share of 0 is never picked while another
+    has one)."""
+    shares = [c for c in choices if weight(c) > 0]
+    if len(shares) <= 1:
+        return shares[0] if shares else choices[0]
+    pick = random.uniform(0, sum(weight(c) for c in shares))
+    for choice in shares:
+        pick -= weight(choice)
+        if pick <= 0:
+            return choice
+    return shares[-1]
+
+
+@dataclass(frozen=True)
+class Routed:
+    """Where a request goes: the target, the headers the route sets on it (replacing the client's of the same
+    name), and the Host it is sent with when the route rewrites it."""
+
+    target: RevisionTarget
+    headers: tuple[tuple[str, str], ...] = ()
+    authority: str | None = None
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """The route answers with a redirect instead (a KIngress's HTTPOption Redirected on plain HTTP)."""
+
+    location: str
+
+
+class RouteSource(Protocol):
+    """A second source of routes for the same proxy (the KIngresses of a cluster)."""
+
+    def route(self, host: str, target: str, headers: Mapping[str, str], private: bool,
+              secure: bool) -> Routed | Redirect | None: ...
 
 
 @dataclass
@@ -91,6 +139,7 @@ class RoutingTable:
         # when one of their Services comes or goes.
         self.route_services: dict[tuple[str, str], str] = {}
         self._route_objects: dict[tuple[str, str], dict] = {}
+        self.sources: list[RouteSource] = []
 
     # Routes -------------------------------------------------------------------------------------
 
@@ -158,17 +207,20 @@ class RoutingTable:
         splits = self.hosts.get(host.split(":", 1)[0].lower())
         if not splits:
             return None
-        if len(splits) == 1:
-            chosen = splits[0]
-        else:
-            pick = random.uniform(0, sum(s.percent for s in splits))
-            chosen = splits[-1]
-            for split in splits:
-                pick -= split.percent
-                if pick <= 0:
-                    chosen = split
-                    break
-        return self.revisions.get(chosen.revision)
+        return self.revisions.get(weighted(splits, lambda s: s.percent).revision)
+
+    def route(self, host: str, target: str, headers: Mapping[str, str], private: bool = False,
+              secure: bool = False) -> Routed | Redirect | None:
+        """Where a request goes: the Routes' hosts first, then the other sources. `target` is the request-target
+        (path and query), `private` says the request came to the cluster-local listener, `secure` over TLS."""
+        found = self.lookup(host)
+        if found is not None:
+            return Routed(found)
+        for source in self.sources:
+            routed = source.route(host, target, headers, private, secure)
+            if routed is not None:
+                return routed
+        return None
 
     # Revisions and pods --------------------------------------------------------------------------
 
