@@ -16,7 +16,9 @@ from pathlib import Path
 import requests
 
 from kproof.postgres import LocalPostgres
-from kproof.target import GPU, KAFKA, KILL_POD, REFERENCE, RESERVE_INSTANCE, RESTART, VOLUMES, Target
+from kproof.target import CEPH, GPU, KAFKA, KILL_POD, REFERENCE, RESERVE_INSTANCE, RESTART, VOLUMES, XPA, Target
+from reference.ceph.cluster import LocalCeph
+from reference.ceph.cluster import unavailable as ceph_unavailable
 from reference.dataplane.process import PID_FILE as DATAPLANE_PID_FILE
 from reference.host.processes import (
     Record,
@@ -34,6 +36,7 @@ from reference.runtime.network import Bridge
 from reference.runtime.network import unavailable as network_unavailable
 
 START_TIMEOUT = 60.0
+CEPH_DIR = "ceph"  # `kproof up --ceph`'s Ceph, in the state directory
 STOP_TIMEOUT = 20.0
 
 
@@ -85,8 +88,10 @@ class ReferenceProcess:
 
     def __init__(self, state_dir: Path, host: str = "127.0.0.1", api_port: int = 0,
                  kafka_bootstrap: str | None = None, nodes: Path | None = None,
-                 images: tuple[Path, ...] = ()) -> None:
+                 images: tuple[Path, ...] = (), upstream_strict: bool = False, ingress_port: int = 0) -> None:
         self.state_dir = state_dir.resolve()
+        self.ingress_port = ingress_port  # 0: the last used or a free port
+        self.upstream_strict = upstream_strict
         self.host = host
         self.api_port = api_port
         self.kafka_bootstrap = kafka_bootstrap
@@ -110,12 +115,16 @@ class ReferenceProcess:
             (self.state_dir / "endpoints.json").unlink()
         command = [sys.executable, "-m", "reference", "--state-dir", str(self.state_dir),
                    "--host", self.host, "--api-port", str(self.api_port)]
+        if self.ingress_port:
+            command += ["--ingress-port", str(self.ingress_port)]
         if self.kafka_bootstrap:
             command += ["--kafka-bootstrap", self.kafka_bootstrap]
         if self.nodes:
             command += ["--nodes", str(self.nodes.resolve())]
         for catalog in self.images:
             command += ["--images", str(catalog.resolve())]
+        if self.upstream_strict:
+            command.append("--upstream-strict")
         log = create_private(self.log_path).open("ab")
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, start_new_session=True)
@@ -139,8 +148,9 @@ class ReferenceProcess:
 
     def stop(self, timeout: float = STOP_TIMEOUT, keep_data: bool = False) -> list[Record]:
         """Stops the platform, then whatever is still recorded on its state directory (what a killed
-        platform left running), and, unless `keep_data`, the embedded Kafka and the private PostgreSQL
-        (`kproof up --postgres`). Returns the recorded processes that were still running."""
+        platform left running), and, unless `keep_data`, the embedded Kafka, the private PostgreSQL
+        (`kproof up --postgres`) and Ceph (`kproof up --ceph`). Returns the recorded processes that were
+        still running."""
         pid = self.process.pid if self.process else None
         if pid is None:
             endpoints = read_endpoints(self.state_dir)
@@ -158,6 +168,7 @@ class ReferenceProcess:
         if not keep_data:
             EmbeddedKafka(self.state_dir).stop()
             LocalPostgres(self.state_dir).stop()
+            LocalCeph(self.state_dir / CEPH_DIR).stop()
         return left
 
     def restart(self) -> None:
@@ -177,9 +188,10 @@ class ReferenceProcess:
         return Target(
             kubeconfig=self.state_dir / "kubeconfig",
             ingress=endpoints.ingress,
-            capabilities=frozenset({REFERENCE, RESTART, KILL_POD, RESERVE_INSTANCE}
+            capabilities=frozenset({REFERENCE, RESTART, KILL_POD, RESERVE_INSTANCE, XPA}
                                    | ({VOLUMES} if _sandboxed() else set()) | ({KAFKA} if endpoints.kafka else set())
-                                   | ({GPU} if endpoints.gpus else set())),
+                                   | ({GPU} if endpoints.gpus else set())
+                                   | ({CEPH} if ceph_unavailable() is None else set())),
             kafka_bootstrap=endpoints.kafka,
             platform=self,
         )

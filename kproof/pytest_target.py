@@ -22,7 +22,8 @@ from kproof.allure_attach import attach_text, reporting
 from kproof.embedded import ReferenceProcess
 from kproof.postgres import DSN_ENV, LocalPostgres, PostgresUnavailable
 from kproof.profiles import DEFAULT_PROFILE, PROFILES, Selection, area_of
-from kproof.target import CLUSTER_CAPABILITIES, KAFKA, Target
+from kproof.target import CEPH, CLUSTER_CAPABILITIES, KAFKA, Target
+from reference.ceph.cluster import CephUnavailable, Gateway, LocalCeph, pod_address
 
 SUITE_ROOT = Path(__file__).resolve().parents[1]  # the folder of conformance/, load/ and fixtures/
 CONFORMANCE = SUITE_ROOT / "conformance"
@@ -315,3 +316,32 @@ def postgres_dsn(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         yield dsn
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def _ceph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """The session's Ceph (started by `rgw` on first use), stopped at the end: no daemon outlives it."""
+    held: dict = {"ceph": LocalCeph(tmp_path_factory.mktemp("ceph")), "gateway": None, "address": None}
+    yield held
+    held["ceph"].stop()
+
+
+@pytest.fixture
+def rgw(target: Target, _ceph: dict) -> Gateway:
+    """A Ceph object gateway the target's pods reach, and its S3 user (seed 003): a single-node Ceph beside
+    the embedded reference, started once a session (again if the platform's pods moved to another bridge
+    address); skips where the target does not declare the `ceph` capability."""
+    if not target.has(CEPH):
+        pytest.skip(f"the target does not declare the {CEPH!r} capability")
+    state_dir = getattr(target.platform, "state_dir", None)
+    if not isinstance(state_dir, Path):
+        pytest.skip("the Ceph of the `rgw` fixture runs beside the embedded reference; a cluster's pods need a "
+                    "gateway they reach")
+    address = pod_address(state_dir)
+    if _ceph["gateway"] is None or _ceph["address"] != address or _ceph["ceph"].running() is None:
+        try:
+            _ceph["gateway"] = _ceph["ceph"].start(address, die_with_parent=True)
+        except CephUnavailable as err:
+            pytest.fail(f"Ceph did not start: {err}")
+        _ceph["address"] = address
+    return _ceph["gateway"]

@@ -32,6 +32,8 @@ REFERENCE = "reference"  # the target is kproof's reference platform
 VOLUMES = "volumes"  # containers can mount volumes (every cluster; the reference with bubblewrap)
 KAFKA = "kafka"  # a Kafka both the tests and the platform reach (Target.kafka_bootstrap)
 RESERVE_INSTANCE = "reserve-instance"  # ACK's reserved instances (knative.aliyun.com/reserve-instance)
+CEPH = "ceph"  # a Ceph object gateway can be started beside the target for its pods (seed 003; the `rgw` fixture)
+XPA = "xpa"  # ACK's xpa autoscaler class (seed 000), which upstream Knative refuses
 CLUSTER_CAPABILITIES = frozenset({VOLUMES})
 
 FIELD_MANAGER = "kproof"

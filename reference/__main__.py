@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> None:
                         "else a Testcontainers Kafka when Docker answers, else the embedded broker")
     parser.add_argument("--nodes", type=Path,
                         help="a node file: more nodes, virtual GPUs (see reference/runtime/nodes.py)")
+    parser.add_argument("--upstream-strict", action="store_true",
+                        help="refuse ACK's xpa autoscaler class as upstream Knative does "
+                             "(config-kproof's upstream-strict)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -36,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     except ImportError:  # the standard loop works too, a little slower
         pass
     config = PlatformConfig(args.state_dir.resolve(), args.host, args.api_port, args.ingress_port, args.images,
-                            args.kafka_bootstrap, args.nodes)
+                            args.kafka_bootstrap, args.nodes, upstream_strict=args.upstream_strict)
     try:
         asyncio.run(_run(config))
     except (StateDirBusy, CatalogError, NodeFileError) as err:  # said in one line, not as a traceback

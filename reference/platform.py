@@ -35,7 +35,7 @@ from typing import TypedDict
 import yaml
 from aiohttp import web
 
-from reference.apiserver.bootstrap import bootstrap
+from reference.apiserver.bootstrap import bootstrap, set_config
 from reference.apiserver.registry import Registry
 from reference.apiserver.server import ApiServer
 from reference.apiserver.store import Store
@@ -44,6 +44,7 @@ from reference.apiserver.tokens import TokenRequests
 from reference.auth.provider import TokenProvider
 from reference.auth.tokens import Signer, expiry
 from reference.core import workload_controllers
+from reference.core.imagecache import ImageCacheController
 from reference.core.resourcequota import ResourceQuotaController
 from reference.dataplane.process import DataPlaneProcess
 from reference.eventing.broker import BrokerReconciler, TriggerReconciler
@@ -82,6 +83,7 @@ from reference.runtime.network import unavailable as network_unavailable
 from reference.runtime.nodes import node_specs
 from reference.runtime.provisioner import Provisioner
 from reference.runtime.sandbox import containment
+from reference.runtime.warm import warm
 from reference.scheduler.scheduler import Scheduler
 from reference.serving import autoscaler_metrics
 from reference.serving.autoscaler_metrics import AutoscalerMetrics
@@ -108,6 +110,7 @@ class PlatformConfig:
     images: list[Path] = field(default_factory=list)  # extra image catalogs (theirs win)
     kafka_bootstrap: str | None = None  # a Kafka to use; else Testcontainers or the embedded broker
     nodes: Path | None = None  # a node file: more nodes, virtual GPUs
+    upstream_strict: bool = False  # refuse ACK's forms as upstream Knative does (config-kproof)
 
     def _saved(self) -> dict:
         path = self.state_dir / "config.yaml"
@@ -358,6 +361,8 @@ class Platform:
 
     async def start(self) -> None:
         bootstrap(self.registry)
+        if self.config.upstream_strict:
+            set_config(self.registry, "knative-serving", "config-kproof", "upstream-strict", "true")
         hosts = sorted({"127.0.0.1", "localhost", self.config.host} - {"0.0.0.0", "::"})
         certs = ensure_certificates(private_dir(self.state_dir / "pki"), hosts)
         pods = self.registry.kinds.require("", "v1", "pods")
@@ -410,6 +415,7 @@ class Platform:
                             KafkaSinkReconciler(self.registry, self.dataplane.serves_eventing),
                             JobSinkReconciler(self.registry, self.dataplane.serves_eventing),
                             EventPolicyReconciler(self.registry), *workload_controllers(self.registry),
+                            ImageCacheController(self.registry, lambda image: warm(self.catalog, image)),
                             *flows_controllers(self.registry, self.dataplane.serves_eventing),
                             *sources_controllers(self.registry, ingress_route(ingress_url), api_url, tokens)]
         for controller in self.controllers:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what kproof needs on a fresh Debian/Ubuntu machine: the Debian packages it drives
-# (kubectl, bubblewrap, iptables, postgresql, chromium) when they are missing, Allure 3 from npm where npm exists,
+# (kubectl, bubblewrap, iptables, postgresql, Ceph, chromium) when they are missing, Allure 3 from npm where npm exists,
 # then torch (CPU), then kproof with its test dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,12 @@ command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 # initdb and pg_ctl for the private PostgreSQL of seed 002's pipeline (and psql for its walk-through)
 { ls /usr/lib/postgresql/*/bin/pg_ctl || command -v pg_ctl; } >/dev/null 2>&1 || missing+=(postgresql)
+# a single-node Ceph with its object gateway for seed 003 (reference.ceph, `kproof up --ceph`): the monitor,
+# the OSD, radosgw, and the ceph, ceph-authtool and radosgw-admin tools (monmaptool comes with ceph-mon)
+command -v ceph-mon >/dev/null 2>&1 || missing+=(ceph-mon)
+command -v ceph-osd >/dev/null 2>&1 || missing+=(ceph-osd)
+command -v radosgw >/dev/null 2>&1 || missing+=(radosgw)
+command -v radosgw-admin >/dev/null 2>&1 || missing+=(ceph-common)
 # headless Chromium for the tests that open the HTML report and Locust's web UI (Playwright drives it)
 { command -v chromium || command -v chromium-browser; } >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -57,6 +57,22 @@ def test_up_status_down_up_keeps_objects(state_dir: Path) -> None:
     assert kept is not None and kept["metadata"]["uid"] == uid
 
 
+def test_up_upstream_strict_refuses_the_xpa_class(state_dir: Path) -> None:
+    """`kproof up --upstream-strict`: seed 000's xpa Service is refused as upstream Knative refuses it."""
+    import yaml
+    from kubernetes.dynamic.exceptions import DynamicApiError
+
+    kproof("up", "--detach", "--upstream-strict", "--state-dir", str(state_dir))
+    target = Target(kubeconfig=state_dir / "kubeconfig")
+    config = target.get("v1", "ConfigMap", "config-kproof", "knative-serving")
+    assert config is not None and config["data"]["upstream-strict"] == "true"
+    service = yaml.safe_load((ROOT / "fixtures/manifests/seed-000/event-display-xpa.yaml").read_text())
+    service["metadata"]["namespace"] = "default"
+    with pytest.raises(DynamicApiError) as refused:
+        target.create(service)
+    assert refused.value.status == 422 and "autoscaling.knative.dev/class" in str(refused.value.body)
+
+
 def test_up_twice_reports_the_running_platform(state_dir: Path) -> None:
     kproof("up", "--detach", "--state-dir", str(state_dir))
     again = kproof("up", "--detach", "--state-dir", str(state_dir))

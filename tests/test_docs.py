@@ -164,8 +164,11 @@ def test_every_project_path_the_pages_name_exists() -> None:
                 code = match["code"].strip()
                 if not code.startswith(PROJECT_FOLDERS) or re.search(r"[\s<>{}*|$]|\.\.\.", code):
                     continue  # not a path, or a pattern with placeholders
-                if not (ROOT / code).exists():
+                path, _, node = code.partition("::")  # a test named as `file::function`
+                if not (ROOT / path).exists():
                     problems.append(f"{page.relative_to(ROOT)}:{number}: `{code}` does not exist")
+                elif node and not ((ROOT / path).is_file() and _defines(ROOT / path, node)):
+                    problems.append(f"{page.relative_to(ROOT)}:{number}: `{path}` defines no {node}")
     assert not problems, "\n".join(problems)
 
 

@@ -8,6 +8,7 @@ import os
 import shutil
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import yaml
@@ -15,6 +16,7 @@ import yaml
 from conformance.ai.support import KSVC, claims_allowed, fixture, intent_service
 from conformance.api.test_kubectl import kubectl
 from conformance.autoscaling.support import ready_pods
+from conformance.gpu.support import wait_for_gpus_released
 from conformance.helpers import eventually, log, unique
 from conformance.serving.support import deploy, service
 from conformance.sources.kafka_support import KAFKA_SOURCE, ensure_topic, kafka_of, produce
@@ -22,6 +24,8 @@ from kproof.target import GPU, Target
 
 pytestmark = [pytest.mark.requires(GPU),
               pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")]
+AS_PRINTED = (Path(__file__).resolve().parents[2] / "fixtures" / "manifests" / "seed-001" /
+              "test-ai-process-as-written.yaml")
 RATE = 50  # seed 001's producer: 50 messages a second for 100 seconds
 SECONDS = float(os.environ.get("KPROOF_SEED_001_SECONDS", "10"))  # 100 runs the seed's whole producer
 
@@ -43,6 +47,20 @@ def test_seed_001_answers_play_music_and_logs_its_model(target: Target, in_model
     logs = kubectl(target, "logs", "-n", namespace, "-l", "serving.knative.dev/service=test-ai-process").stdout
     assert "model intent" in logs and " on " in logs, logs
     print(f"\n{logs.strip().splitlines()[0]}")
+
+
+@pytest.mark.spec("SHOULD", "stable", source="seed 001 (ACK Serverless: On-Demand Use of Heterogeneous Resources): "
+                  "the Service YAML as printed, its image carrying its model, answers `/predict?query=music` with "
+                  "PlayMusic")
+def test_seed_001_as_printed_answers_from_the_model_in_its_image(target: Target, namespace: str) -> None:
+    wait_for_gpus_released(target)
+    applied = kubectl(target, "apply", "-n", namespace, "-f", str(AS_PRINTED))
+    assert "k8s.aliyun.com/eci-use-specs" in applied.stderr  # ACK's annotation, reported
+    target.wait_for(*KSVC, "test-ai-process", namespace, timeout=240)
+    answer = target.http("test-ai-process", "/predict?query=music", namespace=namespace)
+    assert (answer.status_code, answer.text) == (200, "PlayMusic")
+    logs = kubectl(target, "logs", "-n", namespace, "-l", "serving.knative.dev/service=test-ai-process").stdout
+    assert "from the image" in logs, logs
 
 
 @pytest.mark.spec("SHOULD", "stable", source="seed 004 (Best practices for AI model inference with Knative): \"The "

@@ -8,10 +8,13 @@ import time
 from dataclasses import dataclass, field
 
 import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
 
 from kproof.target import Target, pod_is_ready
 
 FAST_WINDOW = {"autoscaling.knative.dev/window": "6s"}
+# Knative's autoscaler publishes its decisions on its Service's `http-metrics` port.
+AUTOSCALER_METRICS = "/api/v1/namespaces/knative-serving/services/autoscaler:http-metrics/proxy/metrics"
 
 
 def ready_pods(target: Target, namespace: str, service: str) -> int:
@@ -21,6 +24,20 @@ def ready_pods(target: Target, namespace: str, service: str) -> int:
 
 def autoscaler(target: Target, namespace: str, revision: str) -> dict:
     return target.get("autoscaling.internal.knative.dev/v1alpha1", "PodAutoscaler", revision, namespace) or {}
+
+
+def autoscaler_metrics(target: Target, namespace: str, revision: str) -> dict[str, float]:
+    """The autoscaler's gauges for one revision, by name less `autoscaler_` (desired_pods, requested_pods,
+    panic_mode, stable_request_concurrency, target_concurrency_per_pod, ...)."""
+    response = target.raw("GET", AUTOSCALER_METRICS)
+    assert response.status_code == 200, response.text
+    out = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            labels = sample.labels
+            if labels.get("namespace_name") == namespace and labels.get("revision_name") == revision:
+                out[sample.name.removeprefix("autoscaler_")] = sample.value
+    return out
 
 
 @dataclass
@@ -33,6 +50,9 @@ class Load:
     path: str = "/"
     clients: int = 0
     rate: float = 0.0
+    method: str = "GET"
+    headers: dict[str, str] = field(default_factory=dict)  # sent with each request, beside Host
+    body: bytes = b""
     codes: dict[int | str, int] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -53,7 +73,8 @@ class Load:
 
     async def _one(self, session: aiohttp.ClientSession, host: str) -> None:
         try:
-            async with session.get(self.target.ingress.rstrip("/") + self.path, headers={"Host": host}) as response:
+            async with session.request(self.method, self.target.ingress.rstrip("/") + self.path,
+                                       headers={**self.headers, "Host": host}, data=self.body or None) as response:
                 await response.read()
                 self._count(response.status)
         except (aiohttp.ClientError, TimeoutError) as err:

@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def handle(args: argparse.Namespace) -> int:
     """Stops the platform, and everything recorded on its state directory: what a platform that was
-    killed left running too, the embedded Kafka and the private PostgreSQL."""
+    killed left running too, the embedded Kafka, the private PostgreSQL and Ceph (`kproof up --ceph`)."""
     from reference.kafka.embedded import EmbeddedKafka
 
     state_dir = args.state_dir.resolve()

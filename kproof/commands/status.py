@@ -8,11 +8,12 @@ import json
 from pathlib import Path
 
 from kproof.commands.common import add_state_dir, console
-from kproof.embedded import process_alive, read_endpoints, readiness
+from kproof.embedded import CEPH_DIR, process_alive, read_endpoints, readiness
 from kproof.postgres import LocalPostgres
 from kproof.run import STATUS, describe_status, read_status
+from reference.ceph.cluster import LocalCeph
 
-FIELDS = ("api", "ingress", "kafka", "postgres", "kubeconfig")
+FIELDS = ("api", "ingress", "kafka", "postgres", "ceph", "kubeconfig")
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -52,7 +53,7 @@ def handle(args: argparse.Namespace) -> int:
         console.print(f"no reference runs on {status['state_dir']}")
     else:
         console.print(f"running (pid {status['pid']})")
-        for key in ("api", "ingress", "kafka", "postgres", "kubeconfig", "sandbox", "limits", "network"):
+        for key in ("api", "ingress", "kafka", "postgres", "ceph", "kubeconfig", "sandbox", "limits", "network"):
             console.print(f"{key + ':':12} {status.get(key) or '-'}")
         for name, health in status["components"].items():
             color = "green" if health == "ok" else "red"
@@ -71,6 +72,7 @@ def status_of(state_dir: Path) -> dict:
         "ingress": endpoints.ingress if endpoints else None,
         "kafka": endpoints.kafka if endpoints else None,
         "postgres": (LocalPostgres(state_dir).running() or {}).get("dsn"),
+        "ceph": getattr(LocalCeph(state_dir / CEPH_DIR).running(), "endpoint", None),  # its S3 endpoint
         "pid": endpoints.pid if endpoints else None,
         "components": {},
         **(endpoints.containment if endpoints else {}),

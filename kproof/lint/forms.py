@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kproof.lint.rules import Finding, Options, finding
-from reference.apiserver.admission import autoscaling
+from reference.apiserver.admission import ack, autoscaling
 
 KAFKA_SOURCE_V1ALPHA1 = "sources.knative.dev/v1alpha1"
 KAFKA_SOURCE_V1BETA1 = "sources.knative.dev/v1beta1"
@@ -158,7 +158,34 @@ def values_not_strings(doc: dict, options: Options) -> Iterator[Finding]:
                                   f"{type(value).__name__}: the API server refuses it; quote it (\"{shown}\")")
 
 
-FORM_CHECKS = (removed_api_version, v1alpha1_forms, kafka_source_v1alpha1, annotation_forms, values_not_strings)
+def ack_forms(doc: dict, options: Options) -> Iterator[Finding]:
+    """What the reference's API server answers with an ACK warning (reference/apiserver/admission/ack.py)."""
+    if not isinstance(doc.get("metadata", {}), dict):
+        return
+    for path, message in ack.findings(doc["apiVersion"], doc["kind"], doc):
+        yield finding("KP021", path, message)
+
+
+# API groups of components a cluster installs beside Knative: (what to install, whether the reference serves it)
+COMPONENTS = {
+    "data.fluid.io": ("Fluid (ack-fluid on ACK; fluid-cloudnative/fluid elsewhere), whose controller also creates "
+                      "the PersistentVolumeClaim of the same name that Services mount", False),
+    "eci.alibabacloud.com": ("ACK's ECI (elastic container instances); Knative's caching.internal.knative.dev "
+                             "Image is the upstream way to warm an image", False),
+}
+
+
+def components(doc: dict, options: Options) -> Iterator[Finding]:
+    group = doc["apiVersion"].rpartition("/")[0]
+    if group in COMPONENTS:
+        needs, served = COMPONENTS[group]
+        where = "the reference serves it" if served else "the reference does not serve it"
+        yield finding("KP022", ("apiVersion",), f"{doc['apiVersion']} {doc['kind']} needs {needs} on a cluster; "
+                                                f"{where}")
+
+
+FORM_CHECKS = (removed_api_version, v1alpha1_forms, kafka_source_v1alpha1, annotation_forms, values_not_strings,
+               ack_forms, components)
 
 
 def check(doc: dict, options: Options) -> Iterator[Finding]:

@@ -23,6 +23,10 @@ SERVING_SPEC = "https://github.com/knative/specs/blob/main/specs/serving/knative
 AUTOSCALING_KEYS = "https://pkg.go.dev/knative.dev/serving/pkg/apis/autoscaling"
 KUBERNETES_OBJECTS = "https://kubernetes.io/docs/concepts/overview/working-with-objects/"
 YAML_SPEC = "https://yaml.org/spec/1.2.2/"
+SEED_000 = "https://www.alibabacloud.com/blog/knative-serverless-practices-in-ai-event-driven-scenarios_600046"
+AUTOSCALING_VALIDATION = ("https://github.com/knative/serving/blob/main/pkg/apis/autoscaling/"
+                          "annotation_validation.go")
+FLUID_DOC = "https://github.com/fluid-cloudnative/fluid"
 
 SEVERITIES = ("error", "warning", "info")
 
@@ -122,6 +126,13 @@ RULES = _rules(
     Rule("KP020", "feature-flag", "info",
          "Fields that Knative only accepts with a config-features flag enabled.",
          "Knative feature flags in config-features", FEATURES_DOC),
+    Rule("KP021", "ack-only-form", "warning",
+         "Only forms upstream Knative accepts: no xpa class, k8s.aliyun.com annotations or ACK kinds.",
+         "seeds 000, 001 and 004 ran on ACK: upstream Knative refuses the xpa class and ignores ACK's annotations",
+         AUTOSCALING_VALIDATION),
+    Rule("KP022", "needs-component", "warning",
+         "Kinds outside Knative and Kubernetes name the component a cluster must install to serve them.",
+         "seed 004 declares its models with Fluid's Dataset and JindoRuntime, ACK's ack-fluid component", FLUID_DOC),
 )
 
 

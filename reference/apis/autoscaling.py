@@ -7,7 +7,8 @@ from __future__ import annotations
 GROUP = "autoscaling.knative.dev"
 KPA = "kpa.autoscaling.knative.dev"
 HPA = "hpa.autoscaling.knative.dev"
-
+# ACK's class (seed 000): upstream Knative refuses it; the reference runs it as reference/autoscaler/xpa.py says
+XPA = "xpa.autoscaling.knative.dev"
 
 
 def _key(name: str, *aliases: str) -> tuple[str, ...]:
@@ -29,6 +30,9 @@ ACTIVATION_SCALE = _key("activation-scale")
 SCALE_DOWN_DELAY = _key("scale-down-delay", "scaleDownDelay")
 RETENTION_PERIOD = _key("scale-to-zero-pod-retention-period", "scaleToZeroPodRetentionPeriod")
 AGGREGATION = _key("metric-aggregation-algorithm", "metricAggregationAlgorithm")
+# the xpa class's own keys (ACK)
+POD_BUFFER_SIZE = _key("pod-buffer-size")
+GC_TIME = _key("gc-time")
 
 ALL_KEYS = (CLASS, METRIC, TARGET, TARGET_UTILIZATION, TARGET_BURST_CAPACITY, WINDOW,
             PANIC_WINDOW_PERCENTAGE, PANIC_THRESHOLD_PERCENTAGE, MIN_SCALE, MAX_SCALE, INITIAL_SCALE,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from reference.apiserver.admission import caching as caching_admission
 from reference.apiserver.admission import core as core_admission
 from reference.apiserver.admission import eventing as eventing_admission
 from reference.apiserver.admission import flows as flows_admission
@@ -22,7 +23,7 @@ from reference.apiserver.admission import workloads as workloads_admission
 from reference.apiserver.admission.bindings import with_sink_bindings
 from reference.apiserver.admission.context import Defaulter, Validator
 from reference.apiserver.conversion import KAFKA_SOURCE_V1ALPHA1, Conversion
-from reference.apiserver.schemas import eventing, flows, k8s, rbac, scheduling, serving, sources, workloads
+from reference.apiserver.schemas import caching, eventing, flows, k8s, rbac, scheduling, serving, sources, workloads
 from reference.apiserver.schemas import sinks as sink_schemas
 from reference.apiserver.schemas.schema import Schema
 
@@ -377,6 +378,12 @@ KINDS: tuple[Kind, ...] = (
                  Column("Last Schedule", ".status.lastScheduleTime", type="date"), AGE),
         default=with_sink_bindings(workloads_admission.default_cron_job),
         validate=workloads_admission.validate_cron_job,
+    ),
+    # knative/caching's Image: the catalog warms it (reference/core/imagecache.py; seed 004's image caches)
+    Kind(
+        "caching.internal.knative.dev", "v1alpha1", "Image", "images", caching.IMAGE, short_names=("img",),
+        categories=("knative-internal", "caching"), columns=(Column("Image", ".spec.image"), READY, REASON, AGE),
+        validate=caching_admission.validate_image,
     ),
     # ACK's scheduling pools (seed 004)
     Kind(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from reference.apis import times
 from reference.apiserver import errors, objectmeta, patch
+from reference.apiserver.admission import ack
 from reference.apiserver.admission.context import Context, Forbidden
 from reference.apiserver.admission.fielderror import FieldError
 from reference.apiserver.conversion import view_text
@@ -122,6 +123,7 @@ class Registry:
             problem = kind.validate(obj, old, ctx)
             if problem:
                 raise _invalid_from(kind, obj, problem)
+        opts.warnings.extend(ack.warnings(kind.api_version, kind.kind, obj))
 
     def _stored(self, kind: Kind, obj: dict, opts: Options) -> tuple[Kind, dict]:
         """A request's object in its stored version: a served version's object is checked against its
@@ -129,6 +131,7 @@ class Registry:
         if kind.conversion is None:
             return kind, obj
         self._schema_check(kind, obj, opts)
+        opts.warnings.extend(ack.version_warnings(kind.api_version, kind.kind))
         return self.kinds.storage_of(kind), kind.conversion.up(obj)
 
     @staticmethod

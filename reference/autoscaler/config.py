@@ -9,6 +9,7 @@ from reference.apis.durations import parse_go_duration
 
 KPA_CLASS = "kpa.autoscaling.knative.dev"
 HPA_CLASS = "hpa.autoscaling.knative.dev"
+XPA_CLASS = "xpa.autoscaling.knative.dev"  # ACK's: the KPA plus spare replicas (xpa.py)
 
 
 @dataclass(frozen=True)

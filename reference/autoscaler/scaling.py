@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from reference.autoscaler.config import AutoscalerConfig
 from reference.autoscaler.kpa import Decider, RevisionMetrics, ScaleResult
 from reference.autoscaler.spec import ScaleBounds
+from reference.autoscaler.xpa import Buffer
 
 SCALE_UNKNOWN = -1
 ACTIVE, INACTIVE, ACTIVATING = "True", "False", "Unknown"
@@ -113,13 +114,18 @@ class Tick:
     decision: ScaleResult  # the Decider's
     step: Step  # the replicas to set, within the bounds
     state: ActiveState  # the PodAutoscaler's activity after it
+    requested: int = SCALE_UNKNOWN  # what went to the scaler: the decision, plus the xpa buffer if any
 
 
 def tick(decider: Decider, metrics: RevisionMetrics, bounds: ScaleBounds, state: ActiveState,
-         config: AutoscalerConfig, now: float, ready: int) -> Tick:
+         config: AutoscalerConfig, now: float, ready: int, buffer: Buffer | None = None) -> Tick:
     """A tick of Knative's autoscaler (every TICK_SECONDS): the decider reads the windows, the scaler bounds
-    its answer and decides on zero, and the activity follows. The platform's PodAutoscaler controller and
+    its answer and decides on zero, and the activity follows. With a `buffer` (the xpa class) the spare
+    replicas are added to the decision before the bounds. The platform's PodAutoscaler controller and
     `kproof simulate` both run exactly this."""
     decision = decider.scale(now, metrics.stable_and_panic(decider.spec.metric, now), ready)
-    step = scale(decision.desired if decision.valid else SCALE_UNKNOWN, bounds, state, config, now)
-    return Tick(decision, step, next_state(state, step.want, ready, bounds, now))
+    requested = decision.desired if decision.valid else SCALE_UNKNOWN
+    if buffer is not None:
+        requested = buffer.want(now, requested)
+    step = scale(requested, bounds, state, config, now)
+    return Tick(decision, step, next_state(state, step.want, ready, bounds, now), requested)

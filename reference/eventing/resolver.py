@@ -1,5 +1,5 @@
-"""Destinations to URIs: a `ref` to anything addressable (a Knative Service, a Broker, a Channel, a
-KafkaSink) is its status.address.url, and a `ref` to a Kubernetes Service its cluster-local name (as
+"""Destinations to URIs: a `ref` to anything addressable (a Knative Service or Route, a Broker, a Channel,
+a KafkaSink) is its status.address.url, and a `ref` to a Kubernetes Service its cluster-local name (as
 Knative's resolver special-cases it), with a relative `uri` appended; an absolute `uri` is itself."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from reference.apiserver.store import Store
 from reference.reconciler.controller import Key, Watch
 
 # Kinds a destination can name: a change to one can change what a destination resolves to.
-ADDRESSABLES = (("serving.knative.dev", "v1", "services"), ("eventing.knative.dev", "v1", "brokers"),
+ADDRESSABLES = (("serving.knative.dev", "v1", "services"), ("serving.knative.dev", "v1", "routes"),
+                ("eventing.knative.dev", "v1", "brokers"),
                 ("messaging.knative.dev", "v1", "channels"), ("messaging.knative.dev", "v1", "inmemorychannels"),
                 ("eventing.knative.dev", "v1alpha1", "kafkasinks"), ("", "v1", "services"),
                 ("flows.knative.dev", "v1", "sequences"), ("flows.knative.dev", "v1", "parallels"),

@@ -137,6 +137,17 @@ class Catalog:
         raise ImageNotFound(f"image {image!r} is not in the kproof image catalog; add it with "
                             f"`kproof up --images FILE` (see fixtures/images.yaml)")
 
+    def warm_argv(self, image: str) -> list[str] | None:
+        """What warms `image` ahead of its first Pod, as a node pulls an image before it is needed: for an
+        image run as a Python module, importing it (its code and libraries read and compiled once); None
+        when there is nothing to fetch (the platform plays it, or it runs a program already on disk).
+        ImageNotFound / ImageUnavailable as for a Pod."""
+        entry = self.find(image)
+        command = [c.replace("{python}", sys.executable) for c in entry.command]
+        if entry.builtin or entry.passthrough or len(command) < 3 or command[1] != "-m":
+            return None
+        return [command[0], "-c", f"import {command[2]}"]
+
     def launch(self, container: dict) -> Launch:
         """The argv and environment for a pod's container (ImageNotFound / ImageUnavailable if none)."""
         entry = self.find(container.get("image", ""))

@@ -17,11 +17,19 @@ from datetime import UTC, datetime
 from reference.apis import conditions
 from reference.apis.labels import CONFIGURATION, REVISION, SERVICE
 from reference.apis.objects import is_reserved, pod_ready
-from reference.autoscaler.config import HPA_CLASS, KPA_CLASS, AutoscalerConfig
-from reference.autoscaler.kpa import TICK_SECONDS, Decider, RevisionMetrics, ScaleResult
-from reference.autoscaler.scaling import ACTIVATING, ActiveState, tick
-from reference.autoscaler.spec import autoscaler_class, decider_spec, progress_deadline, scale_bounds
+from reference.autoscaler.config import HPA_CLASS, KPA_CLASS, XPA_CLASS, AutoscalerConfig
+from reference.autoscaler.kpa import TICK_SECONDS, Decider, RevisionMetrics
+from reference.autoscaler.scaling import ACTIVATING, ActiveState, Tick, tick
+from reference.autoscaler.spec import (
+    DeciderSpec,
+    autoscaler_class,
+    decider_spec,
+    progress_deadline,
+    scale_bounds,
+)
+from reference.autoscaler.xpa import Buffer, buffer_spec
 from reference.reconciler.controller import Controller, Key, Watch, own_key
+from reference.reconciler.events import NORMAL, EventRecorder
 from reference.serving.autoscaler_metrics import AutoscalerMetrics
 
 log = logging.getLogger("kproof.autoscaler")
@@ -65,6 +73,9 @@ class PodAutoscalerReconciler(Controller):
         self.clock = clock
         self.deciders: dict[Key, Decider] = {}
         self.metrics: dict[Key, RevisionMetrics] = {}
+        self.buffers: dict[Key, Buffer] = {}  # xpa-class revisions' spare replicas
+        self._panicking: dict[Key, bool] = {}
+        self.events = EventRecorder(registry, "autoscaler")
         self.published = published or AutoscalerMetrics()
         self._published_labels: dict[Key, dict[str, str]] = {}
         self._last_second = 0
@@ -152,27 +163,47 @@ class PodAutoscalerReconciler(Controller):
                    if (e.obj["metadata"].get("labels") or {}).get(REVISION) == revision and not is_reserved(e.obj)
                    and pod_ready(e.obj))
 
-    def _publish(self, key: Key, pa: dict, result: ScaleResult, desired: int, ready: int) -> None:
+    def _publish(self, key: Key, pa: dict, decided: Tick, spec: DeciderSpec, ready: int) -> None:
         labels = pa["metadata"].get("labels") or {}
         names = {"namespace_name": key[0], "revision_name": key[1], "service_name": labels.get(SERVICE, ""),
                  "configuration_name": labels.get(CONFIGURATION, "")}
         self._published_labels[key] = names
-        self.published.record(names, result, desired, ready)
+        self.published.record(names, decided.decision, decided.step.want, ready, spec)
+
+    def _report_panic(self, key: Key, pa: dict, decided: Tick, spec: DeciderSpec, ready: int) -> None:
+        """An Event when panic mode starts or ends (Knative's autoscaler logs "PANICKING." and "Un-panicking."),
+        naming the windows and the target the decision used."""
+        result = decided.decision
+        if not result.valid or result.panicking == self._panicking.get(key, False):
+            return
+        self._panicking[key] = result.panicking
+        windows = (f"panic window {spec.panic_window}s of a stable window {spec.stable_window}s, target "
+                   f"{spec.target:g} per pod")
+        if result.panicking:
+            self.events.record(pa, NORMAL, "PanicStarted",
+                               f"panic mode: {result.panic_value:g} over the {windows} asks for "
+                               f"{result.desired} pods with {ready} ready (threshold "
+                               f"{spec.panic_threshold * 100:g}%)")
+        else:
+            self.events.record(pa, NORMAL, "PanicEnded",
+                               f"stable mode: no surge for a whole stable window ({windows})")
 
     async def reconcile(self, key: Key) -> float | None:
         pa = self.get(self.kind, *key)
         if pa is None or pa["metadata"].get("deletionTimestamp"):
             self.deciders.pop(key, None)
             self.metrics.pop(key, None)
+            self.buffers.pop(key, None)
+            self._panicking.pop(key, None)
             self.published.forget(self._published_labels.pop(key, {}))
             return None
         config = self.config()
         annotations = pa["metadata"].get("annotations") or {}
         klass = autoscaler_class(annotations, config)
         previous = pa.get("status") or {}
-        if klass != KPA_CLASS:
+        if klass not in (KPA_CLASS, XPA_CLASS):
             reason = "NotSupported"
-            message = (f"the reference platform runs the KPA only; class {klass!r} is not supported"
+            message = (f"the reference platform runs the KPA (and ACK's xpa) only; class {klass!r} is not supported"
                        if klass != HPA_CLASS else "the reference platform runs the KPA only; the HPA class "
                                                   "needs a Kubernetes HorizontalPodAutoscaler")
             status = {**previous, "observedGeneration": pa["metadata"]["generation"],
@@ -196,9 +227,10 @@ class PodAutoscalerReconciler(Controller):
             decider = self.deciders[key] = Decider(dspec, ready, now)
         decider.update(dspec)
         state = active_state(pa, now)
-        decided = tick(decider, window, bounds, state, config, now, ready)
+        decided = tick(decider, window, bounds, state, config, now, ready, self._buffer(key, klass, annotations))
         step, after = decided.step, decided.state
-        self._publish(key, pa, decided.decision, step.want, ready)
+        self._publish(key, pa, decided, dspec, ready)
+        self._report_panic(key, pa, decided, dspec, ready)
         status = {k: v for k, v in previous.items() if k != "conditions"}
         status.update({"observedGeneration": pa["metadata"]["generation"], "desiredScale": step.want,
                        "actualScale": ready, "metricsServiceName": f"{key[1]}-private",
@@ -221,6 +253,19 @@ class PodAutoscalerReconciler(Controller):
                 cond["lastTransitionTime"] = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.write_status(self.kind, pa, status)
         return step.requeue_after
+
+
+    def _buffer(self, key: Key, klass: str, annotations: dict[str, str]) -> Buffer | None:
+        """The xpa class's spare replicas (None for the KPA)."""
+        if klass != XPA_CLASS:
+            self.buffers.pop(key, None)
+            return None
+        spec = buffer_spec(annotations)
+        buffer = self.buffers.get(key)
+        if buffer is None:
+            buffer = self.buffers[key] = Buffer(spec)
+        buffer.update(spec)
+        return buffer
 
 
 def _active_message(status: str, reason: str) -> str:

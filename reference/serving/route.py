@@ -4,22 +4,35 @@ Services (reference.serving.resources.services), and ingress readiness.
 Targets name a Revision, or a Configuration whose latest ready Revision they follow. The status is
 written in two steps, as Knative does with its ingress prober: first the resolved traffic (the data
 plane serves from it), then Ready once the data plane reports that it serves exactly that traffic.
+
+With a rollout duration a Configuration's new revision takes its traffic in steps (status/rollout.py); the
+rollout's state is kept in the Route's status.annotations (Knative keeps it on its Ingress).
 """
 
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Awaitable, Callable
 
+from reference.apis import conditions
 from reference.apis.labels import ROUTE, ROUTES_ANNOTATION, ROUTING_STATE
 from reference.reconciler.controller import Controller, Key, Watch, own_key, owner_keys
 from reference.serving.resources import domain
 from reference.serving.resources.services import make_route_services
-from reference.serving.status.route import ingress_ready, resolve_traffic, route_status
+from reference.serving.status import rollout
+from reference.serving.status.route import (
+    ingress_ready,
+    resolve_traffic,
+    rollout_duration,
+    rollout_in_progress,
+    route_status,
+)
 
 # (route, its status.traffic) -> whether the data plane already serves that traffic
 IngressProbe = Callable[[dict, list[dict]], Awaitable[bool]]
 PROBE_RETRY = 0.05
+OBSERVE_RETRY = 0.25  # while a rollout waits for its first 1% to be served
 
 
 async def always_ready(route: dict, traffic: list[dict]) -> bool:
@@ -29,8 +42,10 @@ async def always_ready(route: dict, traffic: list[dict]) -> bool:
 class RouteReconciler(Controller):
     name = "route-controller"
 
-    def __init__(self, registry, ingress_probe: IngressProbe = always_ready) -> None:
+    def __init__(self, registry, ingress_probe: IngressProbe = always_ready,
+                 clock: Callable[[], float] = time.time) -> None:
         super().__init__(registry)
+        self.clock = clock
         kinds = registry.kinds
         self.kind = kinds.require("serving.knative.dev", "v1", "routes")
         self.configurations = kinds.require("serving.knative.dev", "v1", "configurations")
@@ -63,7 +78,7 @@ class RouteReconciler(Controller):
 
     def _on_config(self, config_map: dict) -> list[Key]:
         meta = config_map["metadata"]
-        if meta.get("namespace") == "knative-serving" and meta["name"] == "config-domain":
+        if meta.get("namespace") == "knative-serving" and meta["name"] in ("config-domain", "config-network"):
             return [(e.obj["metadata"]["namespace"], e.obj["metadata"]["name"])
                     for e in self.registry.store.entries(self.kind.resource)]
         return []
@@ -81,16 +96,47 @@ class RouteReconciler(Controller):
             route, lambda name: self.get(self.configurations, namespace, name),
             lambda name: self.get(self.revisions, namespace, name),
             lambda tag: f"http://{domain.tag_host(tag, meta['name'], namespace, labels, domains)}")
+        state, next_step = None, None
+        if traffic is not None:
+            traffic, state, next_step = await self._rollout(route, traffic)
         not_owned = self._reconcile_services(route, traffic, domains) if traffic is not None else None
         served = traffic is not None and not_owned is None and await self.ingress_probe(route, traffic)
         ingress = ingress_ready(traffic, not_owned, served)
+        if served and state is not None and not state.done():
+            ingress = rollout_in_progress()
         url = f"http://{domain.route_host(meta['name'], namespace, labels, domains)}"
         address = f"http://{domain.cluster_local_host(meta['name'], namespace)}"
-        self.write_status(self.kind, route, route_status(route, url, address, traffic, assigned, ingress))
-        if traffic is not None and ingress["status"] == "True":
+        status = route_status(route, url, address, traffic, assigned, ingress)
+        if state is not None:
+            status["annotations"] = {**(status.get("annotations") or {}), rollout.ANNOTATION: rollout.dump(state)}
+        self.write_status(self.kind, route, status)
+        if traffic is not None and served:
             # Only once the data plane sends traffic to the new targets do the old ones leave the route.
             self._label_revisions(route, {t["revisionName"] for t in traffic})
-        return PROBE_RETRY if traffic is not None and ingress["status"] != "True" else None
+        if traffic is not None and not served:
+            return PROBE_RETRY
+        return next_step
+
+    async def _rollout(self, route: dict, traffic: list[dict]
+                       ) -> tuple[list[dict], rollout.Rollout | None, float | None]:
+        """The traffic to serve now, the rollout state behind it (None without a rollout duration) and the
+        seconds until its next step (reconcileRollout)."""
+        duration = rollout_duration(route, self.registry.read_config("knative-serving", "config-network"))
+        if duration <= 0:
+            return traffic, None, None
+        spec = route["spec"].get("traffic") or []
+        status = route.get("status") or {}
+        previous = rollout.parse((status.get("annotations") or {}).get(rollout.ANNOTATION))
+        now = int(self.clock() * rollout.NS)
+        if (previous is not None and conditions.get(route, "IngressReady").get("status") != "True"
+                and status.get("traffic") and await self.ingress_probe(route, status["traffic"])):
+            rollout.observe_ready(previous, now, duration)  # the first step is served: time the rest
+        state, due = rollout.step(rollout.build(spec, traffic), previous, now)
+        if due:
+            after: float | None = max(PROBE_RETRY, (due - now) / rollout.NS)
+        else:  # a rollout that has not timed its first step yet looks again soon; none looks no more
+            after = None if state.done() else OBSERVE_RETRY
+        return rollout.effective_traffic(spec, traffic, state), state, after
 
     def _reconcile_services(self, route: dict, traffic: list[dict], domains: dict[str, str]) -> str | None:
         """Creates or updates the Route's Services (one per tag too) and deletes those of tags it no longer

@@ -53,3 +53,11 @@ def test_zero_initial_scale_when_the_cluster_allows_it() -> None:
 def test_max_scale_limit() -> None:
     config = {**AUTOSCALER, "max-scale-limit": "10"}
     assert str(validate_annotations({K + "max-scale": "20"}, config)) == f"expected 1 <= 20 <= 10: {K}max-scale"
+
+
+def test_acks_xpa_class_unless_strict() -> None:
+    """ACK's xpa class (seed 000) is accepted as ACK accepts it; strict, it is refused as upstream Knative does."""
+    xpa = {K + "class": "xpa.autoscaling.knative.dev", K + "pod-buffer-size": "3", K + "gc-time": "30"}
+    assert validate_annotations(xpa, AUTOSCALER) is None
+    refused = str(validate_annotations(xpa, AUTOSCALER, ack=False))
+    assert refused == f"invalid value: xpa.autoscaling.knative.dev: {K}class"

@@ -88,3 +88,14 @@ def test_pods_become_endpoints_when_ready() -> None:
     assert throttler.endpoints["p1"].address == "127.0.0.1:9001"
     table.set_pod(_pod("p1", "r", False, 9001), deleted=False)
     assert throttler.ready == 0
+
+
+def test_a_weighted_split_gives_each_target_exactly_its_share_interleaved() -> None:
+    from reference.dataplane.serving.routing import SmoothWeighted
+
+    picker = SmoothWeighted()
+    picks = [picker.pick(("a", "b"), {"a": 50, "b": 50}.__getitem__) for _ in range(100)]
+    assert picks.count("a") == 50 and "aa" not in "".join(picks) and "bb" not in "".join(picks)
+    thirds = [picker.pick(("x", "y", "z"), {"x": 20, "y": 30, "z": 50}.__getitem__) for _ in range(100)]
+    assert (thirds.count("x"), thirds.count("y"), thirds.count("z")) == (20, 30, 50)
+    assert {picker.pick(("on", "off"), {"on": 100, "off": 0}.__getitem__) for _ in range(10)} == {"on"}

@@ -28,7 +28,7 @@ def test_images_reach_the_platform_and_are_kept_for_later_starts(tmp_path: Path,
     given: dict = {}
 
     class Recorder:
-        def __init__(self, state_dir: Path, *args: object) -> None:
+        def __init__(self, state_dir: Path, *args: object, upstream_strict: bool = False) -> None:
             given["images"] = args[-1]
 
         def start(self) -> None:
@@ -63,7 +63,7 @@ def test_a_bad_catalog_is_refused_before_anything_starts(tmp_path: Path, monkeyp
     with pytest.raises(CatalogError, match=str(path)):
         Catalog.load(path)
 
-    def never(*args: object) -> None:
+    def never(*args: object, **kwargs: object) -> None:
         raise AssertionError("nothing starts with a bad catalog")
 
     monkeypatch.setattr(up_command, "ReferenceProcess", never)

@@ -116,6 +116,16 @@ CASES = [
     ("KP020", model_server({"image": INTENT, "volumeMounts": MOUNT}, PVC),
      model_server({"image": INTENT, "volumeMounts": MOUNT},
                   [{"name": "models", "configMap": {"name": "small-model"}}]), {}),
+    ("KP021", service({"class": "xpa.autoscaling.knative.dev", "pod-buffer-size": "3"}),
+     service({"class": "kpa.autoscaling.knative.dev"}), {}),
+    ("KP021", service({"k8s.aliyun.com/eci-use-specs": "ecs.gn6i-c4g1.xlarge"}), service(), {}),
+    ("KP021", {"apiVersion": "scheduling.alibabacloud.com/v1alpha1", "kind": "ResourcePolicy",
+               "metadata": {"name": "p"}, "spec": {"selector": {"app": "a"}, "units": [{"resource": "ecs"}]}},
+     service(), {}),
+    ("KP022", {"apiVersion": "data.fluid.io/v1alpha1", "kind": "Dataset", "metadata": {"name": "oss-data"},
+               "spec": {"mounts": [{"mountPoint": "oss://bucket/models", "name": "models"}]}},
+     {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "oss-data"},
+      "spec": {"accessModes": ["ReadOnlyMany"], "resources": {"requests": {"storage": "1Gi"}}}}, {}),
 ]
 
 
@@ -242,17 +252,28 @@ def test_timeout_at_exactly_one_point_two_times_passes(tmp_path: Path) -> None:
 SEED_FINDINGS = {
     "eventing/broker-demo.yaml": set(),
     # event-display writes the seed's minScale/maxScale
-    "seed-000/kafka-event-display.yaml": {"KP015"},
-    "seed-000/kafka-source-v1alpha1.yaml": {"KP013"},
-    "seed-001/kafka-source-v1alpha1.yaml": {"KP013"},
-    "seed-001/kafka-source.yaml": set(),
+    # ... and keeps ACK's retry annotations on the KafkaSource
+    "seed-000/kafka-event-display.yaml": {"KP015", "KP021"},
+    "seed-000/kafka-source-v1alpha1.yaml": {"KP013", "KP021"},
+    # the seed's xpa Service: ACK's class, ingress class and flow controller
+    "seed-000/event-display-xpa.yaml": {"KP015", "KP021"},
+    "seed-001/kafka-source-v1alpha1.yaml": {"KP013", "KP021"},
+    "seed-001/kafka-source.yaml": {"KP021"},
     "seed-001/models.yaml": set(),
     # a GPU with two requests at a time, no readiness probe, camelCase bounds, and a claim that needs
     # config-features' kubernetes.podspec-persistent-volume-claim; the model itself is on the volume
-    "seed-001/test-ai-process.yaml": {"KP001", "KP006", "KP015", "KP020"},
+    "seed-001/test-ai-process.yaml": {"KP001", "KP006", "KP015", "KP020", "KP021"},
+    # the same, as the seed prints it: the model in the image
+    "seed-001/test-ai-process-as-written.yaml": {"KP001", "KP006", "KP007", "KP015", "KP021"},
     # the sentiment model server answers as soon as it listens: no readiness probe
     "seed-002/benthos-vader.yaml": {"KP006"},
     "seed-003/channel-subscription.yaml": set(),
+    "seed-003/models.yaml": set(),
+    "seed-003/receiver.yaml": set(),
+    "seed-003/source.yaml": set(),
+    # the Secret keeps the seed's placeholders (not base64 until filled in), and the Configurations mount the
+    # models claim, which needs config-features' kubernetes.podspec-persistent-volume-claim
+    "seed-003/split-traffic.yaml": {"KP019", "KP020"},
     "seed-004/config-autoscaler.yaml": set(),
     "seed-004/config-observability.yaml": set(),
     "seed-004/helloworld-autoscaling.yaml": set(),
@@ -261,8 +282,17 @@ SEED_FINDINGS = {
     "seed-004/helloworld-go-timeout.yaml": set(),
     "seed-004/helloworld-go.yaml": set(),
     "seed-004/invalid-min-over-max.yaml": {"KP019"},
-    "seed-004/resource-policy.yaml": set(),
+    "seed-004/resource-policy.yaml": {"KP021"},
     "seed-004/runtime-probes.yaml": set(),
+    # model storage: Fluid's kinds and ACK's ImageCache name what a cluster needs; the Service mounts a claim
+    # (written, not read-only) and its model server has no readiness probe
+    "seed-004/model-storage-secret.yaml": set(),
+    "seed-004/model-storage-fluid.yaml": {"KP022"},
+    "seed-004/oss-data-pvc.yaml": set(),
+    "seed-004/oss-data-fill.yaml": set(),
+    "seed-004/sd-backend.yaml": {"KP006", "KP020"},
+    "seed-004/image-cache.yaml": set(),
+    "seed-004/imagecache-eci.yaml": {"KP021", "KP022"},
 }
 
 
@@ -294,7 +324,7 @@ def test_seed_001_as_the_seed_writes_it_bakes_the_model_in(tmp_path: Path) -> No
     doc = yaml.safe_load((MANIFESTS / "seed-001" / "test-ai-process.yaml").read_text())
     spec = doc["spec"]["template"]["spec"]
     del spec["volumes"], spec["containers"][0]["volumeMounts"]
-    assert ids(lint(tmp_path, doc)) == {"KP001", "KP006", "KP007", "KP015"}
+    assert ids(lint(tmp_path, doc)) == {"KP001", "KP006", "KP007", "KP015", "KP021"}
 
 
 def test_a_container_concurrency_that_is_not_a_number_is_left_to_admission(tmp_path: Path) -> None:

@@ -90,6 +90,15 @@ def test_no_model_is_a_clear_error(tmp_path: Path) -> None:
         load("intent", tmp_path)
 
 
+def test_an_image_that_carries_its_model_serves_it_without_a_volume(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seed 001's image (the catalog sets MODEL_IN_IMAGE for it): an empty MODEL_DIR is no reason to wait."""
+    monkeypatch.setenv("MODEL_IN_IMAGE", "intent")
+    loaded = load("intent", tmp_path)
+    assert loaded.source == "the image (no model in MODEL_DIR)"
+    assert loaded.model.predict(["music"]) == ["PlayMusic"]
+
+
 def test_kserve_v1_protocol_and_bad_input() -> None:
     def app() -> web.Application:
         server = ModelServer(load("sentiment"), batching=(8, 20))
@@ -157,3 +166,17 @@ def test_a_reserved_replica_drops_its_gpus() -> None:
     small = reserve.reserved(pod)
     assert is_reserved(small) and not is_reserved(pod)
     assert small["spec"]["containers"][0]["resources"] == {"limits": {"memory": "1Gi"}, "requests": {}}
+
+
+def test_prepare_command_defaults_to_intent_and_names_an_unknown_model(tmp_path, monkeypatch, capsys):
+    from reference.apps.models import __main__ as command
+
+    prepared: list[object] = []
+    monkeypatch.setattr(command, "prepare", lambda directory: prepared.append(directory) or
+                        {"accuracy": 1.0, "held_out": 3})
+    assert command.main(["prepare", str(tmp_path)]) == 0
+    assert prepared == [tmp_path]
+    with pytest.raises(SystemExit) as exited:
+        command.main(["prepare", str(tmp_path), "resnet"])
+    assert exited.value.code == 2
+    assert "unknown model resnet" in capsys.readouterr().err

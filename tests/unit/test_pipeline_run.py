@@ -83,3 +83,38 @@ def test_a_stop_leaves_what_is_in_flight_the_shutdown_timeout(tmp_path: Path) ->
     report = asyncio.run(stopped_run())
     assert report.written == 0 and report.failed == report.read > 0
     assert report.reasons == [f"{report.read} messages in flight were not written within shutdown_timeout"]
+
+
+def test_the_seed_s_prometheus_config_scrapes_what_a_run_serves(tmp_path: Path) -> None:
+    """fixtures/pipeline/prometheus.yaml (the demo's) scrapes the address `kproof pipeline` serves Benthos's
+    metrics on; while the run goes, /metrics there holds output_sent, whose rate the seed graphs."""
+    import requests
+    import yaml
+
+    scrape = yaml.safe_load((Path(__file__).resolve().parents[2] / "fixtures" / "pipeline" /
+                             "prometheus.yaml").read_text())["scrape_configs"][0]
+    (target,) = scrape["static_configs"][0]["targets"]
+    config = stream(tmp_path, metrics=True)
+    assert target.rpartition(":")[2] == config.http_address.rpartition(":")[2] == "4195"
+
+    class Slow(Writer):
+        """Writes the first batch at once and takes its time over the others: the run is still going."""
+
+        calls = 0
+
+        async def write(self, batch: list[Message]) -> None:
+            self.calls += 1
+            if self.calls > 1:
+                await asyncio.sleep(1.0)
+            await super().write(batch)
+
+    async def scraped_run() -> str:
+        run = PipelineRun(replace(config, http_address="127.0.0.1:0"), output=Slow())
+        task = asyncio.create_task(run.execute())
+        while run.metrics.value("output_sent") < 3:  # a first batch written, the run still going
+            await asyncio.sleep(0.01)
+        text = await asyncio.to_thread(lambda: requests.get(run.report.metrics_url, timeout=5).text)
+        await task
+        return text
+
+    assert 'output_sent{label="",path="root.output"}' in asyncio.run(scraped_run())

@@ -46,10 +46,16 @@ def test_the_shipped_catalog_covers_the_seed_images() -> None:
         assert catalog.find(image)
     assert catalog.launch({"image": "mihaitodor/benthos-vader:latest"}).argv[-2:] == ["-m", "reference.apps.sentiment"]
     intent = catalog.launch({"image": "registry.cn-hangzhou.aliyuncs.com/ai-samples/bert-intent-detection:1.0.1"})
-    assert intent.argv[-2:] == ["-m", "reference.apps.intent"] and intent.env == {"MODEL_DIR": "/data/models"}
+    assert intent.argv[-2:] == ["-m", "reference.apps.intent"]
+    assert intent.env == {"MODEL_DIR": "/data/models", "MODEL_IN_IMAGE": "intent"}, "seed 001's image carries its model"
     assert intent.annotations["internal.serving.kserve.io/batcher-max-batchsize"] == "BATCHER_MAX_BATCH_SIZE"
-    with pytest.raises(ImageUnavailable):
-        catalog.find("docker.io/rootfs/rgwpubsub-knative-source")
+    for image, module in (("docker.io/rootfs/rgwpubsub-knative-source", "rgw_source"),
+                          ("docker.io/rootfs/rgwpubsub-knative-receiver", "rgw_receiver"),
+                          ("docker.io/rootfs/rgwpubsub-knative-resnet", "rgw_classifier")):
+        assert catalog.launch({"image": image}).argv[-2:] == ["-m", f"reference.apps.{module}"], image
+    resnet, vision = (catalog.launch({"image": f"docker.io/rootfs/rgwpubsub-knative-{name}"}).env
+                      for name in ("resnet", "vision"))
+    assert (resnet["DIGITS_MODEL"], vision["DIGITS_MODEL"]) == ("mlp", "linear"), "seed 003's two classifiers"
     python = catalog.launch({"image": "python:3.11-slim", "command": ["python", "-c", "print(1)"]})
     assert python.argv == [sys.executable, "-c", "print(1)"], "the python image's python is this Python"
 

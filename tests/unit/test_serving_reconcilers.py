@@ -220,6 +220,90 @@ ROUTE_ROWS = [
 ]
 
 
-@pytest.mark.parametrize("row", ROUTE_ROWS, ids=lambda r: r.name)
+def named_configuration(name: str, ready_revision_name: str | None = None) -> dict:
+    """A Configuration `name`, with a latest ready Revision when `ready_revision_name` is given."""
+    config = {**configuration(name), "metadata": {"name": name, "namespace": NS}}
+    if ready_revision_name:
+        config["status"] = {"observedGeneration": 1, "latestReadyRevisionName": ready_revision_name,
+                            "conditions": [ready()]}
+    return config
+
+
+def named_revision(name: str) -> dict:
+    return {**revision(name), "status": {"conditions": [ready()]}}
+
+
+# seed 003's Route: half the traffic to each of two Configurations, by configurationName
+SPLIT = [{"configurationName": "google-vision-configuration", "percent": 50},
+         {"configurationName": "resnet-configuration", "percent": 50}]
+SPLIT_ROWS = [
+    Row("a split by configurationName sends each share to its Configuration's latest ready Revision",
+        [named_configuration("google-vision-configuration", "google-vision-configuration-00001"),
+         named_revision("google-vision-configuration-00001"),
+         named_configuration("resnet-configuration", "resnet-configuration-00001"),
+         named_revision("resnet-configuration-00001"), route(SPLIT)], (NS, "hello"),
+        want_creates=["Service/hello"],
+        want_updates=["Revision/google-vision-configuration-00001", "Revision/resnet-configuration-00001"],
+        want_conditions={"AllTrafficAssigned": ("True", ""), "Ready": ("True", "")},
+        want_status={"traffic": [
+            {"percent": 50, "revisionName": "google-vision-configuration-00001", "latestRevision": True},
+            {"percent": 50, "revisionName": "resnet-configuration-00001", "latestRevision": True}]}),
+    Row("a split waits while one of its Configurations has no ready Revision",
+        [named_configuration("google-vision-configuration", "google-vision-configuration-00001"),
+         named_revision("google-vision-configuration-00001"),
+         named_configuration("resnet-configuration"), route(SPLIT)], (NS, "hello"),
+        want_conditions={"AllTrafficAssigned": ("Unknown", "RevisionMissing"), "Ready": ("Unknown",
+                                                                                       "RevisionMissing")}),
+    Row("a split naming a missing Configuration fails, naming it",
+        [named_configuration("google-vision-configuration", "google-vision-configuration-00001"),
+         named_revision("google-vision-configuration-00001"), route(SPLIT)],
+        (NS, "hello"), want_conditions={"AllTrafficAssigned": ("False", "ConfigurationMissing"),
+                                        "Ready": ("False", "ConfigurationMissing")}),
+]
+
+
+@pytest.mark.parametrize("row", ROUTE_ROWS + SPLIT_ROWS, ids=lambda r: r.name)
 def test_route_reconciler(row: Row) -> None:
+    run(row, RouteReconciler)
+
+
+def rolled_route(annotations: dict[str, str], served: str = "hello-00001") -> dict:
+    """A Route that served `served` at 100% (its rollout state says so) and whose Configuration has moved on."""
+    state = ('{"configurations":[{"configurationName":"hello","percent":100,"revisions":'
+             f'[{{"revisionName":"{served}","percent":100}}]}}]}}')
+    return {**route(FOLLOW_LATEST), "metadata": {"name": "hello", "namespace": NS, "annotations": annotations},
+            "status": {"traffic": [{"percent": 100, "revisionName": served, "latestRevision": True}],
+                       "annotations": {"networking.internal.knative.dev/rollout": state},
+                       "conditions": [ready(type_="IngressReady"), ready()]}}
+
+
+def second_revision_ready() -> list[dict]:
+    return [{**configuration(), "status": {"observedGeneration": 2, "latestReadyRevisionName": "hello-00002",
+                                           "conditions": [ready()]}},
+            ready_revision(), {**revision("hello-00002"), "status": {"conditions": [ready()]}}]
+
+
+ROLLED = [{"percent": 99, "revisionName": "hello-00001", "latestRevision": True},
+          {"percent": 1, "revisionName": "hello-00002", "latestRevision": True}]
+ROLLOUT_ROWS = [
+    Row("a new revision under the Route's rollout-duration starts with 1%",
+        [*second_revision_ready(), rolled_route({"serving.knative.dev/rollout-duration": "60s"})], (NS, "hello"),
+        want_creates=["Service/hello"], want_updates=["Revision/hello-00001", "Revision/hello-00002"],
+        want_conditions={"IngressReady": ("Unknown", "RolloutInProgress"), "Ready": ("Unknown", "RolloutInProgress")},
+        want_status={"traffic": ROLLED}),
+    Row("config-network's rollout-duration applies to every Route",
+        [*second_revision_ready(), rolled_route({})], (NS, "hello"),
+        config={("knative-serving", "config-network"): {"rollout-duration": "120"}},
+        want_creates=["Service/hello"], want_updates=["Revision/hello-00001", "Revision/hello-00002"],
+        want_conditions={"IngressReady": ("Unknown", "RolloutInProgress")}, want_status={"traffic": ROLLED}),
+    Row("without a rollout duration the new revision takes everything at once",
+        [*second_revision_ready(), rolled_route({})], (NS, "hello"),
+        want_creates=["Service/hello"], want_updates=["Revision/hello-00002"],
+        want_conditions={"IngressReady": ("True", ""), "Ready": ("True", "")},
+        want_status={"traffic": [{"percent": 100, "revisionName": "hello-00002", "latestRevision": True}]}),
+]
+
+
+@pytest.mark.parametrize("row", ROLLOUT_ROWS, ids=lambda r: r.name)
+def test_route_rollout(row: Row) -> None:
     run(row, RouteReconciler)

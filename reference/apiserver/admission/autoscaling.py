@@ -26,6 +26,7 @@ from reference.apis.autoscaling import (  # noqa: F401  (the lint reads the keys
     TARGET_BURST_CAPACITY,
     TARGET_UTILIZATION,
     WINDOW,
+    XPA,
     lookup,
 )
 from reference.apis.durations import format_go_duration as format_duration
@@ -58,9 +59,12 @@ def _int32(key: str, text: str) -> tuple[int | None, FieldError | None]:
     return value, None
 
 
-def _validate_class(ann: dict[str, str]) -> FieldError | None:
+def _validate_class(ann: dict[str, str], ack: bool) -> FieldError | None:
+    """Knative accepts kpa and hpa in its own domain (any other domain is another autoscaler's); the reference
+    also accepts ACK's xpa unless it is strict (`ack` False: admission/ack.py)."""
     found = lookup(ann, CLASS)
-    if found and found[1].endswith(".knative.dev") and found[1] not in (KPA, HPA):
+    allowed = (KPA, HPA, XPA) if ack else (KPA, HPA)
+    if found and found[1].endswith(".knative.dev") and found[1] not in allowed:
         return invalid_value(found[1], found[0])
     return None
 
@@ -183,12 +187,13 @@ def _validate_initial_scale(ann: dict[str, str], config: dict[str, str]) -> Fiel
     return None
 
 
-def validate_annotations(annotations: dict[str, str], autoscaler_config: dict[str, str]
+def validate_annotations(annotations: dict[str, str], autoscaler_config: dict[str, str], ack: bool = True
                          ) -> FieldError | None:
-    """Every check Knative's webhook runs on a revision's autoscaling annotations."""
+    """Every check Knative's webhook runs on a revision's autoscaling annotations (`ack`: ACK's xpa class is
+    accepted too)."""
     ann = annotations or {}
     return combine(
-        _validate_class(ann),
+        _validate_class(ann, ack),
         _validate_min_max(ann, autoscaler_config),
         _validate_floats(ann),
         _duration(lookup(ann, WINDOW), 6, 3600, True),

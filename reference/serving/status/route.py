@@ -6,8 +6,35 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from reference.apis import conditions
+from reference.apis.durations import parse_go_duration
 
 Lookup = Callable[[str], "dict | None"]  # name -> the object in the Route's namespace, None when absent
+ROLLOUT_DURATION = ("serving.knative.dev/rollout-duration", "serving.knative.dev/rolloutDuration")
+
+
+def rollout_duration(route: dict, network_config: dict[str, str]) -> int:
+    """Whole seconds a new revision takes to get its traffic: the Route's annotation, else config-network's
+    `rollout-duration` (seconds); 0 moves the traffic at once."""
+    annotations = route["metadata"].get("annotations") or {}
+    for key in ROLLOUT_DURATION:
+        if annotations.get(key):
+            try:
+                seconds = int(parse_go_duration(annotations[key]))
+            except ValueError:
+                seconds = 0
+            if seconds:
+                return seconds
+            break
+    try:
+        return max(0, int(network_config.get("rollout-duration") or 0))
+    except ValueError:
+        return 0
+
+
+def rollout_in_progress() -> dict:
+    """IngressReady while a gradual rollout moves traffic (MarkIngressRolloutInProgress)."""
+    return conditions.condition("IngressReady", None, "RolloutInProgress",
+                                "A gradual rollout of the latest revision(s) is in progress.")
 
 
 def resolve_traffic(route: dict, configuration: Lookup, revision: Lookup, tag_url: Callable[[str], str]
