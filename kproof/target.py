@@ -287,7 +287,8 @@ class Target:
         elif token:
             headers["authorization"] = f"Bearer {token}"
         verify = conf.ssl_ca_cert if conf.verify_ssl and conf.ssl_ca_cert else conf.verify_ssl
-        cert = (conf.cert_file, conf.key_file) if conf.cert_file else None
+        # a replaced token replaces a client certificate too (kubeconfigs of clusters often carry one)
+        cert = (conf.cert_file, conf.key_file) if conf.cert_file and token is None else None
         return requests.request(method, conf.host + path, headers=headers, verify=verify, cert=cert,
                                 timeout=kwargs.pop("timeout", 30), **kwargs)
 

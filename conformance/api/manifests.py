@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
+
+from kproof.target import Target
+
 SERVING = "serving.knative.dev/v1"
 IMAGE = "gcr.io/knative-samples/helloworld-go"
 SINK = {"uri": "http://sink.example.com/"}
@@ -17,6 +21,7 @@ class KindCase:
     spec: dict  # everything but apiVersion, kind and metadata
     knative: bool = True  # Knative kinds keep metadata.generation
     label: str = ""  # the test id where the kind's name alone is ambiguous
+    requires: str | None = None  # a capability the target must declare to serve the kind (kproof.target)
 
     @property
     def id(self) -> str:
@@ -26,7 +31,16 @@ class KindCase:
         meta: dict = {"name": name, "labels": dict(labels or {})}
         if self.namespaced and namespace:
             meta["namespace"] = namespace
-        return {"apiVersion": self.api_version, "kind": self.kind, "metadata": meta, **self.spec}
+        body = {"apiVersion": self.api_version, "kind": self.kind, "metadata": meta, **self.spec}
+        if "involvedObject" in body and self.namespaced and namespace:  # Kubernetes: the Event's own namespace
+            body["involvedObject"] = {**body["involvedObject"], "namespace": namespace}
+        return body
+
+
+def skip_unless_served(target: Target, case: KindCase) -> None:
+    """Skips, with the reason, a kind the target serves only with a capability it does not declare."""
+    if case.requires and not target.has(case.requires):
+        pytest.skip(f"{case.kind} needs the {case.requires!r} capability, which the target does not declare")
 
 
 REVISION_SPEC = {"containers": [{"image": IMAGE}]}
@@ -52,7 +66,7 @@ KIND_CASES = (
         "schedule": "*/1 * * * *", "data": '{"message": "hello"}', "contentType": "application/json",
         "sink": SINK}}),
     KindCase("sources.knative.dev/v1beta1", "KafkaSource", True, {"spec": {
-        "bootstrapServers": ["127.0.0.1:9092"], "topics": ["absent"], "sink": SINK}}),
+        "bootstrapServers": ["127.0.0.1:9092"], "topics": ["absent"], "sink": SINK}}, requires="kafka"),
     KindCase("v1", "Namespace", False, {}, knative=False),
     KindCase("v1", "Pod", True, {"spec": {"containers": [{"name": "main", "image": IMAGE}]}}, knative=False),
     KindCase("v1", "ConfigMap", True, {"data": {"key": "value"}}, knative=False),

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from kubernetes.dynamic.exceptions import ConflictError
 
-from conformance.api.manifests import KIND_CASES, KindCase
+from conformance.api.manifests import KIND_CASES, KindCase, skip_unless_served
 from conformance.helpers import refused, status_of, unique
 from kproof.target import Target
 
@@ -20,6 +20,7 @@ from kproof.target import Target
 @pytest.mark.quick
 @pytest.mark.parametrize("case", KIND_CASES, ids=lambda c: c.id)
 def test_crud(target: Target, namespace: str, case: KindCase) -> None:
+    skip_unless_served(target, case)
     name = unique("crud")
     run = unique("run")
     created = target.create(case.manifest(name, namespace, {"kproof.dev/case": run}))

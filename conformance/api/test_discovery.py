@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.api.manifests import KIND_CASES
+from conformance.api.manifests import KIND_CASES, skip_unless_served
 from kproof.target import Target
 
 
@@ -13,6 +13,7 @@ from kproof.target import Target
                   "API (discovery lists them)")
 @pytest.mark.parametrize("case", KIND_CASES, ids=lambda c: c.id)
 def test_kind_is_discoverable(target: Target, case) -> None:
+    skip_unless_served(target, case)
     resource = target.resource(case.api_version, case.kind)
     assert resource.namespaced == case.namespaced
     assert {"create", "get", "list", "watch", "patch", "delete"} <= set(resource.verbs)

@@ -84,9 +84,11 @@ def test_one_dialect_per_filter(target: Target, namespace: str) -> None:
 @pytest.mark.spec("MUST", "stable", source="knative/specs eventing/control-plane.md#subscription-lifecycle: \"The "
                   "spec.subscriber destination MUST be set\"; sources' sink is required")
 @pytest.mark.parametrize(("kind", "api_version", "spec", "field"), [
-    ("KafkaSource", "sources.knative.dev/v1beta1", {"bootstrapServers": ["127.0.0.1:9092"], "sink": SINK},
-     "spec.topics"),
-    ("KafkaSource", "sources.knative.dev/v1beta1", {"topics": ["t"], "sink": SINK}, "spec.bootstrapServers"),
+    pytest.param("KafkaSource", "sources.knative.dev/v1beta1", {"bootstrapServers": ["127.0.0.1:9092"],
+                                                                "sink": SINK}, "spec.topics",
+                 marks=pytest.mark.requires("kafka")),
+    pytest.param("KafkaSource", "sources.knative.dev/v1beta1", {"topics": ["t"], "sink": SINK},
+                 "spec.bootstrapServers", marks=pytest.mark.requires("kafka")),
     ("PingSource", "sources.knative.dev/v1", {"schedule": "not a schedule", "sink": SINK}, "spec.schedule"),
     ("PingSource", "sources.knative.dev/v1", {"schedule": "* * * * *"}, "spec.sink"),
     ("ContainerSource", "sources.knative.dev/v1", {"template": {"spec": {"containers": []}}, "sink": SINK},

@@ -29,7 +29,8 @@ def _collect(target: Target, namespace: str, count: int, **kwargs: object) -> li
                   "events arrive in resourceVersion order")
 def test_events_arrive_in_order(target: Target, namespace: str) -> None:
     run = unique("w")
-    start = target.list("v1", "ConfigMap", namespace)
+    # a cluster publishes its own ConfigMaps in every namespace (kube-root-ca.crt): only this test's count
+    start = target.list("v1", "ConfigMap", namespace, label_selector=f"run={run}")
     version = target.raw("GET", f"/api/v1/namespaces/{namespace}/configmaps").json()["metadata"]["resourceVersion"]
     assert start == []
     target.create(_config_map("watched", namespace, {"run": run}))
@@ -47,8 +48,9 @@ def test_events_arrive_in_order(target: Target, namespace: str) -> None:
                   "(kubernetes.io/docs/reference/using-api/api-concepts): a watch without a resourceVersion starts "
                   "with an ADDED event for every current object")
 def test_watch_without_version_starts_with_current_objects(target: Target, namespace: str) -> None:
-    target.create(_config_map("existing", namespace))
-    events = _collect(target, namespace, 1)
+    run = unique("w")
+    target.create(_config_map("existing", namespace, {"run": run}))
+    events = _collect(target, namespace, 1, label_selector=f"run={run}")
     assert events[0]["type"] == "ADDED" and events[0]["object"]["metadata"]["name"] == "existing"
 
 

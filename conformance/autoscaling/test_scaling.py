@@ -146,7 +146,8 @@ def test_idle_scales_to_zero_and_the_next_request_wakes_it(target: Target, names
     response = target.http("sleepy", "/", namespace=namespace, timeout=120)
     assert response.status_code == 200, response.text
     print(f"answered from zero in {time.monotonic() - started:.2f}s")
-    assert ready_pods(target, namespace, "sleepy") >= 1
+    # Knative's activator probes a new Pod itself and may route to it before its Ready condition is written
+    eventually(lambda: ready_pods(target, namespace, "sleepy") >= 1, 30, "the woken Pod Ready")
 
 
 @pytest.mark.spec("SHOULD", "stable", source="Knative docs, serving/autoscaling: the config-autoscaler ConfigMap; "

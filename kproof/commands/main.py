@@ -8,6 +8,7 @@ import sys
 from kproof import __version__
 from kproof.commands import (
     cleanup,
+    cluster,
     down,
     images,
     lint,
@@ -26,8 +27,8 @@ from kproof.commands import (
 
 # In the order `kproof --help` lists them. A new sub-command is a module with `register(subparsers)` that sets
 # `func` (the handler: args -> exit status) and, for rules across arguments, `check` (parser, args -> None).
-COMMANDS = (up, down, status, run, results, cleanup, images, load, produce, models, pipeline, tweets, simulate, lint,
-            report)
+COMMANDS = (up, down, status, cluster, run, results, cleanup, images, load, produce, models, pipeline, tweets,
+            simulate, lint, report)
 
 
 def _parsers() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:

@@ -49,6 +49,16 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("run", help="run the conformance suite, write reports/ and a results bundle")
     parser.add_argument("--kubeconfig", type=Path, help="a target cluster's kubeconfig (default: embedded)")
     parser.add_argument("--ingress", help="the target's ingress URL, e.g. http://127.0.0.1:8080")
+    parser.add_argument("--cluster", nargs="?", type=Path, const=Path(".kproof-cluster"), metavar="STATE_DIR",
+                        help="the cluster `kproof cluster up` runs (its kubeconfig and ingress; default state "
+                             "directory .kproof-cluster)")
+    parser.add_argument("--compare", nargs=2, type=existing_path, metavar=("REFERENCE", "UPSTREAM"),
+                        help="run nothing: print two runs' verdicts side by side, per area and per test (each a "
+                             "results bundle or a reports folder)")
+    parser.add_argument("--compare-out", type=Path, metavar="FILE", help="with --compare, also write the tables "
+                        "there as Markdown")
+    parser.add_argument("--compare-all", action="store_true",
+                        help="with --compare, list every test, not only those whose verdicts differ")
     parser.add_argument("--domain", help="the target's domain (default: from config-domain)")
     parser.add_argument("--capability", action="append", help="a capability the target has (repeat)")
     parser.add_argument("--kafka-bootstrap", help="a Kafka the tests and the cluster both reach")
@@ -72,6 +82,15 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.cluster is not None:
+        if args.kubeconfig or args.ingress:
+            parser.error("--cluster names the target itself: leave out --kubeconfig and --ingress")
+        from kproof.cluster.status import target_of
+
+        try:
+            args.kubeconfig, args.ingress = target_of(args.cluster)
+        except LookupError as err:
+            parser.error(str(err))
     if bool(args.kubeconfig) != bool(args.ingress):
         parser.error("name a target with both --kubeconfig and --ingress (or neither for the embedded reference)")
     if args.rerun_failed and args.list:
@@ -79,6 +98,8 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    if args.compare:
+        return compare(args.compare, args.compare_out, args.compare_all)
     options = RunOptions(reports=args.reports, kubeconfig=args.kubeconfig, ingress=args.ingress,
                          domain=args.domain, capabilities=args.capability or [], select=args.select,
                          kafka_bootstrap=args.kafka_bootstrap, areas=args.area or [], load=args.load,
@@ -100,3 +121,37 @@ def handle(args: argparse.Namespace) -> int:
         console.print(f"rerunning {len(failed)} test(s) that failed in {args.rerun_failed}")
         options.nodeids = failed
     return run(options, console)
+
+
+def compare(paths: list[Path], out: Path | None, every_test: bool) -> int:
+    """`--compare A B`: the side-by-side table of two runs."""
+    from rich.table import Table
+
+    from kproof.cluster.compare import by_area, markdown, pass_rate, per_test, read_side
+
+    try:
+        sides = [read_side(path) for path in paths]
+    except bundle.BundleError as err:
+        console.print(f"[red]{err}[/red]")
+        return 2
+    if len({side.name for side in sides}) < len(sides):
+        for side, label in zip(sides, ("A", "B"), strict=True):
+            side.name = f"{label}: {side.name}"
+    areas = Table(title="per area: passed/applicable (skipped)")
+    areas.add_column("area")
+    for side in sides:
+        areas.add_column(side.name)
+    for row in by_area(sides):
+        areas.add_row(row.area, *(f"{pass_rate(c)} ({c['skipped']})" for c in row.counts))
+    console.print(areas)
+    tests = Table(title="per test" if every_test else "tests whose verdicts differ")
+    tests.add_column("test", overflow="fold")
+    for side in sides:
+        tests.add_column(side.name)
+    for nodeid, verdicts in per_test(sides, not every_test):
+        tests.add_row(nodeid, *verdicts)
+    console.print(tests)
+    if out is not None:
+        out.write_text(markdown(sides, not every_test))
+        console.print(f"wrote {out}")
+    return 0

@@ -20,6 +20,8 @@ log = logging.getLogger("kproof.node")
 
 MERGE = "application/merge-patch+json"
 MIN_TOKEN_SECONDS = 600  # the API server's floor for a TokenRequest
+NO_RELATIONSHIP = "no relationship found between node"  # the Node authorizer's 403 for what it cannot link yet
+GRAPH_RETRIES = (0.2, 0.5, 1, 2, 3)  # seconds between the attempts of such a request
 
 
 class ApiCallError(RuntimeError):
@@ -46,7 +48,19 @@ class ClusterApi:
 
     async def _call(self, method: str, path: str, body: Any = None, content_type: str = "application/json"
                     ) -> dict | None:
-        """The JSON answer; None for 404; ApiCallError for any other failure."""
+        """The JSON answer; None for 404; ApiCallError for any other failure. A 403 that says the Node
+        authorizer does not know yet that a Pod bound here uses the object is asked again, for a while (its
+        graph follows the API's watch, a moment after the Pod is bound; the kubelet retries the same)."""
+        for delay in (*GRAPH_RETRIES, None):
+            try:
+                return await self._call_once(method, path, body, content_type)
+            except ApiCallError as err:
+                if delay is None or err.status != 403 or NO_RELATIONSHIP not in str(err):
+                    raise
+                await asyncio.sleep(delay)
+        return None  # not reached: the last attempt returns or raises
+
+    async def _call_once(self, method: str, path: str, body: Any, content_type: str) -> dict | None:
         headers = {**self.access.headers(), "Content-Type": content_type}
         data = json.dumps(body) if body is not None else None
         async with self.session.request(method, self.access.url + path, data=data, headers=headers,
