@@ -44,6 +44,7 @@ from reference.apiserver.tokens import TokenRequests
 from reference.auth.provider import TokenProvider
 from reference.auth.tokens import Signer, expiry
 from reference.core import workload_controllers
+from reference.core.apiaccess import ServiceAccountAccess
 from reference.core.imagecache import ImageCacheController
 from reference.core.resourcequota import ResourceQuotaController
 from reference.dataplane.process import DataPlaneProcess
@@ -77,6 +78,7 @@ from reference.kafka.locate import reachable as kafka_reachable
 from reference.reconciler.controller import Controller
 from reference.runtime.api import RegistryApi
 from reference.runtime.catalog import Catalog
+from reference.runtime.credentials import PodApiAccess
 from reference.runtime.kubelet import Kubelet
 from reference.runtime.network import Bridge, NetworkError
 from reference.runtime.network import unavailable as network_unavailable
@@ -333,13 +335,18 @@ class Platform:
             log.warning("stopped %s (pid %d), left running by a platform that was killed", entry.name, entry.pid)
         record(self.state_dir, MAIN, os.getpid())
 
-    async def _serve(self, app: web.Application, port: int, ssl_context: ssl.SSLContext | None = None) -> int:
+    async def _serve(self, app: web.Application, port: int, ssl_context: ssl.SSLContext | None = None,
+                     also: str | None = None) -> int:
+        """Serves `app` on the platform's address (and on `also`, at the same port); returns the port."""
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, self.config.host, port, reuse_address=True, ssl_context=ssl_context)
         await site.start()
         self._runners.append(runner)
-        return int(runner.addresses[0][1])  # this runner's one site
+        chosen = int(runner.addresses[0][1])  # the first site's
+        if also:
+            await web.TCPSite(runner, also, chosen, reuse_address=True, ssl_context=ssl_context).start()
+        return chosen
 
     def _choose_port(self, wanted: int, key: str) -> int:
         if wanted:
@@ -363,16 +370,25 @@ class Platform:
         bootstrap(self.registry)
         if self.config.upstream_strict:
             set_config(self.registry, "knative-serving", "config-kproof", "upstream-strict", "true")
-        hosts = sorted({"127.0.0.1", "localhost", self.config.host} - {"0.0.0.0", "::"})
+        self.bridge = await asyncio.to_thread(self._pod_network)
+        every_address = self.config.host in ("0.0.0.0", "::")
+        # pods on a bridge reach the API server (with their ServiceAccount's token) at its gateway address
+        pods_api_host = self.bridge.gateway if self.bridge and not every_address else None
+        hosts = sorted({"127.0.0.1", "localhost", self.config.host, *([pods_api_host] if pods_api_host else [])}
+                       - {"0.0.0.0", "::"})
         certs = ensure_certificates(private_dir(self.state_dir / "pki"), hosts)
         pods = self.registry.kinds.require("", "v1", "pods")
         self.api.add_subresource(pods, "log", self._logs)
         api_port = await self._serve(self.api.app(), self._choose_port(self.config.api_port, "api"),
-                                     certs.server_context())
+                                     certs.server_context(), also=pods_api_host)
         client_host = "127.0.0.1" if self.config.host in ("0.0.0.0", "::") else self.config.host
         self.api.address = f"{client_host}:{api_port}"
         api_url = f"https://{client_host}:{api_port}"
-        tokens = self._token_requests(self.state_dir / "pki", api_url)
+        signer = Signer.load_or_create(self.state_dir / "pki" / "sa.key")
+        tokens = self._token_requests(signer, api_url)
+        accounts = ServiceAccountAccess(self.registry, signer)
+        accounts.install(self.api)
+        pod_api = PodApiAccess(pods_api_host or client_host, api_port, certs.ca.read_bytes(), accounts.mint)
         ingress_port = self._choose_port(self.config.ingress_port, "ingress") or _free_port(self.config.host)
         admin_port = self._choose_port(0, "dataplane-admin") or _free_port("127.0.0.1")
         kubeconfig_path = self.state_dir / "kubeconfig"
@@ -381,9 +397,7 @@ class Platform:
 
         os.environ[PLATFORM_PID_ENV] = str(os.getpid())  # the data plane dies with this process
         create_private(self.state_dir / "dataplane.log")
-        self.bridge = await asyncio.to_thread(self._pod_network)
         # Pods on a bridge reach the ingress at its gateway address (the ingress listens there too).
-        every_address = self.config.host in ("0.0.0.0", "::")
         ingress_hosts = self.config.host + (f",{self.bridge.gateway}" if self.bridge and not every_address else "")
         self.dataplane = DataPlaneProcess(self.state_dir, api_url, certs.ca, ingress_hosts, ingress_port,
                                           admin_port)
@@ -395,7 +409,7 @@ class Platform:
         pods_ingress = f"http://{self.bridge.gateway}:{ingress_port}" if self.bridge else ingress_url
         self.kubelet = Kubelet(RegistryApi(self.registry), self.state_dir, self.catalog, self.dataplane.drain,
                                cluster_network_env(pods_ingress), self.node_specs, self.bridge,
-                               Provisioner(self.registry, self.state_dir))
+                               Provisioner(self.registry, self.state_dir), api_access=pod_api)
         self._run_task("kubelet", self.kubelet.run())
         self._tasks["replica-records"] = asyncio.create_task(
             self.replicas.run(self.store, self.registry.kinds.require("", "v1", "pods").resource))
@@ -432,10 +446,10 @@ class Platform:
         write_private(self.state_dir / "endpoints.json", json.dumps(self.endpoints, indent=2))
         log.info("API server on %s, ingress on %s", api_url, ingress_url)
 
-    def _token_requests(self, pki: Path, api_url: str) -> TokenProvider:
+    def _token_requests(self, signer: Signer, api_url: str) -> TokenProvider:
         """Serves ServiceAccount tokens (TokenRequest) and their issuer's discovery, signed with pki/sa.key; the
         platform's own senders (sources) get theirs in process."""
-        requests = TokenRequests(self.registry, Signer.load_or_create(pki / "sa.key"), api_url)
+        requests = TokenRequests(self.registry, signer, api_url)
         requests.install(self.api)
 
         async def mint(namespace: str, account: str, audience: str) -> tuple[str, int]:

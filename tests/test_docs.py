@@ -149,11 +149,15 @@ def test_the_readme_links_resolve() -> None:
 
 
 def test_the_readme_shows_what_ci_runs() -> None:
-    """`.ci/run` is the README's test command, exactly."""
+    """`.ci/run` is the README's test command, exactly, then stages of `.ci/` that the README names."""
     commands = [line for line in (ROOT / ".ci" / "run").read_text().splitlines()
                 if line.strip() and not line.startswith(("#", "set ", "cd "))]
-    assert commands == ["bash scripts/setup.sh && python3 -m pytest"]
+    assert commands[0] == "bash scripts/setup.sh && python3 -m pytest"
     assert commands[0] in README.read_text()
+    for stage in commands[1:]:
+        script = re.fullmatch(r"bash (?P<script>\.ci/[\w-]+)\s*(#.*)?", stage)
+        assert script, f"{stage!r}: a later stage is one script of .ci/"
+        assert (ROOT / script["script"]).is_file() and f"`{script['script']}`" in README.read_text()
 
 
 def test_every_project_path_the_pages_name_exists() -> None:

@@ -23,12 +23,13 @@ from kproof.commands import (
     status,
     tweets,
     up,
+    upstream_tests,
 )
 
 # In the order `kproof --help` lists them. A new sub-command is a module with `register(subparsers)` that sets
 # `func` (the handler: args -> exit status) and, for rules across arguments, `check` (parser, args -> None).
 COMMANDS = (up, down, status, cluster, run, results, cleanup, images, load, produce, models, pipeline, tweets,
-            simulate, lint, report)
+            simulate, lint, report, upstream_tests)
 
 
 def _parsers() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:

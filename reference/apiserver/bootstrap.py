@@ -1,10 +1,12 @@
-"""What exists from the start: Knative's namespaces and config maps, holding Knative's defaults.
+"""What exists from the start: Knative's namespaces and config maps, holding Knative's defaults, and what its
+installation adds (CustomResourceDefinitions, aggregated ClusterRoles: installation.py).
 
 Only missing objects are created, so a restart keeps what users changed.
 """
 
 from __future__ import annotations
 
+from reference.apiserver import installation
 from reference.apiserver.errors import ApiError
 from reference.apiserver.registry import Options, Registry
 
@@ -189,6 +191,7 @@ def bootstrap(registry: Registry) -> None:
         body = {"metadata": {"name": name, "namespace": namespace,
                              "labels": {"app.kubernetes.io/part-of": "kproof"}}, "data": data}
         _ensure(lambda b=body, ns=namespace: registry.create(config_maps, ns, b, opts))
+    installation.install(registry)
 
 
 def set_config(registry: Registry, namespace: str, name: str, key: str, value: str) -> None:

@@ -97,6 +97,23 @@ def forbidden(plural: str, name: str, why: str, group: str = "") -> ApiError:
                     {"name": name, "group": group, "kind": plural})
 
 
+def forbidden_request(user: str, verb: str, group: str, resource: str, namespace: str, name: str = "") -> ApiError:
+    """403 from the authorizer, in kube-apiserver's words."""
+    plural = resource.partition("/")[0]
+    what = resource_name(plural, group) + (f' "{name}"' if name else "")
+    scope = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
+    message = (f'{what} is forbidden: User "{user}" cannot {verb} resource "{resource}" in API group '
+               f'"{group}"{scope}')
+    details: dict = {"group": group, "kind": plural}
+    if name:
+        details["name"] = name
+    return ApiError(403, "Forbidden", message, details)
+
+
+def forbidden_path(user: str, verb: str, path: str) -> ApiError:
+    return ApiError(403, "Forbidden", f'forbidden: User "{user}" cannot {verb} path "{path}"')
+
+
 def bad_request(message: str) -> ApiError:
     return ApiError(400, "BadRequest", message)
 

@@ -23,7 +23,18 @@ from reference.apiserver.admission import workloads as workloads_admission
 from reference.apiserver.admission.bindings import with_sink_bindings
 from reference.apiserver.admission.context import Defaulter, Validator
 from reference.apiserver.conversion import KAFKA_SOURCE_V1ALPHA1, Conversion
-from reference.apiserver.schemas import caching, eventing, flows, k8s, rbac, scheduling, serving, sources, workloads
+from reference.apiserver.schemas import (
+    caching,
+    eventing,
+    flows,
+    k8s,
+    networking,
+    rbac,
+    scheduling,
+    serving,
+    sources,
+    workloads,
+)
 from reference.apiserver.schemas import sinks as sink_schemas
 from reference.apiserver.schemas.schema import Schema
 
@@ -355,6 +366,12 @@ KINDS: tuple[Kind, ...] = (
         columns=(Column("Role", workloads_admission.role_ref_column), AGE),
         validate=workloads_admission.validate_role_binding,
     ),
+    # Knative's kinds as CustomResourceDefinitions (reference/apiserver/installation.py writes them)
+    Kind(
+        "apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
+        rbac.CUSTOM_RESOURCE_DEFINITION, namespaced=False, short_names=("crd", "crds"), builtin=True,
+        columns=(Column("Created At", ".metadata.creationTimestamp", type="date"),),
+    ),
     Kind(
         "apps", "v1", "Deployment", "deployments", workloads.DEPLOYMENT, short_names=("deploy",),
         categories=("all",), builtin=True,
@@ -384,6 +401,23 @@ KINDS: tuple[Kind, ...] = (
         "caching.internal.knative.dev", "v1alpha1", "Image", "images", caching.IMAGE, short_names=("img",),
         categories=("knative-internal", "caching"), columns=(Column("Image", ".spec.image"), READY, REASON, AGE),
         validate=caching_admission.validate_image,
+    ),
+    # knative.dev/networking's Ingress, served by a networking layer of its class (the data plane's KIngress mode,
+    # as `kproof upstream-tests` runs Knative's ingress conformance tests); the reference's own routes need none
+    Kind(
+        "networking.internal.knative.dev", "v1alpha1", "Ingress", "ingresses", networking.INGRESS,
+        short_names=("kingress", "king"), categories=("knative-internal", "networking"),
+        columns=(READY, REASON, AGE),
+    ),
+    # a Service's addresses (reference/core/endpointslices.py writes both for Services with a selector)
+    Kind(
+        "", "v1", "Endpoints", "endpoints", networking.ENDPOINTS, short_names=("ep",), status_subresource=False,
+        generation=False, builtin=True, columns=(AGE,),
+    ),
+    Kind(
+        "discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", networking.ENDPOINT_SLICE,
+        status_subresource=False, generation=False, builtin=True,
+        columns=(Column("AddressType", ".addressType"), AGE),
     ),
     # ACK's scheduling pools (seed 004)
     Kind(

@@ -56,7 +56,12 @@ def wrong_types(meta: dict) -> list[tuple[str, object, str]]:
 
 
 def name_causes(kind: str, name: str, field: str = "metadata.name") -> list[Cause]:
-    """A Namespace's name is a DNS-1123 label, every other kind's a DNS-1123 subdomain."""
+    """A Namespace's name is a DNS-1123 label, a core Event's any path segment (kube-apiserver keeps v1 Events'
+    legacy names, e.g. client-go's `<pod>.Received.1`), every other kind's a DNS-1123 subdomain."""
+    if kind == "Event":
+        bad = name in (".", "..") or "/" in name or "%" in name
+        return [Cause(field, f"Invalid value: {_shown(name)}: may not be '.', '..' or contain '/' or '%'")] if bad \
+            else []
     label = kind == "Namespace"
     pattern, limit = (_DNS1123_LABEL, 63) if label else (_DNS1123_SUBDOMAIN, 253)
     if len(name) <= limit and pattern.fullmatch(name):

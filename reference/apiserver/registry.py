@@ -244,6 +244,7 @@ class Registry:
         if kind.status_subresource:
             obj.pop("status", None)  # status starts empty (core defaulters set the initial phase)
         self._admit(kind, obj, None, opts, "CREATE")
+        meta = obj["metadata"]  # as admission left it (a mutation may have replaced it)
         meta.setdefault("uid", str(uuid.uuid4()))  # a Job's defaulter assigns it first (its selector)
         meta["creationTimestamp"] = self._clock()
         if kind.generation:
@@ -536,10 +537,28 @@ def _parse_patch(content_type: str, body: bytes) -> object:
         raise errors.bad_request(f"error decoding patch: {err}") from err
 
 
+# the validating webhook that refuses a Knative kind on a cluster, as its message names it
+WEBHOOKS = {"serving.knative.dev": "validation.webhook.serving.knative.dev",
+            "autoscaling.internal.knative.dev": "validation.webhook.serving.knative.dev",
+            "eventing.knative.dev": "validation.webhook.eventing.knative.dev",
+            "messaging.knative.dev": "validation.webhook.eventing.knative.dev",
+            "sources.knative.dev": "validation.webhook.eventing.knative.dev",
+            "flows.knative.dev": "validation.webhook.eventing.knative.dev",
+            "sinks.knative.dev": "validation.webhook.eventing.knative.dev"}
+KAFKA_KINDS = ("KafkaSource", "KafkaSink", "KafkaChannel")
+KAFKA_WEBHOOK = "validation.webhook.kafka.eventing.knative.dev"
+
+
 def _invalid_from(kind: Kind, obj: dict, problem: FieldError) -> ApiError:
+    """422 naming the fields; for a Knative kind the message is its webhook's, as a cluster words it."""
     causes: list[Cause] = []
     for e in problem.merged():
         detail = f"{e.message}\n{e.details}" if e.details else e.message
         causes.extend(Cause(path, detail) for path in (e.paths or [""]))
-    return errors.invalid(kind.kind, kind.group, obj["metadata"].get("name", ""), causes,
-                          summary=f"validation failed: {problem}")
+    webhook = KAFKA_WEBHOOK if kind.kind in KAFKA_KINDS else WEBHOOKS.get(kind.group)
+    error = errors.invalid(kind.kind, kind.group, obj["metadata"].get("name", ""), causes,
+                           summary=f"validation failed: {problem}")
+    if webhook is None:
+        return error
+    return ApiError(error.code, error.reason,
+                    f'admission webhook "{webhook}" denied the request: validation failed: {problem}', error.details)

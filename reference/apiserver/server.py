@@ -17,7 +17,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from reference.apiserver import discovery, errors, tables
+from reference.apiserver import discovery, errors, protobuf, tables
 from reference.apiserver.admission.numbers import parse_int
 from reference.apiserver.conversion import view_text
 from reference.apiserver.decode import MAX_BODY_BYTES, DecodeError, decode_json, decode_yaml
@@ -123,6 +123,18 @@ def _too_large() -> ApiError:
     return ApiError(413, "RequestEntityTooLarge", f"Request entity too large: limit is {MAX_BODY_BYTES}")
 
 
+def _verb(request: web.Request, target: Target) -> str:
+    """The request's verb as RBAC names it."""
+    method = request.method
+    if method in ("GET", "HEAD"):
+        if target.name:
+            return "get"
+        return "watch" if request.query.get("watch") in ("true", "1") else "list"
+    if method == "DELETE":
+        return "delete" if target.name else "deletecollection"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(method, method.lower())
+
+
 class ApiServer:
     def __init__(self, registry: Registry, token: str, address: str = "127.0.0.1:0") -> None:
         self.registry = registry
@@ -137,6 +149,13 @@ class ApiServer:
         self.public_handlers: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] = {}
         # name -> check returning None when healthy, else what is wrong
         self.health_checks: dict[str, HealthCheck] = {"apiserver": lambda: None}
+        # Who else may call: a bearer token -> its user (a ServiceAccount's, e.g. a pod's own), None when
+        # it is not one; and whether RBAC lets that user (user, verb, group, resource, namespace, name).
+        # The platform's own token is the cluster's admin and passes without either.
+        self.authenticate: Callable[[str], str | None] | None = None
+        self.authorize: Callable[[str, str, str, str, str, str], bool] | None = None
+        # (group, version, plural) -> the answer to a review created there (SubjectAccessReview: nothing stored)
+        self.reviews: dict[tuple[str, str, str], Callable[[dict], dict]] = {}
 
     def add_health_check(self, name: str, check: HealthCheck) -> None:
         self.health_checks[name] = check
@@ -195,9 +214,29 @@ class ApiServer:
             return await handler(request)
         header = request.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.token.encode()):
+        if scheme.lower() != "bearer":
             raise errors.unauthorized()
+        if hmac.compare_digest(given.strip().encode(), self.token.encode()):
+            return await handler(request)
+        user = self.authenticate(given.strip()) if self.authenticate else None
+        if user is None:
+            raise errors.unauthorized()
+        request["user"] = user
+        if not request.path.startswith(("/api/", "/apis/")) and request.method != "GET":
+            raise errors.forbidden_path(user, request.method.lower(), request.path)
         return await handler(request)
+
+    def _check_access(self, request: web.Request, target: Target) -> None:
+        """RBAC for a caller other than the platform (its token passes): 403 unless a role allows it."""
+        user = request.get("user")
+        if user is None:
+            return
+        verb = _verb(request, target)
+        resource = target.kind.plural + (f"/{target.subresource}" if target.subresource else "")
+        namespace = target.namespace or ""
+        if self.authorize is None or not self.authorize(user, verb, target.kind.group, resource, namespace,
+                                                        target.name):
+            raise errors.forbidden_request(user, verb, target.kind.group, resource, namespace, target.name)
 
     # Routing -------------------------------------------------------------------------------------
 
@@ -231,9 +270,29 @@ class ApiServer:
         if not rest:
             return self._resource_list(group, version)
         if group == "" and len(rest) >= 5 and rest[0] == "namespaces" and rest[2] == "services" and rest[4] == "proxy":
+            services = self.kinds.require("", "v1", "services")
+            self._check_access(request, Target(services, rest[1], rest[3].partition(":")[0], "proxy"))
             return await self._service_proxy(request, rest[1], rest[3], rest[5:])
+        review = self.reviews.get((group, version, "/".join(rest)))
+        if review is not None:
+            return await self._review(request, group, rest[-1], review)
         target = self._target(group, version, rest)
+        self._check_access(request, target)
         return await self._serve(request, target)
+
+    async def _review(self, request: web.Request, group: str, plural: str,
+                      review: Callable[[dict], dict]) -> web.Response:
+        """A review: created, answered, not stored (create is the only verb)."""
+        if request.method != "POST":
+            raise ApiError(405, "MethodNotAllowed", f'the server does not allow this method on the requested '
+                                                    f'resource ({plural}.{group})')
+        user = request.get("user")
+        if user is not None and (self.authorize is None or not self.authorize(user, "create", group, plural, "", "")):
+            raise errors.forbidden_request(user, "create", group, plural, "")
+        body = await self._body(request)
+        if not isinstance(body, dict):
+            raise errors.bad_request("the body of the request must be an object")
+        return _json_response(review(body), status=201)
 
     def _openapi(self, path: str) -> web.Response:
         if path == "/openapi/v2":
@@ -282,6 +341,7 @@ class ApiServer:
         if validation not in FIELD_VALIDATION:
             raise errors.bad_request(f"fieldValidation must be one of {', '.join(FIELD_VALIDATION)}")
         return Options(
+            user=request.get("user") or Options.user,
             field_validation=validation,
             dry_run=_dry_run(query.getall("dryRun", []) + list((delete_options or {}).get("dryRun") or [])),
             field_manager=_field_manager(query.get("fieldManager", "")),
@@ -294,8 +354,10 @@ class ApiServer:
             raise errors.bad_request("the request body is empty")
         content_type = request.headers.get("Content-Type", JSON).split(";")[0].strip()
         try:
+            if content_type == protobuf.CONTENT_TYPE:  # what client-go's typed clients send for built-in kinds
+                return protobuf.decode(raw)
             return decode_yaml(raw) if content_type in YAML_TYPES else decode_json(raw)
-        except DecodeError as err:
+        except (DecodeError, protobuf.ProtobufError) as err:
             raise errors.bad_request(f"the body of the request could not be decoded: {err}") from err
 
     async def _serve(self, request: web.Request, target: Target) -> web.StreamResponse:
@@ -362,9 +424,10 @@ class ApiServer:
         if request.can_read_body:
             raw = await request.read()
             if raw.strip():
+                content_type = request.headers.get("Content-Type", JSON).split(";")[0].strip()
                 try:
-                    options = decode_json(raw)
-                except DecodeError as err:
+                    options = protobuf.decode(raw) if content_type == protobuf.CONTENT_TYPE else decode_json(raw)
+                except (DecodeError, protobuf.ProtobufError) as err:
                     raise errors.bad_request(f"invalid DeleteOptions: {err}") from err
         if not isinstance(options, dict):
             raise errors.bad_request("invalid DeleteOptions: must be an object")
@@ -414,9 +477,18 @@ class ApiServer:
         timeout = min(_query_int(request, "timeoutSeconds", 0) or DEFAULT_WATCH_SECONDS, MAX_WATCH_SECONDS)
         store = self.registry.store
         initial: list[str] = []
+        # a watch list (client-go's default since 1.35): the current objects as ADDED events, then a BOOKMARK
+        # marking their end, then the changes; without that bookmark client-go's informers wait for ever
+        send_initial = request.query.get("sendInitialEvents") in ("true", "1")
+        if send_initial and request.query.get("resourceVersionMatch") != "NotOlderThan":
+            raise errors.bad_request("sendInitialEvents requires resourceVersionMatch=NotOlderThan")
+        end_bookmark = send_initial and request.query.get("allowWatchBookmarks") in ("true", "1")
+        listed_at = 0
         try:
-            if since_text in ("", "0"):
-                texts, _ = self.registry.list(kind, target.namespace, predicate)
+            if since_text in ("", "0") or send_initial:
+                if since_text not in ("", "0"):
+                    parse_int(since_text)
+                texts, listed_at = self.registry.list(kind, target.namespace, predicate)
                 initial = texts
                 watcher = store.watch(kind.resource, target.namespace, None)
             else:
@@ -444,6 +516,10 @@ class ApiServer:
         try:
             for text in initial:
                 await response.write(encode("ADDED", text, stored=False))
+            if end_bookmark:
+                bookmark = {"kind": kind.kind, "apiVersion": kind.api_version, "metadata": {
+                    "resourceVersion": str(listed_at), "annotations": {"k8s.io/initial-events-end": "true"}}}
+                await response.write(f'{{"type":"BOOKMARK","object":{json.dumps(bookmark)}}}\n'.encode())
             async with asyncio.timeout(timeout):
                 async for event in store.events(watcher):
                     now_matches = predicate is None or predicate(event.obj)

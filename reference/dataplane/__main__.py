@@ -56,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="HOST:PORT of /healthz and /metrics (default 127.0.0.1:8093)")
     cluster.add_argument("--publish-address", help="publish the Services that front the ingress, their "
                          "endpoints and load balancer at this (non-loopback) address")
+    cluster.add_argument("--node-ports", action="store_true", help="give the public Service the listeners' ports "
+                         "as its node ports (they must be in the node-port range), where nothing forwards node ports")
     cluster.add_argument("--service-namespace", default="kproof-system")
     cluster.add_argument("--public-service", default="kproof-ingress")
     cluster.add_argument("--private-service", default="kproof-ingress-internal")
@@ -89,7 +91,8 @@ def main() -> None:
         options = Options(args.kingress_class, args.listen, args.private_listen, args.admin_listen, scratch,
                           tls_listen=args.tls_listen, namespace=args.service_namespace,
                           public_service=args.public_service, private_service=args.private_service,
-                          cluster_domain=args.cluster_domain, publish_address=args.publish_address)
+                          cluster_domain=args.cluster_domain, publish_address=args.publish_address,
+                          node_ports=args.node_ports)
         plane = KIngressPlane(access, options)
         if args.state_dir:
             _run_recorded(args.state_dir, KINGRESS_RECORD, plane.run())

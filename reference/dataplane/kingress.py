@@ -70,6 +70,9 @@ class Options:
     private_service: str = "kproof-ingress-internal"
     cluster_domain: str = "cluster.local"
     publish_address: str | None = None  # the address the Services' EndpointSlices (and load balancer) give
+    # the public Service's node ports are the listeners' own ports (in the node-port range): where no kube-proxy
+    # forwards node ports (a reference), a client dialing the node port reaches the listener
+    node_ports: bool = False
 
     def domain(self, service: str) -> str:
         return f"{service}.{self.namespace}.svc.{self.cluster_domain}"
@@ -217,7 +220,8 @@ class KIngressPlane:
             objects.append((f"/api/v1/namespaces/{o.namespace}/services/{name}", {
                 "apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": o.namespace,
                                                                     "labels": labels},
-                "spec": {"type": kind, "ports": [{"name": n, "port": p, "targetPort": t, "protocol": "TCP"}
+                "spec": {"type": kind, "ports": [{"name": n, "port": p, "targetPort": t, "protocol": "TCP",
+                                                  **({"nodePort": t} if o.node_ports and kind != "ClusterIP" else {})}
                                                  for n, p, t in ports]}}))
             objects.append((f"/apis/discovery.k8s.io/v1/namespaces/{o.namespace}/endpointslices/{name}-kproof", {
                 "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",

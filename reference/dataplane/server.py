@@ -84,6 +84,8 @@ class DataPlane:
         self.informers += [
             Informer(access, "/api/v1/services", self.services.set_service),
             Informer(access, "/api/v1/pods", self.services.set_pod),
+            Informer(access, "/apis/discovery.k8s.io/v1/endpointslices", self.services.set_endpoint_slice),
+            Informer(access, "/apis/networking.internal.knative.dev/v1alpha1/ingresses", self.services.set_kingress),
         ]
         self.session: aiohttp.ClientSession | None = None
         self.proxy: Proxy | None = None

@@ -19,6 +19,9 @@ from reference.eventing.resolver import Unresolvable, dead_letter, destination_w
 from reference.kafka.topics import ensure_topic
 from reference.reconciler.controller import Controller, Key, Watch, own_key
 
+# eventing's duck DeliveryStatus: inline in Broker's and Trigger's status (json:",inline")
+DELIVERY_STATUS = ("deadLetterSinkUri", "deadLetterSinkCACerts", "deadLetterSinkAudience")
+
 # (kind, namespace, name, **what to expect) -> whether the data plane serves it so already
 Probe = Callable[..., Awaitable[bool]]
 PROBE_RETRY = 0.05
@@ -75,7 +78,7 @@ class BrokerReconciler(Controller):
         if broker is None or broker["metadata"].get("deletionTimestamp"):
             return None
         previous = broker.get("status") or {}
-        status = {k: v for k, v in previous.items() if k != "conditions"}
+        status = {k: v for k, v in previous.items() if k not in ("conditions", "deliveryStatus", *DELIVERY_STATUS)}
         status["observedGeneration"] = broker["metadata"]["generation"]
         klass = (broker["metadata"].get("annotations") or {}).get(BROKER_CLASS, "")
         if klass not in self.classes:
@@ -107,7 +110,7 @@ class BrokerReconciler(Controller):
             delivery_status, resolved = dead_letter(broker["spec"]["delivery"], key[0], self.registry.store,
                                                     self.registry.kinds)
             if delivery_status:
-                status["deliveryStatus"] = delivery_status
+                status.update(delivery_status)  # DeliveryStatus is inline in BrokerStatus
             parts.append(resolved)
             if resolved["status"] != "True":
                 again = 1.0
@@ -195,7 +198,7 @@ class TriggerReconciler(Controller):
         spec = trigger.get("spec") or {}
         previous = trigger.get("status") or {}
         status = {k: v for k, v in previous.items() if k not in ("conditions", "subscriberUri", "subscriberAudience",
-                                                                  "auth")}
+                                                                  "auth", "deliveryStatus", *DELIVERY_STATUS)}
         status["observedGeneration"] = trigger["metadata"]["generation"]
         broker = self.get(self.brokers, key[0], spec.get("broker", ""))
         # Sender identity: the trigger's deliveries present its OIDC ServiceAccount's token.
@@ -226,10 +229,7 @@ class TriggerReconciler(Controller):
         if delivery_status:
             dls_audience = resolve_audience(delivery.get("deadLetterSink"), key[0], self.registry.store,
                                             self.registry.kinds)
-            status["deliveryStatus"] = {**delivery_status, **({"deadLetterSinkAudience": dls_audience}
-                                                               if dls_audience else {})}
-        else:
-            status.pop("deliveryStatus", None)
+            status.update({**delivery_status, **({"deadLetterSinkAudience": dls_audience} if dls_audience else {})})
         parts.append(resolved)
         parts.append(self._dependency(trigger))
         again = None

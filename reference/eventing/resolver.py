@@ -64,7 +64,7 @@ def resolve(destination: dict | None, namespace: str, store: Store, kinds: Kinds
 
 
 def dead_letter(delivery: dict | None, namespace: str, store: Store, kinds: Kinds) -> tuple[dict | None, dict]:
-    """(status.deliveryStatus or None, the DeadLetterSinkResolved condition) for a delivery spec."""
+    """(the status's DeliveryStatus fields or None, the DeadLetterSinkResolved condition) for a delivery spec."""
     sink = (delivery or {}).get("deadLetterSink")
     if not sink:
         return None, conditions.condition("DeadLetterSinkResolved", True, "DeadLetterSinkNotConfigured",

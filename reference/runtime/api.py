@@ -16,12 +16,14 @@ from reference.runtime.nodes import MANAGED_LABEL
 from reference.runtime.volumes import placeholder_token
 
 USER = "system:node:kproof"
-PLURALS = {"ConfigMap": "configmaps", "Secret": "secrets", "PersistentVolumeClaim": "persistentvolumeclaims"}
+PLURALS = {"ConfigMap": "configmaps", "Secret": "secrets", "PersistentVolumeClaim": "persistentvolumeclaims",
+           "ServiceAccount": "serviceaccounts"}
 
 
 class NodeApi(Protocol):
     async def lookup(self, namespace: str, kind: str, name: str) -> dict | None:
-        """A ConfigMap, Secret or PersistentVolumeClaim a Pod refers to; None when it does not exist."""
+        """A ConfigMap, Secret, PersistentVolumeClaim or ServiceAccount a Pod refers to; None when it does not
+        exist."""
         ...
 
     async def current_pod(self, namespace: str, name: str) -> dict | None: ...

@@ -65,6 +65,8 @@ class Entry:
     unavailable: str = ""
     annotations: dict[str, str] = field(default_factory=dict)  # Pod annotation -> env variable
     executables: dict[str, str] = field(default_factory=dict)  # passthrough: the image's program -> ours
+    files: dict[str, str] = field(default_factory=dict)  # the image's files: path in it -> file on this machine
+    user: str = ""  # the image's USER, uid[:gid]: who its containers run as when the pod names no one
 
     def matches(self, ref: Reference) -> bool:
         own = parse_reference(self.image)
@@ -79,6 +81,17 @@ class Launch:
     env: dict[str, str]
     builtin: bool = False
     annotations: dict[str, str] = field(default_factory=dict)  # Pod annotation -> env variable
+    files: dict[str, str] = field(default_factory=dict)  # path in the container -> file on this machine
+    uid: int | None = None  # the image's user and group, when it names them
+    gid: int | None = None
+
+
+def _user(text: str) -> tuple[int | None, int | None]:
+    """`uid[:gid]` -> the ids (ValueError for anything else)."""
+    if not text:
+        return None, None
+    uid, _, gid = str(text).partition(":")
+    return int(uid), int(gid) if gid else None
 
 
 def _entry(item: dict) -> Entry:
@@ -89,6 +102,7 @@ def _entry(item: dict) -> Entry:
         builtin=bool(item.get("builtin")),
         unavailable=item.get("unavailable", ""), annotations=dict(item.get("annotations") or {}),
         executables=dict(item.get("executables") or {}),
+        files={str(k): str(v) for k, v in (item.get("files") or {}).items()}, user=str(item.get("user") or ""),
     )
 
 
@@ -109,6 +123,7 @@ def _read_catalog(path: Path) -> list[Entry]:
             raise CatalogError(f"{path}: entry {number} names no `image`")
         try:
             entries.append(_entry(item))
+            _user(entries[-1].user)
         except (TypeError, ValueError) as err:
             raise CatalogError(f"{path}: entry {number} ({item['image']}): {err}") from err
     return entries
@@ -163,6 +178,11 @@ class Catalog:
             program = entry.executables.get(argv[0])
             if program is not None:
                 argv[0] = program.replace("{python}", sys.executable)
+        elif entry.files and container.get("command"):
+            # the container's command replaces the image's entrypoint and may name the image's files
+            argv = list(container["command"]) + list(container.get("args") or [])
         else:
             argv = command + args
-        return Launch(argv, dict(entry.env), annotations=dict(entry.annotations))
+        uid, gid = _user(entry.user)
+        return Launch(argv, dict(entry.env), annotations=dict(entry.annotations), files=dict(entry.files),
+                      uid=uid, gid=gid)

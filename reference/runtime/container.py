@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from pathlib import Path
 from reference.apis.times import now
 from reference.runtime.limits import GROUP, Cgroup, Limits
 from reference.runtime.probes import AGGRESSIVE_PERIOD
-from reference.runtime.sandbox import signal_app
+from reference.runtime.sandbox import signal_app, start_ticks
 
 Check = Callable[[], Awaitable[bool]]
 MAX_BACKOFF = 30.0  # seconds; the kubelet caps at 5 minutes, a local platform should recover faster
@@ -101,6 +102,7 @@ class Container:
         self._on_change = on_change
         self.current = ContainerState()
         self._process: asyncio.subprocess.Process | None = None
+        self._started_ticks: int | None = None  # the process's start time (sandbox.start_ticks)
         self._stopping = False
         self._ever_ready = False
         self.cgroup = spec.cgroup or Cgroup(f"{spec.log_path.parent.name}-{spec.name}", spec.limits, parent=GROUP)
@@ -161,18 +163,27 @@ class Container:
             log_path.replace(log_path.with_suffix(".previous.log"))
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log = BoundedLog(log_path)
+        # stdout and stderr are one pipe, as a runtime gives them (uvloop's PIPE would be a socket, which
+        # a container cannot open as /dev/stdout or /dev/stderr)
+        read_end, write_end = os.pipe()
         try:
             self._process = await asyncio.create_subprocess_exec(
-                *self.cgroup.wrap(self.spec.argv), env=self.spec.env, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL, start_new_session=True)
+                *self.cgroup.wrap(self.spec.argv), env=self.spec.env, stdout=write_end,
+                stderr=write_end, stdin=asyncio.subprocess.DEVNULL, start_new_session=True)
         except OSError as err:
+            os.close(read_end)
             log.write(f"{err}\n".encode())
             log.close()
             self._set(state={"terminated": {"exitCode": 128, "reason": "StartError", "message": str(err),
                                             "finishedAt": now()}}, ready=False)
             return 128
-        assert self._process.stdout is not None
-        copier = asyncio.create_task(copy_output(self._process.stdout, log))
+        finally:
+            os.close(write_end)
+        self._started_ticks = start_ticks(self._process.pid)  # to never signal the pid once it is another's
+        output = asyncio.StreamReader()
+        pipe, _ = await asyncio.get_running_loop().connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(output), os.fdopen(read_end, "rb", 0))
+        copier = asyncio.create_task(copy_output(output, log))
         self._set(state={"running": {"startedAt": now()}}, started=True, pid=self._process.pid,
                   ready=self._readiness is None)
         oom_kills = self.cgroup.oom_kills()
@@ -190,6 +201,7 @@ class Container:
                 await asyncio.wait_for(asyncio.shield(copier), LOG_DRAIN_SECONDS)
             copier.cancel()
             await asyncio.gather(copier, return_exceptions=True)
+            pipe.close()
         reason = "Completed" if code == 0 else ("OOMKilled" if self.cgroup.oom_kills() > oom_kills else "Error")
         terminated = {"exitCode": code if code >= 0 else 128 - code, "reason": reason,
                       "startedAt": self.current.state.get("running", {}).get("startedAt", now()),
@@ -240,11 +252,14 @@ class Container:
         process = self._process
         if process is None or process.returncode is not None:
             return
-        signal_app(process.pid, signal.SIGTERM)
+        started = self._started_ticks  # None: it was gone at once, and its pid may be another's now
+        if started is not None:
+            signal_app(process.pid, signal.SIGTERM, started)
         try:
             await asyncio.wait_for(process.wait(), grace)
         except TimeoutError:
-            signal_app(process.pid, signal.SIGKILL)
+            if started is not None:
+                signal_app(process.pid, signal.SIGKILL, started)
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             await process.wait()

@@ -19,6 +19,7 @@ from aiohttp import web
 from reference.runtime import sandbox
 from reference.runtime.api import NodeApi
 from reference.runtime.catalog import Catalog
+from reference.runtime.credentials import PodApiAccess
 from reference.runtime.devices import DeviceManager
 from reference.runtime.limits import platform_group, remove_tree
 from reference.runtime.log_server import LogServer
@@ -35,8 +36,11 @@ class Kubelet:
     def __init__(self, api: NodeApi, state_dir: Path, catalog: Catalog, drain: Drain | None = None,
                  node_env: dict[str, str] | None = None, nodes: list[NodeSpec] | None = None,
                  bridge: Bridge | None = None, provisioner: Provisioner | None = None,
-                 cluster_dns: tuple[str, str] | None = None) -> None:
+                 cluster_dns: tuple[str, str] | None = None, api_access: PodApiAccess | None = None) -> None:
         self.api = api
+        # how pods reach the API server with their ServiceAccount's token, where the kubelet mounts it itself
+        # (None: a cluster's admission adds a kube-api-access volume instead)
+        self.api_access = api_access
         self.cluster_dns = cluster_dns  # (nameserver, domain) on a cluster; None: the host's resolver
         self.bridge = bridge  # pods get networks of their own on it (None: they share the host's)
         self.node_env = node_env or {}  # what every container sees (the cluster-DNS stand-in)

@@ -32,6 +32,7 @@ log = logging.getLogger("kproof.kubelet")
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 GROUP = "kproof"  # every platform's cgroup lives below this one, every container's below its platform's
+MIN_SHARES = 2  # the kernel's least cpu.shares, what the kubelet gives a container that requests no CPU
 MAX_PROCESSES = 1024  # per container: a fork bomb stops here (Kubernetes' podPidsLimit, set)
 CPU_PERIOD_US = 100_000  # the CFS period the kubelet uses
 V1_CONTROLLERS = ("memory", "cpu", "pids")
@@ -43,20 +44,36 @@ class Limits:
     memory_bytes: int | None = None
     cpu_millis: int | None = None
     processes: int = MAX_PROCESSES
+    cpu_request_millis: int | None = None  # the CPU request: the cgroup's share of CPU time under contention
+
+    @property
+    def cpu_shares(self) -> int:
+        """cgroup v1 cpu.shares as the kubelet computes them: 1024 per CPU requested, at least 2."""
+        return max(MIN_SHARES, (self.cpu_request_millis or 0) * 1024 // 1000)
+
+    @property
+    def cpu_weight(self) -> int:
+        """cgroup v2 cpu.weight: the kubelet's conversion of the shares."""
+        return 1 + (self.cpu_shares - MIN_SHARES) * 9999 // 262142
 
 
 def limits_of(container: dict) -> Limits:
-    """The container's `resources.limits` (admission has checked them; a bad one counts as unset)."""
-    limits = (container.get("resources") or {}).get("limits") or {}
+    """The container's `resources.limits` and CPU request (admission has checked them; a bad one counts as
+    unset). A CPU limit without a request requests the limit, as Kubernetes defaults it."""
+    resources = container.get("resources") or {}
+    limits = resources.get("limits") or {}
 
-    def read(name: str, scale: int) -> int | None:
-        if name not in limits:
+    def read(values: dict, name: str, scale: int) -> int | None:
+        if name not in values:
             return None
         with contextlib.suppress(QuantityError):
-            return max(1, int(quantity(limits[name]) * Decimal(scale)))
+            return max(1, int(quantity(values[name]) * Decimal(scale)))
         return None
 
-    return Limits(memory_bytes=read(MEMORY, 1), cpu_millis=read(CPU, 1000))
+    cpu = read(limits, CPU, 1000)
+    requested = read(resources.get("requests") or {}, CPU, 1000)
+    return Limits(memory_bytes=read(limits, MEMORY, 1), cpu_millis=cpu,
+                  cpu_request_millis=requested if requested is not None else cpu)
 
 
 def _writable(path: Path) -> bool:
@@ -162,6 +179,8 @@ class Cgroup:
                 (group / "memory.swap.max").write_text("0")
         if self.limits.cpu_millis:
             (group / "cpu.max").write_text(f"{self.limits.cpu_millis * CPU_PERIOD_US // 1000} {CPU_PERIOD_US}")
+        with contextlib.suppress(OSError):
+            (group / "cpu.weight").write_text(str(self.limits.cpu_weight))
         (group / "pids.max").write_text(str(self.limits.processes))
 
     def _create_v1(self) -> None:
@@ -173,6 +192,8 @@ class Cgroup:
                 (group / "memory.limit_in_bytes").write_text(str(self.limits.memory_bytes))
                 with contextlib.suppress(OSError):  # only where swap accounting is on
                     (group / "memory.memsw.limit_in_bytes").write_text(str(self.limits.memory_bytes))
+            if controller == "cpu":
+                (group / "cpu.shares").write_text(str(self.limits.cpu_shares))
             if controller == "cpu" and self.limits.cpu_millis:
                 (group / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
                 (group / "cpu.cfs_quota_us").write_text(str(self.limits.cpu_millis * CPU_PERIOD_US // 1000))

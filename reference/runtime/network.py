@@ -241,5 +241,6 @@ class Bridge:
 
     @staticmethod
     def wrap(argv: list[str], pod: PodNetwork) -> list[str]:
-        """`argv` run inside the pod's namespace (ip netns exec sets it and execs: the same process)."""
-        return ["ip", "netns", "exec", pod.netns, *argv]
+        """`argv` run inside the pod's network namespace (nsenter enters it and execs: the same process).
+        Not `ip netns exec`: it also remounts /sys, which hides the cgroup mounts the sandbox binds."""
+        return ["nsenter", f"--net=/run/netns/{pod.netns}", "--", *argv]

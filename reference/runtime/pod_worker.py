@@ -19,8 +19,8 @@ import aiohttp
 
 from reference.apis import times
 from reference.apis.resources import GPU_MEM, NVIDIA_GPU, container_requests, qos_class
-from reference.runtime import etc, sandbox, volumes
-from reference.runtime.catalog import ImageNotFound, ImageUnavailable
+from reference.runtime import credentials, etc, sandbox, volumes
+from reference.runtime.catalog import ImageNotFound, ImageUnavailable, Launch
 from reference.runtime.container import BuiltinContainer, Container, ContainerSpec
 from reference.runtime.devices import DevicesUnavailable, no_gpu_env, whole_gpu_env
 from reference.runtime.limits import Cgroup, limits_of
@@ -76,6 +76,7 @@ class PodWorker:
         self.evicted = ""  # the eviction manager's message once the pod was evicted
         self._objects: dict[tuple[str, str], dict] = {}  # (kind, name) -> what the Pod refers to
         self._tokens: dict[tuple[str | None, int], bytes] = {}  # (audience, seconds) -> its projected tokens
+        self._api_token: str | None = None  # its ServiceAccount's token for the API server (credentials.py)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -123,6 +124,12 @@ class PodWorker:
                 found[(kind, name)] = obj
         self._objects = found
         self._tokens = {key: await api.service_account_token(self.pod, *key) for key in tokens}
+        access = self.kubelet.api_access
+        if access is not None:
+            account = credentials.account_of(self.pod)
+            found_account = await api.lookup(namespace, "ServiceAccount", account)
+            self._api_token = access.mint(namespace, account) if credentials.automounts(
+                self.pod, found_account) else None
 
     def _token(self, pod: dict, requested: dict) -> bytes:
         return self._tokens[(requested.get("audience"), int(requested.get("expirationSeconds") or 3600))]
@@ -222,7 +229,7 @@ class PodWorker:
         read_only = volumes.read_only_volumes(spec)
         containers = spec.get("containers") or []
         launches = {c["name"]: self.kubelet.catalog.launch(c) for c in containers}
-        users = {c["name"]: self._identity(spec, c) for c in containers}
+        users = {c["name"]: self._identity(spec, c, launches[c["name"]]) for c in containers}
         limits = {c["name"]: limits_of(c) for c in containers}
         memory = [limits[name].memory_bytes for name, launch in launches.items() if not launch.builtin]
         pod_memory = sum(m for m in memory if m) if memory and all(memory) else None
@@ -246,8 +253,15 @@ class PodWorker:
             box = sandbox.Box(hostname=self.meta["name"], devices=self._devices(container, env),
                               user=users[container["name"]], etc=own_etc,
                               memory=limits[container["name"]].memory_bytes, ids=self.kubelet.ids,
-                              cgroups=tuple(cgroup.mounts()))
+                              cgroups=tuple(cgroup.mounts()), files=tuple(launch.files.items()))
             mounts = volumes.mounts(container, prepared_volumes, read_only, in_memory, pod_dir / "subpaths")
+            access = self.kubelet.api_access
+            if access is not None:
+                env = {**access.env(), **env}
+                if self._api_token is not None and sandbox.bubblewrap() is not None:
+                    written = access.write(pod_dir / "serviceaccount", self.meta.get("namespace", ""),
+                                           self._api_token)
+                    mounts.append(sandbox.Mount(written, credentials.MOUNT_PATH, read_only=True))
             workdir = container.get("workingDir")
             argv = self._in_network(sandbox.command(launch.argv, mounts, workdir, box))
             if self.network is not None:
@@ -270,9 +284,13 @@ class PodWorker:
             out.append(Container(cspec, probe(cspec.readiness), probe(cspec.liveness), self.changed))
         return out
 
-    def _identity(self, spec: dict, container: dict) -> sandbox.Identity:
-        """Who the container runs as; refuses uid 0 under runAsNonRoot, as the kubelet does."""
+    def _identity(self, spec: dict, container: dict, launch: Launch | None = None) -> sandbox.Identity:
+        """Who the container runs as (the pod's runAsUser/runAsGroup, else the image's user); refuses uid 0
+        under runAsNonRoot, as the kubelet does."""
         user = sandbox.identity_of(spec, container)
+        if launch is not None and (user.uid is None or user.gid is None):
+            user = sandbox.Identity(launch.uid if user.uid is None else user.uid,
+                                    launch.gid if user.gid is None else user.gid)
         non_root = (container.get("securityContext") or {}).get(
             "runAsNonRoot", (spec.get("securityContext") or {}).get("runAsNonRoot"))
         if non_root and user.uid == 0:

@@ -111,6 +111,7 @@ class Box:
     memory: int | None = None  # the container's memory limit: the size of its /tmp, /run and /dev/shm
     ids: int | None = None  # the first host id of the pod's user namespace (a root platform's)
     cgroups: tuple[tuple[str, str], ...] = ()  # (its cgroup's directory, where it sees it), read-only
+    files: tuple[tuple[str, str], ...] = ()  # the image's files: (path in the container, file here), read-only
 
 
 def id_range(state_dir: Path) -> int:
@@ -151,7 +152,8 @@ def command(argv: list[str], mounts: list[Mount], working_dir: str | None, box: 
             raise SandboxUnavailable("volume mounts need bubblewrap (apt-get install bubblewrap)")
         if os.geteuid() != 0 and _changes_identity(box.user):
             raise SandboxUnavailable("runAsUser / runAsGroup need bubblewrap or a platform running as root")
-        return [*_confine(None), *unprivileged(box.user), *argv]
+        own = dict(box.files)  # no image file system here: its programs run from where they are
+        return [*_confine(None), *unprivileged(box.user), *(own.get(a, a) for a in argv[:1]), *argv[1:]]
     root = os.geteuid() == 0
     out = [bwrap, "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
     if not root:  # bubblewrap's user namespace; a root platform's is made by confine, mapped to `ids`
@@ -180,8 +182,13 @@ def command(argv: list[str], mounts: list[Mount], working_dir: str | None, box: 
         out += ["--dev-bind", device, device]
     if box.devices and os.path.isdir("/sys"):
         out += ["--ro-bind", "/sys", "/sys"]  # the CUDA runtime reads the PCI topology, as in a container
+    v1 = any(target.startswith("/sys/fs/cgroup/") for _, target in box.cgroups)
+    if v1:  # a tmpfs holds the hierarchies, as runc mounts cgroup v1 (a container sees /sys/fs/cgroup as tmpfs)
+        out += ["--tmpfs", "/sys/fs/cgroup"]
     for source, target in box.cgroups:  # -try: where no cgroup could be made, the limits are rlimits
         out += ["--ro-bind-try", source, target]
+    if v1:
+        out += ["--remount-ro", "/sys/fs/cgroup"]
     bound: set[str] = set()
     made: set[str] = set()
     for directory in [*_python_dirs(), *(str(PROJECT_ROOT / part) for part in REPLICA_PARTS)]:
@@ -193,6 +200,8 @@ def command(argv: list[str], mounts: list[Mount], working_dir: str | None, box: 
     if os.path.isabs(program) and os.path.isfile(program) and not program.startswith((*_SYSTEM_DIRS, *bound)):
         # a catalog's own program (a Go binary in a build cache): it alone, read-only, where it is
         out += [*_traversable(program, made), "--ro-bind", program, program]
+    for target, source in box.files:
+        out += [*_traversable(target, made), "--ro-bind", source, target]
     staged: list[str] = []
     for mount in mounts:
         out += _traversable(mount.target, made)
@@ -341,9 +350,22 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in text.split()]
 
 
-def signal_app(pid: int, sig: signal.Signals) -> None:
+def start_ticks(pid: int) -> int | None:
+    """When the process started (clock ticks since boot, /proc/PID/stat's 22nd field); None when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(text.rpartition(")")[2].split()[19])
+
+
+def signal_app(pid: int, sig: signal.Signals, started: int | None = None) -> None:
     """Sends `sig` to the container's own processes. bubblewrap does not forward signals: the app is
-    the child of bwrap's init inside the PID namespace (bwrap -> bwrap -> app)."""
+    the child of bwrap's init inside the PID namespace (bwrap -> bwrap -> app). With `started` (the
+    process's start_ticks), nothing is sent unless `pid` is still that process: a reaped container's pid
+    may be another program's by now."""
+    if started is not None and start_ticks(pid) != started:
+        return
     targets = [pid]
     if bubblewrap() is not None:
         for inner in _children(pid):

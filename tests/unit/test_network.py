@@ -16,7 +16,7 @@ def test_bridges_are_named_after_their_state_directory(tmp_path: Path) -> None:
     assert first.name == again.name != other.name and len(first.name) <= 15
     assert first.prefix == again.prefix != other.prefix
     pod = network.PodNetwork("10.88.1.2", "kproof-x-pod")
-    assert Bridge.wrap(["app", "--flag"], pod) == ["ip", "netns", "exec", "kproof-x-pod", "app", "--flag"]
+    assert Bridge.wrap(["app", "--flag"], pod) == ["nsenter", "--net=/run/netns/kproof-x-pod", "--", "app", "--flag"]
 
 
 def test_host_networking_can_be_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,5 @@
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -122,9 +123,16 @@ def test_volume_paths_stay_inside_their_volume(tmp_path: Path) -> None:
 
 def test_limits_come_from_resources_limits() -> None:
     container = {"resources": {"limits": {"memory": "64Mi", "cpu": "250m"}}}
-    assert limits.limits_of(container) == limits.Limits(memory_bytes=64 * 1024 * 1024, cpu_millis=250)
+    assert limits.limits_of(container) == limits.Limits(memory_bytes=64 * 1024 * 1024, cpu_millis=250,
+                                                        cpu_request_millis=250)  # the request defaults to the limit
     assert limits.limits_of({}) == limits.Limits()
     assert limits.limits_of({"resources": {"limits": {"memory": "lots"}}}).memory_bytes is None
+
+
+def test_cpu_shares_and_weight_follow_the_request_as_the_kubelet_converts_them() -> None:
+    requested = limits.limits_of({"resources": {"requests": {"cpu": "125m"}, "limits": {"cpu": "1"}}})
+    assert (requested.cpu_request_millis, requested.cpu_shares, requested.cpu_weight) == (125, 128, 5)
+    assert limits.Limits().cpu_shares == 2 and limits.Limits().cpu_weight == 1
 
 
 def test_a_cgroup_wraps_the_command_and_counts_oom_kills(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -136,6 +144,7 @@ def test_a_cgroup_wraps_the_command_and_counts_oom_kills(tmp_path: Path, monkeyp
     memory = tmp_path / "memory" / "kproof" / "pod-c"
     assert (memory / "memory.limit_in_bytes").read_text() == "1024"
     assert (tmp_path / "cpu" / "kproof" / "pod-c" / "cpu.cfs_quota_us").read_text() == "50000"
+    assert (tmp_path / "cpu" / "kproof" / "pod-c" / "cpu.shares").read_text() == "2"  # nothing requested
     assert (tmp_path / "pids" / "kproof" / "pod-c" / "pids.max").read_text() == str(limits.MAX_PROCESSES)
     argv = group.wrap(["app", "x"])
     assert argv[0] == "/bin/sh" and argv[-3:] == ["--", "app", "x"] and str(memory / "cgroup.procs") in argv
@@ -211,3 +220,21 @@ def test_the_declared_port_is_the_user_containers_first_container_port() -> None
     assert declared_port(revision) == 80
     revision["spec"]["containers"][0].pop("ports")
     assert declared_port(revision) == 8080, "Knative's default"
+
+
+def test_a_pid_is_signalled_only_while_it_is_still_the_container_s_process() -> None:
+    import subprocess
+
+    from reference.runtime.sandbox import signal_app, start_ticks
+
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        started = start_ticks(child.pid)
+        assert started is not None
+        signal_app(child.pid, signal.SIGTERM, started + 1)  # another process that got the pid: left alone
+        assert child.poll() is None
+        signal_app(child.pid, signal.SIGTERM, started)
+        assert child.wait(10) == -signal.SIGTERM
+    finally:
+        child.kill()
+        child.wait()

@@ -108,10 +108,15 @@ def limits(kind: str, obj: dict) -> list[tuple[tuple[str, ...], str]]:
     return out
 
 
+KINGRESS_GROUP = "networking.internal.knative.dev/"
+
+
 def warnings(api_version: str, kind: str, obj: dict) -> list[str]:
     """The admission warnings (ACK's forms and the reference's limits): an annotation's as `path[key]: message`."""
     out = []
     for path, message in [*findings(api_version, kind, obj), *limits(kind, obj)]:
+        if api_version.startswith(KINGRESS_GROUP) and path[-1:] == (INGRESS_CLASS,):
+            continue  # a KIngress's class is what picks the networking layer that serves it
         if path[-2:-1] == ("annotations",):
             out.append(f"{'.'.join(path[:-1])}[{path[-1]}]: {message}")
         else:

@@ -97,7 +97,8 @@ def with_sink_bindings(defaulter: Defaulter | None) -> Defaulter:
         if defaulter is not None:
             defaulter(obj, old, ctx)
         changed = bound(obj, ctx.objects(SINK_BINDINGS), ctx.objects("/namespaces"))
-        if changed is not None:
-            obj.clear()
-            obj.update(changed)
+        spec, new_spec = pod_spec(obj), pod_spec(changed) if changed is not None else None
+        if spec is not None and new_spec is not None:  # in place: the caller holds the object's parts
+            spec.clear()
+            spec.update(new_spec)
     return default

@@ -1,4 +1,5 @@
-"""ServiceAccounts and rbac.authorization.k8s.io's Roles and bindings, stored as Kubernetes stores them."""
+"""ServiceAccounts, rbac.authorization.k8s.io's Roles and bindings, and apiextensions.k8s.io's
+CustomResourceDefinitions, stored as Kubernetes stores them."""
 
 from reference.apiserver.schemas.schema import ANY, BOOL, STR, arr, obj, open_obj
 
@@ -10,3 +11,4 @@ ROLE = obj(rules=arr(RULE))
 CLUSTER_ROLE = obj(rules=arr(RULE), aggregationRule=ANY)
 ROLE_BINDING = obj(roleRef=obj(apiGroup=STR, kind=STR, name=STR),
                    subjects=arr(obj(kind=STR, apiGroup=STR, name=STR, namespace=STR)))
+CUSTOM_RESOURCE_DEFINITION = obj(spec=open_obj(), status=open_obj())

@@ -82,6 +82,9 @@ def _type_ok(schema: Schema, value: object) -> bool:
     return True
 
 
+_ZERO: dict[str, object] = {"string": "", "integer": 0, "number": 0, "boolean": False}
+
+
 def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
@@ -99,6 +102,11 @@ def walk(schema: Schema, value: object, path: str, findings: Findings, prune: bo
         return
     if isinstance(value, list) and schema.items is not None:
         for i, item in enumerate(value):
+            if item is None and schema.items.type in _ZERO:
+                # a null element is the type's zero value, as Go decodes `[null]` into []string ([""])
+                if prune:
+                    value[i] = _ZERO[schema.items.type]
+                continue
             walk(schema.items, item, f"{path}[{i}]", findings, prune)
         return
     if not isinstance(value, dict):

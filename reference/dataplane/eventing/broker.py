@@ -200,7 +200,7 @@ class BrokerPlane:
 
     def delivery_of(self, route: TriggerRoute, broker: dict) -> DeliverySpec:
         delivery = (route.trigger.get("spec") or {}).get("delivery") or (broker.get("spec") or {}).get("delivery")
-        dls = ((route.trigger.get("status") or {}).get("deliveryStatus") or {}).get("deadLetterSinkUri")
+        dls = (route.trigger.get("status") or {}).get("deadLetterSinkUri")  # DeliveryStatus is inline
         return DeliverySpec.parse(delivery, dls,
                                   honour_retry_after=self.features.get("delivery-retryafter") == "enabled")
 
@@ -227,7 +227,7 @@ class BrokerPlane:
         status = route.trigger.get("status") or {}
         namespace = route.trigger["metadata"].get("namespace", "")
         account = (status.get("auth") or {}).get("serviceAccountName")
-        dls_audience = (status.get("deliveryStatus") or {}).get("deadLetterSinkAudience")
+        dls_audience = status.get("deadLetterSinkAudience")
         try:
             return (await self.tokens.authorization(namespace, account, status.get("subscriberAudience")),
                     await self.tokens.authorization(namespace, account, dls_audience))

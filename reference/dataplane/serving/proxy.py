@@ -38,7 +38,8 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authoriza
 FORWARDING = {"x-forwarded-for", "x-forwarded-proto", "forwarded"}  # replaced by the proxy's own
 SMALL_BODY = 256 * 1024
 MAX_BODY = 64 * 1024 * 1024  # the ingress's client_max_size
-CONNECT_ATTEMPTS = 3
+CONNECT_ATTEMPTS = 5
+CONNECT_BACKOFF = 0.05  # seconds before the second attempt; doubled for each next one
 PASS_ON_TIMEOUT = 300.0  # h2c requests passed on to the ingress's HTTP/1.1 side (brokers, channels)
 # What aiohttp's WebSocket client writes itself in a handshake (the client's own are not passed on).
 WEBSOCKET_HANDSHAKE = {"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions",
@@ -325,6 +326,11 @@ class Proxy:
                     return refuse(502, "the replica refused the connection\n"), endpoint
             finally:
                 target.throttler.release(endpoint)
+            # nothing was sent: again after a short backoff (Envoy's retry policy's), which also covers a
+            # replica Ready before its program listens (no readiness probe: Ready once it runs)
+            left = _left(deadline)
+            await asyncio.sleep(CONNECT_BACKOFF * 2 ** attempt if left is None else min(CONNECT_BACKOFF * 2 ** attempt,
+                                                                                     left))
         raise AssertionError("unreachable")
 
     async def _open(self, h2c: bool, address: str, method: str, path: str, host: str, headers: Headers,

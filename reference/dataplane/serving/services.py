@@ -1,8 +1,14 @@
 """Kubernetes Services of your own, as kube-proxy makes them work: a Service with a selector answers on its
 cluster-local names (`<name>.<ns>.svc.cluster.local`, `.svc`, `<name>.<ns>`) by passing each request to a ready
 Pod it selects, at the targetPort of the Service port asked for (80 when the Host names none), a named
-targetPort being the container port of that name. Knative's own Services (a Route's, a revision's) are left
-to the routing table."""
+targetPort being the container port of that name. A Service without a selector passes it to the ready
+addresses of the EndpointSlices written for it (e.g. a networking layer's own Services), at the slice port of
+that port's name. Knative's own Services (a Route's, a revision's) are left to the routing table.
+
+A KIngress's cluster-local hosts answer at its private load balancer (the Service its status names), as cluster
+DNS sends Knative's cluster-local names there: a client given the load balancer's address and the host as its
+Host header (Knative's ingress conformance proxy) gets that host's request to it through the HTTP proxy too,
+which sees only the host."""
 
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ from reference.dataplane.serving.proxy import HOP_BY_HOP
 
 SUFFIXES = (".svc.cluster.local", ".svc", "")
 KNATIVE_LABELS = ("serving.knative.dev/route", "serving.knative.dev/revision")
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
 @dataclass(frozen=True)
@@ -30,16 +37,48 @@ class ServiceTable:
     def __init__(self) -> None:
         self.services: dict[tuple[str, str], dict] = {}
         self.pods: dict[tuple[str, str], dict] = {}
+        # (namespace, Service) -> its EndpointSlices by name (those of Services without a selector are used)
+        self.slices: dict[tuple[str, str], dict[str, dict]] = {}
+        # a KIngress's cluster-local host -> its private load balancer's Service; (namespace, name) -> its hosts
+        self.private_hosts: dict[str, tuple[str, str]] = {}
+        self._kingress_hosts: dict[tuple[str, str], list[str]] = {}
 
     def set_service(self, kind: str, service: dict, old: dict | None) -> None:
         meta = service["metadata"]
         key = (meta.get("namespace", ""), meta["name"])
         labels = meta.get("labels") or {}
         spec = service.get("spec") or {}
-        if kind == "DELETED" or not spec.get("selector") or any(k in labels for k in KNATIVE_LABELS):
+        if kind == "DELETED" or spec.get("type") == "ExternalName" or any(k in labels for k in KNATIVE_LABELS):
             self.services.pop(key, None)
         else:
             self.services[key] = service
+
+    def set_kingress(self, kind: str, ingress: dict, old: dict | None) -> None:
+        meta = ingress["metadata"]
+        key = (meta.get("namespace", ""), meta["name"])
+        for host in self._kingress_hosts.pop(key, []):
+            self.private_hosts.pop(host, None)
+        balancers = ((ingress.get("status") or {}).get("privateLoadBalancer") or {}).get("ingress") or []
+        domain = (balancers[0].get("domainInternal") or "") if balancers else ""
+        parts = domain.split(".")
+        if kind == "DELETED" or len(parts) < 3 or parts[2] != "svc":
+            return
+        hosts = [h.lower() for rule in (ingress.get("spec") or {}).get("rules") or []
+                 if rule.get("visibility") == "ClusterLocal" for h in rule.get("hosts") or []]
+        self._kingress_hosts[key] = hosts
+        for host in hosts:
+            self.private_hosts[host] = (parts[1], parts[0])
+
+    def set_endpoint_slice(self, kind: str, slice_: dict, old: dict | None) -> None:
+        meta = slice_["metadata"]
+        service = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
+        if not service:
+            return
+        key = (meta.get("namespace", ""), service)
+        if kind == "DELETED":
+            self.slices.get(key, {}).pop(meta["name"], None)
+        else:
+            self.slices.setdefault(key, {})[meta["name"]] = slice_
 
     def set_pod(self, kind: str, pod: dict, old: dict | None) -> None:
         meta = pod["metadata"]
@@ -68,6 +107,8 @@ class ServiceTable:
             return []
         target = chosen.get("targetPort", chosen.get("port"))
         namespace = service["metadata"].get("namespace", "")
+        if not spec.get("selector"):
+            return self._slice_backends((namespace, service["metadata"]["name"]), chosen.get("name", ""))
         found = []
         for (ns, name), pod in self.pods.items():
             ip = (pod.get("status") or {}).get("podIP")
@@ -87,7 +128,33 @@ class ServiceTable:
     def lookup(self, host: str) -> list[Backend] | None:
         """The ready endpoints for a Host that names one of these Services (maybe none), or None."""
         found = self.service_of(host)
-        return None if found is None else self.backends(*found)
+        balancer = self.private_hosts.get(host.lower().partition(":")[0])
+        if found is None and balancer is not None and balancer in self.services:
+            found = self.services[balancer], 80
+        if found is None:
+            return None
+        service = found[0]
+        meta = service["metadata"]
+        if not (service.get("spec") or {}).get("selector") and not self.slices.get((meta.get("namespace", ""),
+                                                                                   meta["name"])):
+            return None  # nothing routes to it (no selector, no slices)
+        return self.backends(*found)
+
+    def _slice_backends(self, key: tuple[str, str], port_name: str) -> list[Backend]:
+        """The ready addresses of a Service's EndpointSlices at their port named `port_name`."""
+        found = []
+        for name, slice_ in sorted(self.slices.get(key, {}).items()):
+            number = next((p.get("port") for p in slice_.get("ports") or [] if p.get("name", "") == port_name),
+                          None)
+            if not number:
+                continue
+            for item in slice_.get("endpoints") or []:
+                if (item.get("conditions") or {}).get("ready") is False:
+                    continue
+                for address in item.get("addresses") or []:
+                    host = f"[{address}]" if ":" in address else address
+                    found.append(Backend((item.get("targetRef") or {}).get("name", name), f"{host}:{number}"))
+        return found
 
 
 async def forward(request: web.Request, backends: list[Backend], session: aiohttp.ClientSession) -> web.Response:
