@@ -28,10 +28,15 @@ def models_namespace(target: Target, app_image) -> Iterator[str]:
 
 
 @pytest.fixture
-def in_models_namespace(target: Target, models_namespace: str) -> Iterator[str]:
+def in_models_namespace(request: pytest.FixtureRequest, target: Target) -> Iterator[str]:
     """The models namespace for one test: it starts once earlier tests have let go of their GPUs, and the
     Services and KafkaSources it made there are deleted after it."""
     from conformance.gpu.support import wait_for_gpus_released
+
+    # A test the target lacks a capability for skips before the session's models are prepared (pytest sets
+    # session fixtures up before function ones, the capability check included).
+    request.getfixturevalue("_required_capabilities")
+    models_namespace: str = request.getfixturevalue("models_namespace")
 
     kinds = [("serving.knative.dev/v1", "Service"), ("sources.knative.dev/v1beta1", "KafkaSource")]
     before = {kind: {o["metadata"]["name"] for o in target.list(*kind, models_namespace)} for kind in kinds}

@@ -103,6 +103,9 @@ def test_knative_yaml_is_the_modules_own_with_kproofs_three_settings() -> None:
     assert "example.com" in config["config-domain"]
     skipped = config["config-deployment"]["registries-skipping-tag-resolving"].split(",")
     assert {"ko.local", "ghcr.io", "index.docker.io"} <= set(skipped)
+    serving_observability = next(d["data"] for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] ==
+                                 "config-observability" and d["metadata"]["namespace"] == "knative-serving")
+    assert serving_observability["metrics-protocol"] == "prometheus"
     kinds = {d["kind"] for d in docs}
     crds = {d["metadata"]["name"] for d in docs if d["kind"] == "CustomResourceDefinition"}
     # serving (with the networking/caching files module zips drop), eventing core and its sources, IMC, broker

@@ -26,17 +26,35 @@ def autoscaler(target: Target, namespace: str, revision: str) -> dict:
     return target.get("autoscaling.internal.knative.dev/v1alpha1", "PodAutoscaler", revision, namespace) or {}
 
 
+# Knative 1.19 moved its metrics to OpenTelemetry and renamed them: the new names (as Prometheus writes them)
+# of the gauges the tests read, by their earlier names.
+OTEL_GAUGES = {
+    "kn_revision_pods_desired": "desired_pods", "kn_revision_pods_requested": "requested_pods",
+    "kn_revision_pods_count": "actual_pods", "kn_revision_panic_mode": "panic_mode",
+    "kn_revision_capacity_excess": "excess_burst_capacity",
+    "kn_revision_concurrency_stable": "stable_request_concurrency",
+    "kn_revision_concurrency_panic": "panic_request_concurrency",
+    "kn_revision_concurrency_target": "target_concurrency_per_pod",
+    "kn_revision_rps_stable": "stable_requests_per_second", "kn_revision_rps_panic": "panic_requests_per_second",
+    "kn_revision_rps_target": "target_requests_per_second",
+}
+
+
 def autoscaler_metrics(target: Target, namespace: str, revision: str) -> dict[str, float]:
     """The autoscaler's gauges for one revision, by name less `autoscaler_` (desired_pods, requested_pods,
-    panic_mode, stable_request_concurrency, target_concurrency_per_pod, ...)."""
+    panic_mode, stable_request_concurrency, target_concurrency_per_pod, ...), under either of Knative's
+    namings (OpenCensus' `autoscaler_*` with `namespace_name`, OpenTelemetry's `kn_revision_*` with
+    `k8s_namespace_name`)."""
     response = target.raw("GET", AUTOSCALER_METRICS)
     assert response.status_code == 200, response.text
     out = {}
     for family in text_string_to_metric_families(response.text):
         for sample in family.samples:
             labels = sample.labels
-            if labels.get("namespace_name") == namespace and labels.get("revision_name") == revision:
-                out[sample.name.removeprefix("autoscaler_")] = sample.value
+            ours = (labels.get("namespace_name", labels.get("k8s_namespace_name")) == namespace
+                    and labels.get("revision_name", labels.get("kn_revision_name")) == revision)
+            if ours:
+                out[OTEL_GAUGES.get(sample.name, sample.name.removeprefix("autoscaler_"))] = sample.value
     return out
 
 

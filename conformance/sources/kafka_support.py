@@ -11,11 +11,19 @@ from collections.abc import Callable, Iterable
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from kproof.target import Target
 
 KAFKA_SOURCE = ("sources.knative.dev/v1beta1", "KafkaSource")
 Record = tuple[str | None, bytes, list[tuple[str, str]] | None]  # key, value, headers
+
+
+def require_kafka_source(target: Target) -> None:
+    try:
+        target.resource(*KAFKA_SOURCE)
+    except ResourceNotFoundError:
+        pytest.skip("the target does not serve KafkaSource (Knative's eventing-kafka-broker is not installed)")
 
 
 def kafka_of(target: Target) -> str:

@@ -19,6 +19,7 @@ from conformance.sources.kafka_support import (
     kafka_source,
     new_topic,
     produce,
+    require_kafka_source,
     uncommitted,
 )
 
@@ -172,6 +173,7 @@ def test_exhausted_events_reach_the_dead_letter_sink_and_offsets_advance(bench: 
                   "is False MUST provide a failure reason\"; Knative docs, eventing/sources/kafka-source "
                   "(KafkaSource, sources.knative.dev/v1beta1)")
 def test_the_sources_status_names_unreachable_brokers(bench: Bench) -> None:
+    require_kafka_source(bench.target)
     name = unique("nowhere")
     bench.target.create(kafka_source(name, bench.namespace, "127.0.0.1:1", ["t"], sink_ref("sink", bench.namespace)))
     found = bench.target.wait_until(*KAFKA_SOURCE, name, lambda s: any(

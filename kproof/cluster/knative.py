@@ -1,9 +1,10 @@
 """Knative's install YAML, read from the pinned modules' config/ folders in Go's module cache, and the image
 catalog that maps its ko:// images to the binaries built from the same modules.
 
-The YAML is applied as published but for three ConfigMap keys: config-network's ingress-class (kproof's
-data plane is the networking layer), config-domain (kproof's domain) and config-deployment's
-registries-skipping-tag-resolving (kproof's app images live in no registry). Module zips drop symlinks,
+The YAML is applied as published but for a few ConfigMap keys: config-network's ingress-class (kproof's
+data plane is the networking layer), config-domain (kproof's domain), config-deployment's
+registries-skipping-tag-resolving (kproof's app images live in no registry) and config-observability's
+metrics protocols (Prometheus, as Knative documents for collecting metrics). Module zips drop symlinks,
 so the files serving's config/core links in from knative.dev/networking and knative.dev/caching are
 taken from those modules at the versions serving pins.
 """
@@ -92,12 +93,16 @@ def documents(files: Iterable[Path]) -> list[dict]:
 
 
 def configure(docs: list[dict], skip_registries: Iterable[str]) -> None:
-    """The three ConfigMap keys kproof sets (nothing else changes)."""
+    """The ConfigMap keys kproof sets (nothing else changes)."""
     settings = {
         ("knative-serving", "config-network"): {"ingress-class": INGRESS_CLASS},
         ("knative-serving", "config-domain"): {DOMAIN: ""},
         ("knative-serving", "config-deployment"): {
             "registries-skipping-tag-resolving": ",".join(sorted(set(skip_registries)))},
+        # Knative's documented way to collect metrics: the components serve Prometheus on 9090 (the
+        # autoscaler's decisions, which tests read) and each queue-proxy its request metrics on 9091.
+        ("knative-serving", "config-observability"): {"metrics-protocol": "prometheus",
+                                                      "request-metrics-protocol": "prometheus"},
     }
     seen = set()
     for doc in docs:
