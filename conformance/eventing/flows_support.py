@@ -7,21 +7,17 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-import yaml
-
+from conformance.eventing.docs_support import BANNER, pod_log
 from conformance.eventing.support import Bench, event
-from kproof.target import Target, pod_is_ready
+from kproof.target import Target
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "manifests" / "eventing"
 SEQUENCE = ("flows.knative.dev/v1", "Sequence")
 PARALLEL = ("flows.knative.dev/v1", "Parallel")
 EVENT_TRANSFORM = ("eventing.knative.dev/v1alpha1", "EventTransform")
 REQUEST_REPLY = ("eventing.knative.dev/v1alpha1", "RequestReply")
 KSVC = ("serving.knative.dev/v1", "Service")
 PING_SOURCE = ("sources.knative.dev/v1", "PingSource")
-BANNER = "☁️  cloudevents.Event"
 SENDERS = 16
 
 
@@ -40,18 +36,6 @@ def flow_address(bench: Bench, kind: tuple[str, str], name: str) -> str:
     return bench.target.wait_for(*kind, name, bench.namespace, timeout=90)["status"]["address"]["url"]
 
 
-def example(kind: str, name: str) -> list[dict]:
-    """A docs example, as the docs give it."""
-    return [doc for doc in yaml.safe_load_all((EXAMPLES / kind / name).read_text()) if doc]
-
-
-def apply_example(target: Target, namespace: str, kind: str, *names: str) -> list[dict]:
-    applied: list[dict] = []
-    for name in names:
-        applied += target.apply(example(kind, name), namespace=namespace)
-    return applied
-
-
 def send_many(bench: Bench, url: str, bodies: list[dict]) -> list[int]:
     """Sends each event from inside the platform, SENDERS at a time; the status each got."""
     with ThreadPoolExecutor(SENDERS) as pool:
@@ -68,15 +52,7 @@ def duplicates(ids: list[str]) -> list[str]:
 
 def event_display_log(target: Target, namespace: str, service: str = "event-display") -> str:
     """What the service's ready pods printed (the user container's log)."""
-    pods = target.list("v1", "Pod", namespace, label_selector=f"serving.knative.dev/service={service}")
-    texts = []
-    for pod in pods:
-        if pod_is_ready(pod):
-            response = target.raw("GET", f"/api/v1/namespaces/{namespace}/pods/{pod['metadata']['name']}/log",
-                                  params={"container": "user-container"}, timeout=10)
-            if response.status_code == 200:
-                texts.append(response.content.decode("utf-8", errors="replace"))
-    return "\n".join(texts)
+    return pod_log(target, namespace, f"serving.knative.dev/service={service}", "user-container")
 
 
 def displayed_events(log: str) -> dict[str, dict]:

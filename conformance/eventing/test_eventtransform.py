@@ -10,7 +10,8 @@ import re
 
 import pytest
 
-from conformance.eventing.flows_support import EVENT_TRANSFORM, KSVC, apply_example, example
+from conformance.eventing.docs_support import apply_example, example
+from conformance.eventing.flows_support import EVENT_TRANSFORM, KSVC
 from conformance.eventing.support import PINNED, TRIGGER, Bench, event, ids, sink_ref
 from conformance.helpers import assert_invalid, refused, unique
 from conformance.serving.support import deploy, service
@@ -45,7 +46,7 @@ def services(bench: Bench, app_image) -> Bench:
 
 @pytest.mark.spec("MUST", "alpha", source=DOCS)
 def test_the_docs_event_enricher_answers_with_the_transformed_event(bench: Bench) -> None:
-    (applied,) = apply_example(bench.target, bench.namespace, "eventtransform", "event-enricher.yaml")
+    (applied,) = apply_example(bench.target, "eventtransform", "event-enricher.yaml", namespace=bench.namespace)
     assert applied["kind"] == "EventTransform"
     ready = bench.target.wait_for(*EVENT_TRANSFORM, "event-enricher", bench.namespace, timeout=90)
     url = ready["status"]["address"]["url"]
@@ -68,7 +69,7 @@ def test_the_docs_event_enricher_answers_with_the_transformed_event(bench: Bench
 def test_the_docs_format_converter_sends_the_transformed_event_to_its_sink(services: Bench) -> None:
     bench = services
     bench.configure("destination-service")
-    apply_example(bench.target, bench.namespace, "eventtransform", "format-converter.yaml")
+    apply_example(bench.target, "eventtransform", "format-converter.yaml", namespace=bench.namespace)
     ready = bench.target.wait_for(*EVENT_TRANSFORM, "format-converter", bench.namespace, timeout=90)
     assert ready["status"]["sinkUri"].startswith("http://destination-service.")
     order = {"id": "o-1", "user": {"fullName": "Ada Lovelace", "email": "ada@example.com"}, "items": [{"sku": "k"}]}

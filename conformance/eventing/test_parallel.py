@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.eventing.docs_support import apply_example
 from conformance.eventing.flows_support import (
     KSVC,
     PARALLEL,
     PING_SOURCE,
-    apply_example,
     displayed_events,
     duplicates,
     event_display_log,
@@ -32,7 +32,8 @@ EVEN_MINUTE, ODD_MINUTE = "2020-03-03T21:24:00.0007254Z", "2020-03-03T21:23:00.0
 @pytest.fixture(scope="module")
 def functions(bench: Bench) -> Bench:
     """The docs' filters, transformers and event-display, Ready."""
-    apply_example(bench.target, bench.namespace, "parallel", "filters.yaml", "transformers.yaml", "event-display.yaml")
+    apply_example(bench.target, "parallel", "filters.yaml", "transformers.yaml", "event-display.yaml",
+                  namespace=bench.namespace)
     for name in ("even-filter", "odd-filter", "even-transformer", "odd-transformer", "event-display"):
         bench.target.wait_for(*KSVC, name, bench.namespace, timeout=180)
     return bench
@@ -49,7 +50,7 @@ def address(bench: Bench, name: str) -> str:
 @pytest.mark.spec("MUST", "stable", source=DOCS)
 def test_the_docs_parallel_sends_each_event_down_the_branch_its_filter_passes(functions: Bench) -> None:
     bench = functions
-    apply_example(bench.target, bench.namespace, "parallel", "parallel.yaml", "ping-source.yaml")
+    apply_example(bench.target, "parallel", "parallel.yaml", "ping-source.yaml", namespace=bench.namespace)
     status = bench.target.wait_for(*PARALLEL, "odd-even-parallel", bench.namespace, timeout=90)["status"]
     ingress = bench.target.get(*IMC, "odd-even-parallel-kn-parallel", bench.namespace)
     assert ingress is not None and status["address"]["url"] == ingress["status"]["address"]["url"]

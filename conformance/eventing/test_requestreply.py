@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conformance.eventing.flows_support import EVENT_TRANSFORM, REQUEST_REPLY, apply_example
+from conformance.eventing.docs_support import apply_example
+from conformance.eventing.flows_support import EVENT_TRANSFORM, REQUEST_REPLY
 from conformance.eventing.support import BROKER, TRIGGER, Bench, event
 from conformance.helpers import assert_invalid, refused, unique
 
@@ -33,7 +34,7 @@ def header(answer: dict, name: str) -> str | None:
 def answering(bench: Bench) -> Bench:
     """The documented RequestReply on the bench's Broker, and an EventTransform that answers requests the way a
     reply must: with the request's correlation id as its `replyid`."""
-    apply_example(bench.target, bench.namespace, "requestreply", "request-reply.yaml")
+    apply_example(bench.target, "requestreply", "request-reply.yaml", namespace=bench.namespace)
     bench.target.create({"apiVersion": EVENT_TRANSFORM[0], "kind": EVENT_TRANSFORM[1],
                          "metadata": {"name": "responder", "namespace": bench.namespace},
                          "spec": {"jsonata": {"expression": RESPONDER}}})

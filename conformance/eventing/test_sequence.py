@@ -9,11 +9,11 @@ import base64
 
 import pytest
 
+from conformance.eventing.docs_support import apply_example
 from conformance.eventing.flows_support import (
     KSVC,
     PING_SOURCE,
     SEQUENCE,
-    apply_example,
     displayed_events,
     duplicates,
     event_display_log,
@@ -35,7 +35,7 @@ EVENTS = 1000
 @pytest.fixture(scope="module")
 def steps(bench: Bench) -> Bench:
     """The docs' three appender steps and event-display, Ready."""
-    apply_example(bench.target, bench.namespace, "sequence", "steps.yaml", "event-display.yaml")
+    apply_example(bench.target, "sequence", "steps.yaml", "event-display.yaml", namespace=bench.namespace)
     for name in (*STEPS, "event-display"):
         bench.target.wait_for(*KSVC, name, bench.namespace, timeout=180)
     return bench
@@ -59,7 +59,7 @@ def address(bench: Bench, name: str) -> str:
 @pytest.mark.spec("MUST", "stable", source=DOCS)
 def test_the_docs_sequence_appends_each_step_in_order_and_replies_to_event_display(steps: Bench) -> None:
     bench = steps
-    applied = apply_example(bench.target, bench.namespace, "sequence", "sequence.yaml", "ping-source.yaml")
+    applied = apply_example(bench.target, "sequence", "sequence.yaml", "ping-source.yaml", namespace=bench.namespace)
     assert [o["kind"] for o in applied] == ["Sequence", "PingSource"]
     ready = bench.target.wait_for(*SEQUENCE, "sequence", bench.namespace, timeout=90)
     status = ready["status"]
