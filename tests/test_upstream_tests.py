@@ -7,6 +7,7 @@ cold) and skips where they are absent."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -33,10 +34,12 @@ def _why_not() -> str | None:
 
 @pytest.mark.skipif(_why_not() is not None, reason=str(_why_not()))
 def test_serving_runtime_conformance_passes_against_the_reference(tmp_path: Path) -> None:
+    # relative --reports and --state-dir, as .ci/upstream-tests passes them: the binaries run elsewhere
     reports = tmp_path / "reports"
     done = subprocess.run(
-        [sys.executable, "-m", "kproof", "upstream-tests", "--suite", "serving-runtime", "--reports", str(reports),
-         "--state-dir", str(tmp_path / "state")], cwd=ROOT, capture_output=True, text=True, timeout=900)
+        [sys.executable, "-m", "kproof", "upstream-tests", "--suite", "serving-runtime", "--reports", "reports",
+         "--state-dir", "state"], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     summary = json.loads((reports / "summary.json").read_text())["packages"][RUNTIME.package]
     assert summary["failed"] == 0 and summary["passed"] >= 20 and not summary["binary_failed"]

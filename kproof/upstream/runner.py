@@ -139,6 +139,7 @@ def gotestsum_command(gotestsum: Path, junit_path: Path, json_path: Path, raw_co
 def run_suite(suite: Suite, target: Target, cache: BuildCache, reports: Path, run_pattern: str = "",
               log: Callable[[str], None] | None = None) -> Run:
     """Runs the suite's binary under gotestsum: <reports>/<suite>.json (go test -json) and <suite>.xml (JUnit)."""
+    reports = reports.resolve()  # the binary runs in `work`: every path it is given must not depend on that
     work = reports / "work" / suite.name
     work.mkdir(parents=True, exist_ok=True)
     json_path, junit_path = reports / f"{suite.name}.json", reports / f"{suite.name}.xml"

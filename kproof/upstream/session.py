@@ -66,6 +66,8 @@ def run(options: Options, say: Callable[[str], None] = print) -> int:
     """Exit status: 0 when every test that ran passed (against a reference: or failed as known.yaml lists),
     1 otherwise, 2 when nothing could run."""
     suites = selected(options.suites)
+    # absolute: the test binaries run in a work folder of their own, and read these paths from there
+    options = replace(options, reports=options.reports.resolve(), state_dir=options.state_dir.resolve())
     reports = options.reports
     reports.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -95,7 +97,7 @@ def run(options: Options, say: Callable[[str], None] = print) -> int:
             suite_target = target
             if "kingress" in suite.needs and platform is not None:
                 # the reference's own routes need no KIngress: its data plane in KIngress mode serves them
-                layer = KIngressLayer(target.kubeconfig, options.state_dir.resolve() / "kingress-layer")
+                layer = KIngressLayer(target.kubeconfig, options.state_dir / "kingress-layer")
                 suite_target = replace(target, gateway=layer.start())
                 say(f"{suite.name}: KIngress data plane started (log {layer.log_path})")
             pattern, left_out = selection(suite, CERT_MANAGER in target.serves)

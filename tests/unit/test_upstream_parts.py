@@ -3,11 +3,14 @@ the KIngress data plane it runs for networking's ingress conformance tests."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from kproof.cluster.build import BuildCache
+from kproof.upstream import runner
 from kproof.upstream.kingress import INGRESS_CLASS, KIngressLayer
 from kproof.upstream.runner import Target, flags
 from kproof.upstream.suites import IMAGE_TAG, SUITES
@@ -44,6 +47,28 @@ def test_each_framework_gets_its_own_flags(tmp_path: Path) -> None:
     assert "--kubeconfig" not in " ".join(rekt) and "-test.parallel=4" in rekt  # rekt reads $KUBECONFIG
     images = (tmp_path / "images.yaml").read_text()
     assert "knative.dev/reconciler-test/cmd/eventshub: kproof.dev/upstream-tests/eventing/eventshub:upstream" in images
+
+
+def test_a_relative_reports_folder_reaches_the_binary_as_absolute_paths(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # the binary runs in reports/work/<suite>: a relative images.yaml or JUnit path would name nothing there
+    ran: dict = {}
+
+    def run(command: list[str], cwd: Path, **_: object) -> subprocess.CompletedProcess:
+        ran.update(command=command, cwd=cwd)
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(runner.subprocess, "run", run)
+    monkeypatch.chdir(tmp_path)
+    target = Target(tmp_path / "kubeconfig", "127.0.0.1", ("kproof-system", "kproof-ingress"))
+    done = runner.run_suite(SUITE["eventing-rekt"], target, BuildCache(tmp_path / "cache"), Path("reports/upstream"))
+    assert ran["cwd"] == tmp_path / "reports/upstream/work/eventing-rekt"
+    command = ran["command"]
+    paths = [command[command.index(flag) + 1] for flag in ("--junitfile", "--jsonfile")]
+    paths += [a.split("=", 1)[1] for a in command if a.startswith("--images.producer.file=")]
+    assert len(paths) == 3 and all(Path(p).is_absolute() for p in paths), paths
+    assert (tmp_path / "reports/upstream/work/eventing-rekt/images.yaml").is_file()
+    assert done.json_path.is_absolute() and done.junit_path.is_absolute()
 
 
 def test_the_kingress_layer_publishes_its_listeners_as_node_ports(tmp_path: Path) -> None:
