@@ -33,36 +33,36 @@ def _schema() -> dict:
     return json.loads(SCHEMA.read_text())
 
 
-def _fields(data: bytes) -> list[tuple[int, int, int | bytes]]:
+def read_varint(data: bytes, position: int) -> tuple[int, int]:
+    """The varint at `position`: its value and the position after it."""
+    shift = result = 0
+    while True:
+        if position >= len(data) or shift > 63:
+            raise ProtobufError("truncated or overlong varint")
+        byte = data[position]
+        position += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, position
+        shift += 7
+
+
+def wire_fields(data: bytes) -> list[tuple[int, int, int | bytes]]:
     """(field number, wire type, value) of a message: varints as ints, fixed64/32 as ints of their bits,
     length-delimited fields as bytes."""
     out: list[tuple[int, int, int | bytes]] = []
     position, end = 0, len(data)
-
-    def varint() -> int:
-        nonlocal position
-        shift = result = 0
-        while True:
-            if position >= end or shift > 63:
-                raise ProtobufError("truncated or overlong varint")
-            byte = data[position]
-            position += 1
-            result |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                return result
-            shift += 7
-
     while position < end:
-        key = varint()
+        key, position = read_varint(data, position)
         number, wire = key >> 3, key & 7
         value: int | bytes
         if wire == 0:
-            value = varint()
+            value, position = read_varint(data, position)
         elif wire == 1:
             value = int.from_bytes(data[position:position + 8], "little")
             position += 8
         elif wire == 2:
-            length = varint()
+            length, position = read_varint(data, position)
             if position + length > end:
                 raise ProtobufError("a field runs past the end of its message")
             value = data[position:position + length]
@@ -88,7 +88,7 @@ def _signed(value: int, bits: int) -> int:
 
 
 def _time(data: bytes, micro: bool) -> str | None:
-    parts = {n: v for n, _, v in _fields(data) if isinstance(v, int)}
+    parts = {n: v for n, _, v in wire_fields(data) if isinstance(v, int)}
     seconds, nanos = _signed(parts.get(1, 0), 64), _signed(parts.get(2, 0), 32)
     if seconds <= ZERO_TIME or (not data):
         return None
@@ -100,7 +100,7 @@ def _time(data: bytes, micro: bool) -> str | None:
 
 def _duration(data: bytes) -> str:
     """metav1.Duration's JSON: Go's time.Duration.String()."""
-    nanos = next((_signed(v, 64) for n, _, v in _fields(data) if n == 1 and isinstance(v, int)), 0)
+    nanos = next((_signed(v, 64) for n, _, v in wire_fields(data) if n == 1 and isinstance(v, int)), 0)
     if nanos == 0:
         return "0s"
     sign, nanos = ("-", -nanos) if nanos < 0 else ("", nanos)
@@ -124,18 +124,18 @@ def _special(kind: str, data: bytes) -> object:
         return _time(data, kind == "microtime")
     if kind == "duration":
         return _duration(data)
-    fields = {n: v for n, _, v in _fields(data)}
+    parts = {n: v for n, _, v in wire_fields(data)}
     if kind == "quantity":
-        value = fields.get(1, b"")
+        value = parts.get(1, b"")
         return value.decode() if isinstance(value, bytes) else ""
     if kind == "intorstring":
-        if fields.get(1, 0) == 1:
-            text = fields.get(3, b"")
+        if parts.get(1, 0) == 1:
+            text = parts.get(3, b"")
             return text.decode() if isinstance(text, bytes) else ""
-        number = fields.get(2, 0)
+        number = parts.get(2, 0)
         return _signed(number, 32) if isinstance(number, int) else 0
     if kind in ("raw", "fieldsv1"):
-        raw = fields.get(1, b"")
+        raw = parts.get(1, b"")
         if not isinstance(raw, bytes) or not raw:
             return None
         try:
@@ -167,7 +167,7 @@ def _value(kind: str, wire: int, value: int | bytes) -> object:
     if not isinstance(value, bytes):
         raise ProtobufError(f"a {kind} field has wire type {wire}")
     if kind.startswith("list:"):
-        return [_scalar(kind[5:], w, v) for n, w, v in _fields(value) if n == 1]
+        return [_scalar(kind[5:], w, v) for n, w, v in wire_fields(value) if n == 1]
     if kind in _schema()["types"]:
         return _message(kind, value)
     return _special(kind, value)
@@ -186,16 +186,7 @@ def _repeated(kind: str, wire: int, value: int | bytes) -> list:
 def _varints(data: bytes) -> list[int]:
     out, position = [], 0
     while position < len(data):
-        shift = number = 0
-        while True:
-            if position >= len(data):
-                raise ProtobufError("truncated packed field")
-            byte = data[position]
-            position += 1
-            number |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                break
+        number, position = read_varint(data, position)
         out.append(number)
     return out
 
@@ -212,7 +203,7 @@ def _empty(value: object) -> bool:
 def _message(type_name: str, data: bytes) -> dict:
     fields = _schema()["types"][type_name]
     collected: dict[str, object] = {}
-    for number, wire, value in _fields(data):
+    for number, wire, value in wire_fields(data):
         spec = fields.get(str(number))
         if spec is None:
             continue  # a field newer than the schema: encoding/json would drop it too
@@ -220,7 +211,7 @@ def _message(type_name: str, data: bytes) -> dict:
         if "k" in spec:  # a map: repeated entries {key = 1, value = 2}
             if not isinstance(value, bytes):
                 raise ProtobufError(f"a map entry has wire type {wire}")
-            entry = {n: (w, v) for n, w, v in _fields(value)}
+            entry = {n: (w, v) for n, w, v in wire_fields(value)}
             key = _scalar(spec["k"], *entry[1]) if 1 in entry else ("" if spec["k"] == "string" else 0)
             mapping = collected.setdefault(name, {})
             assert isinstance(mapping, dict)
@@ -258,12 +249,12 @@ def decode(raw: bytes) -> dict:
     """The object in a Kubernetes protobuf body as the JSON value of the same object (ProtobufError)."""
     if not raw.startswith(MAGIC):
         raise ProtobufError("not a Kubernetes protobuf message (no k8s\\0 prefix)")
-    envelope = {n: v for n, _, v in _fields(raw[len(MAGIC):])}
+    envelope = {n: v for n, _, v in wire_fields(raw[len(MAGIC):])}
     meta = envelope.get(1, b"")
     body = envelope.get(2, b"")
     if not isinstance(meta, bytes) or not isinstance(body, bytes):
         raise ProtobufError("a malformed runtime.Unknown envelope")
-    type_meta = {n: v.decode() for n, _, v in _fields(meta) if isinstance(v, bytes)}
+    type_meta = {n: v.decode() for n, _, v in wire_fields(meta) if isinstance(v, bytes)}
     api_version, kind = type_meta.get(1, ""), type_meta.get(2, "")
     type_name = _schema()["kinds"].get(f"{api_version}/{kind}")
     if type_name is None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from reference.apiserver import errors
+from reference.apiserver import errors, protobuf
 from reference.apiserver.decode import DecodeError, decode_json
 from reference.apiserver.errors import Cause
 from reference.apiserver.kinds import Kind
@@ -21,55 +21,18 @@ from reference.auth.tokens import DEFAULT_SECONDS, DISCOVERY_PATH, JWKS_PATH, MA
 API_VERSION = "authentication.k8s.io/v1"
 
 
-PROTOBUF = "application/vnd.kubernetes.protobuf"
-PROTOBUF_MAGIC = b"k8s\x00"
-
-
-def _fields(data: bytes) -> list[tuple[int, int | bytes]]:
-    """A protobuf message's (field number, value) pairs: varints as ints, length-delimited ones as bytes."""
-    out: list[tuple[int, int | bytes]] = []
-    i = 0
-
-    def varint() -> int:
-        nonlocal i
-        shift = result = 0
-        while True:
-            if i >= len(data):
-                raise ValueError("truncated protobuf")
-            byte = data[i]
-            i += 1
-            result |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                return result
-
-    while i < len(data):
-        key = varint()
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            out.append((number, varint()))
-        elif wire == 2:
-            size = varint()
-            out.append((number, data[i:i + size]))
-            i += size
-        elif wire in (1, 5):
-            i += 8 if wire == 1 else 4
-        else:
-            raise ValueError(f"unsupported protobuf wire type {wire}")
-    return out
-
-
 def token_request_from_protobuf(raw: bytes) -> dict:
     """The spec of a TokenRequest in Kubernetes' protobuf envelope (runtime.Unknown around
     authentication.k8s.io/v1 TokenRequest: spec = 2; audiences = 1, expirationSeconds = 4)."""
-    if not raw.startswith(PROTOBUF_MAGIC):
+    if not raw.startswith(protobuf.MAGIC):
         raise ValueError("not a Kubernetes protobuf message")
-    unknown = dict((n, v) for n, v in _fields(raw[len(PROTOBUF_MAGIC):]) if n == 2)
+    unknown = dict((n, v) for n, _, v in protobuf.wire_fields(raw[len(protobuf.MAGIC):]) if n == 2)
     message = unknown.get(2, b"")
-    spec_bytes = next((v for n, v in _fields(message) if n == 2 and isinstance(v, bytes)), b"") \
-        if isinstance(message, bytes) else b""
-    spec: dict = {"audiences": [v.decode() for n, v in _fields(spec_bytes) if n == 1 and isinstance(v, bytes)]}
-    seconds = next((v for n, v in _fields(spec_bytes) if n == 4 and isinstance(v, int)), None)
+    request = protobuf.wire_fields(message) if isinstance(message, bytes) else []
+    spec_bytes = next((v for n, _, v in request if n == 2 and isinstance(v, bytes)), b"")
+    spec_fields = protobuf.wire_fields(spec_bytes)
+    spec: dict = {"audiences": [v.decode() for n, _, v in spec_fields if n == 1 and isinstance(v, bytes)]}
+    seconds = next((v for n, _, v in spec_fields if n == 4 and isinstance(v, int)), None)
     if seconds is not None:
         spec["expirationSeconds"] = seconds
     return {"spec": spec}
@@ -116,7 +79,7 @@ class TokenRequests:
         content_type = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
         raw = await request.read()
         try:
-            if content_type == PROTOBUF:  # what `kubectl create token` sends
+            if content_type == protobuf.CONTENT_TYPE:  # what `kubectl create token` sends
                 body: object = token_request_from_protobuf(raw)
             else:
                 body = decode_json(raw) if raw.strip() else {}
