@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kproof.commands.common import console
+from kproof.commands.common import console, print_status
 
 DEFAULT_STATE_DIR = Path(".kproof-cluster")
 
@@ -166,10 +166,7 @@ def _status(args: argparse.Namespace) -> int:
     elif not report["running"]:
         console.print(f"no cluster runs on {report['state_dir']}")
     else:
-        console.print(f"{report['phase']} (supervisor pid {report['pid']})")
-        for key in ("api", "ingress", "kubeconfig", "bridge", "pod_cidr", "dns", "catalog"):
-            console.print(f"{key + ':':12} {report.get(key) or '-'}")
-        for name, health in [*report["components"].items(), ("knative", report["knative"] or "-")]:
-            color = "green" if health.startswith("ok") else "red"
-            console.print(f"  {name:26} [{color}]{health}[/{color}]")
+        print_status(f"{report['phase']} (supervisor pid {report['pid']})", report,
+                     ("api", "ingress", "kubeconfig", "bridge", "pod_cidr", "dns", "catalog"),
+                     [*report["components"].items(), ("knative", report["knative"] or "-")])
     return 0 if healthy(report) else 1

@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from kproof.commands.common import add_state_dir, console
+from kproof.commands.common import add_state_dir, console, print_status
 from kproof.embedded import CEPH_DIR, process_alive, read_endpoints, readiness
 from kproof.postgres import LocalPostgres
 from kproof.run import STATUS, describe_status, read_status
@@ -52,12 +52,8 @@ def handle(args: argparse.Namespace) -> int:
     elif not status["running"]:
         console.print(f"no reference runs on {status['state_dir']}")
     else:
-        console.print(f"running (pid {status['pid']})")
-        for key in ("api", "ingress", "kafka", "postgres", "ceph", "kubeconfig", "sandbox", "limits", "network"):
-            console.print(f"{key + ':':12} {status.get(key) or '-'}")
-        for name, health in status["components"].items():
-            color = "green" if health == "ok" else "red"
-            console.print(f"  {name:26} [{color}]{health}[/{color}]")
+        print_status(f"running (pid {status['pid']})", status, ("api", "ingress", "kafka", "postgres", "ceph",
+                     "kubeconfig", "sandbox", "limits", "network"), status["components"].items())
     healthy = all(h == "ok" for h in status["components"].values())
     return 0 if status["running"] and healthy else 1
 
