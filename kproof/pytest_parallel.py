@@ -1,9 +1,11 @@
 """Parallel test runs that keep timing tests honest (a pytest plugin, registered through pytest11).
 
 Tests marked `timing` compare moments or rates in one process (a latency against a baseline, a scale-out
-against its window): another test running beside them makes them measure the machine, not the platform. So
-when pytest-xdist runs a suite, `TimingLastScheduling` hands out every other test first, in xdist's load
-mode, and the timing tests last, one after another on one worker, once nothing else runs.
+against its window): another test running beside them makes them measure the machine, not the platform.
+Tests marked `exclusive` change what the whole machine shares for minutes (a cluster's sysctls, iptables and
+nftables rules, kube-proxy's chains): nothing else should run meanwhile. So when pytest-xdist runs a suite,
+`TimingLastScheduling` hands out every other test first, in xdist's load mode, and the timing and exclusive
+tests last, one after another on one worker, once nothing else runs.
 
 Where the ini file sets `kproof_workers` (kproof's own pyproject.toml does), running the whole suite (no
 paths or node ids given) uses that many workers; `KPROOF_WORKERS=0` or any `-n`/`-p no:xdist` of the user's
@@ -24,6 +26,7 @@ from typing import Any
 import pytest
 
 MARKER = "timing"
+EXCLUSIVE = "exclusive"
 WORKERS_INI = "kproof_workers"
 
 
@@ -55,18 +58,20 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{MARKER}: compares moments or rates; in a parallel run it runs alone, last")
+    config.addinivalue_line("markers", f"{EXCLUSIVE}: changes host-wide state; in a parallel run it runs alone, last")
 
 
 @cache
 def _timing_tests(path: str) -> tuple[bool, frozenset[str]]:
-    """(the whole file is marked, the test functions marked) of a test file, read without importing it."""
+    """(the whole file is marked, the test functions marked) `timing` or `exclusive` of a test file, read
+    without importing it."""
     try:
         tree = ast.parse(Path(path).read_text())
     except (OSError, SyntaxError):
         return False, frozenset()
 
     def marks(node: ast.AST) -> bool:
-        return any(isinstance(n, ast.Attribute) and n.attr == MARKER for n in ast.walk(node))
+        return any(isinstance(n, ast.Attribute) and n.attr in (MARKER, EXCLUSIVE) for n in ast.walk(node))
 
     whole = any(isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in n.targets)
                 and marks(n.value) for n in tree.body)

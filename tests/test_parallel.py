@@ -1,8 +1,9 @@
-"""The parallel run (kproof.pytest_parallel): in a suite run by two xdist workers, the tests marked `timing`
-run after every other test has ended, one at a time; the others share the workers."""
+"""The parallel run (kproof.pytest_parallel): in a suite run by two xdist workers, the tests marked `timing` or
+`exclusive` run after every other test has ended, one at a time; the others share the workers."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -36,6 +37,10 @@ SUITE = textwrap.dedent('''
     @pytest.mark.timing
     def test_measures_a_latency():
         record("timing2", 0.3)
+
+    @pytest.mark.exclusive
+    def test_changes_the_host():
+        record("timing3", 0.3)
 ''')
 
 
@@ -50,7 +55,7 @@ def test_timing_tests_run_last_and_alone(tmp_path: Path) -> None:
     runs = [json.loads(line) for line in log.read_text().splitlines()]
     plain = [r for r in runs if r["name"].startswith("plain")]
     timing = sorted((r for r in runs if r["name"].startswith("timing")), key=lambda r: r["start"])
-    assert len(plain) == 6 and len(timing) == 2
+    assert len(plain) == 6 and len(timing) == 3
     assert len({r["worker"] for r in plain}) == 2, "the plain tests share both workers"
     assert all(t["start"] >= max(p["end"] for p in plain) for t in timing), "timing tests come after the rest"
-    assert timing[1]["start"] >= timing[0]["end"], "one at a time"
+    assert all(b["start"] >= a["end"] for a, b in itertools.pairwise(timing)), "one at a time"
