@@ -8,7 +8,7 @@ import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from conformance.eventing.docs_support import BANNER, pod_log
+from conformance.eventing.docs_support import displayed, pod_log
 from conformance.eventing.support import Bench, event
 from kproof.target import Target
 
@@ -56,20 +56,5 @@ def event_display_log(target: Target, namespace: str, service: str = "event-disp
 
 
 def displayed_events(log: str) -> dict[str, dict]:
-    """The events in event_display's log by id: {"type": ..., "data": the printed data text, ...}."""
-    found: dict[str, dict] = {}
-    for block in log.split(BANNER)[1:]:
-        attributes: dict[str, str] = {}
-        data: list[str] = []
-        section = ""
-        for line in block.splitlines():
-            if line in ("Context Attributes,", "Extensions,", "Data,"):
-                section = line
-            elif section == "Data,":
-                data.append(line.strip())
-            elif line.startswith("  ") and ": " in line:
-                key, _, value = line.strip().partition(": ")
-                attributes[key] = value
-        if "id" in attributes:
-            found[attributes["id"]] = {**attributes, "data": " ".join(data)}
-    return found
+    """The events in event_display's log by id, as docs_support.displayed reads them (data decoded when JSON)."""
+    return {e["id"]: e for e in displayed(log) if "id" in e}

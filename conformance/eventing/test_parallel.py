@@ -79,8 +79,8 @@ def test_the_docs_parallel_sends_each_event_down_the_branch_its_filter_passes(fu
 
     displayed = eventually(shown, 30, "both events in event-display's log")
     assert isinstance(displayed, dict)
-    assert displayed[even["id"]]["data"] == '{ "message": "we are even!" }'
-    assert displayed[odd["id"]]["data"] == '{ "message": "this is odd!" }'
+    assert displayed[even["id"]]["data"] == {"message": "we are even!"}
+    assert displayed[odd["id"]]["data"] == {"message": "this is odd!"}
     assert displayed[even["id"]]["type"] == "dev.knative.sources.ping", "the transformer keeps the attributes"
     log = event_display_log(bench.target, bench.namespace)
     assert log.count(f"id: {even['id']}") == 1 and log.count(f"id: {odd['id']}") == 1, "one branch each"
