@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
@@ -55,6 +55,9 @@ class Bench:
     namespace: str
     broker: str = "default"
     sender: str = "sender"  # the recorder whose /send and /forward put events into the platform
+    # Brokers given a Trigger since their last barrier: a Broker may learn of a Ready Trigger later (Knative's
+    # filter watches Triggers on its own), so the next event sent waits until the Broker routes to them all
+    unsettled: set[str] = field(default_factory=set)
 
     # Objects -----------------------------------------------------------------------------------------
 
@@ -74,25 +77,74 @@ class Bench:
             spec["delivery"] = delivery
         self.target.create({"apiVersion": TRIGGER[0], "kind": TRIGGER[1],
                             "metadata": {"name": name, "namespace": self.namespace}, "spec": spec})
+        self.unsettled.add(spec["broker"])
         if not wait:
             return self.target.get(*TRIGGER, name, self.namespace) or {}
         return self.target.wait_for(*TRIGGER, name, self.namespace, timeout=60)
 
+    def barrier(self) -> None:
+        """Returns once each Broker given a Trigger since its last barrier routes to all of them."""
+        while self.unsettled:
+            self._settle(self.unsettled.pop())
+
+    def _settle(self, broker: str) -> None:
+        """A probe Trigger made after the others (a Broker learns Triggers in the order they were made) delivers
+        a probe event to the sender; it stays until the test's Triggers go. A Broker not made (yet) is left."""
+        if self.target.get(*BROKER, broker, self.namespace) is None:
+            return
+        probe = f"barrier-{uuid.uuid4().hex[:8]}"
+        self.trigger(probe, f"/{probe}", sink=self.sender, broker=broker,
+                     filters=[{"exact": {"type": f"kproof.{probe}"}}])
+        self.unsettled.discard(broker)
+        url = self.broker_url(broker)
+
+        def delivered() -> bool:
+            if self.records(self.sender, f"/{probe}"):
+                return True
+            if self._send(event(f"kproof.{probe}"), url, "binary")["status"] in (401, 403):
+                return True  # the Broker takes events only from senders an EventPolicy allows: nothing to probe
+            return bool(self.records(self.sender, f"/{probe}"))
+
+        eventually(delivered, 90, f"Broker {broker} delivers to its newest Trigger {probe}", interval=1.0)
+
     def delete_triggers(self) -> None:
-        for trigger in self.target.list(*TRIGGER, self.namespace):
-            self.target.delete(*TRIGGER, trigger["metadata"]["name"], self.namespace, wait=False)
+        """Deletes the Triggers the tests made (not those a RequestReply or another object owns and would
+        make again) and waits until they are gone, and so are the Subscriptions they owned: a channel-based
+        Broker keeps sending to a Trigger's Subscription while it is there, and its filter refuses those
+        events (404) once the Trigger is gone, which the channel retries with the Broker's back-off, holding
+        up every event sent meanwhile."""
+        made = {t["metadata"]["uid"]: t["metadata"]["name"] for t in self.target.list(*TRIGGER, self.namespace)
+                if not t["metadata"].get("ownerReferences")}
+        for name in made.values():
+            self.target.delete(*TRIGGER, name, self.namespace, wait=False)
+        self.unsettled.clear()
+
+        def gone() -> bool:
+            left = {t["metadata"]["uid"] for t in self.target.list(*TRIGGER, self.namespace)}
+            owners = {o.get("uid") for s in self.target.list(*SUBSCRIPTION, self.namespace)
+                      for o in s["metadata"].get("ownerReferences") or []}
+            return not (set(made) & (left | owners))
+
+        eventually(gone, 60, f"Triggers {sorted(made.values())} and their Subscriptions gone", interval=0.5)
 
     # Traffic -----------------------------------------------------------------------------------------
 
     def send(self, body: dict, url: str | None = None, mode: str = "binary") -> dict:
-        """Sends an event from inside the platform (the sender's /send); the answer it got."""
+        """Sends an event from inside the platform (the sender's /send), once the Brokers route to every
+        Trigger made so far; the answer it got."""
+        self.barrier()
+        return self._send(body, url or self.broker_url(), mode)
+
+    def _send(self, body: dict, url: str, mode: str) -> dict:
         response = self.target.http(self.sender, "/send", method="POST", namespace=self.namespace,
-                                    json={"url": url or self.broker_url(), "event": body, "mode": mode})
+                                    json={"url": url, "event": body, "mode": mode})
         assert response.status_code == 200, response.text
         return response.json()
 
     def forward(self, url: str | None = None, **request: object) -> dict:
-        """A raw request from inside the platform (the sender's /forward): method, headers, body, size."""
+        """A raw request from inside the platform (the sender's /forward): method, headers, body, size; once
+        the Brokers route to every Trigger made so far."""
+        self.barrier()
         response = self.target.http(self.sender, "/forward", method="POST", namespace=self.namespace,
                                     json={"url": url or self.broker_url(), **request})
         assert response.status_code == 200, response.text
