@@ -16,7 +16,19 @@ from pathlib import Path
 import requests
 
 from kproof.postgres import LocalPostgres
-from kproof.target import CEPH, GPU, KAFKA, KILL_POD, REFERENCE, RESERVE_INSTANCE, RESTART, VOLUMES, XPA, Target
+from kproof.target import (
+    CEL_FILTERS,
+    CEPH,
+    GPU,
+    KAFKA,
+    KILL_POD,
+    REFERENCE,
+    RESERVE_INSTANCE,
+    RESTART,
+    VOLUMES,
+    XPA,
+    Target,
+)
 from reference.ceph.cluster import LocalCeph
 from reference.ceph.cluster import unavailable as ceph_unavailable
 from reference.dataplane.process import PID_FILE as DATAPLANE_PID_FILE
@@ -188,7 +200,7 @@ class ReferenceProcess:
         return Target(
             kubeconfig=self.state_dir / "kubeconfig",
             ingress=endpoints.ingress,
-            capabilities=frozenset({REFERENCE, RESTART, KILL_POD, RESERVE_INSTANCE, XPA}
+            capabilities=frozenset({REFERENCE, RESTART, KILL_POD, RESERVE_INSTANCE, XPA, CEL_FILTERS}
                                    | ({VOLUMES} if _sandboxed() else set()) | ({KAFKA} if endpoints.kafka else set())
                                    | ({GPU} if endpoints.gpus else set())
                                    | ({CEPH} if ceph_unavailable() is None else set())),

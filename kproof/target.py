@@ -34,6 +34,7 @@ KAFKA = "kafka"  # a Kafka both the tests and the platform reach (Target.kafka_b
 RESERVE_INSTANCE = "reserve-instance"  # ACK's reserved instances (knative.aliyun.com/reserve-instance)
 CEPH = "ceph"  # a Ceph object gateway can be started beside the target for its pods (seed 003; the `rgw` fixture)
 XPA = "xpa"  # ACK's xpa autoscaler class (seed 000), which upstream Knative refuses
+CEL_FILTERS = "cel-filters"  # kproof's `cel` Trigger filter dialect, which upstream Knative's broker skips
 CLUSTER_CAPABILITIES = frozenset({VOLUMES})
 
 FIELD_MANAGER = "kproof"

@@ -85,3 +85,19 @@ def test_a_kafka_source_s_sasl_and_tls_are_reported(registry: Registry) -> None:
     text = "\n".join(_create(registry, source))
     assert "spec.net.sasl.enable: the reference's KafkaSource consumers connect without SASL or TLS" in text
     assert "spec.net.tls.enable" in text
+
+
+def test_a_trigger_s_cel_filters_are_reported_wherever_they_nest(registry: Registry) -> None:
+    """`cel` is kproof's dialect: upstream Knative's broker skips a filter it cannot parse, so a Trigger that
+    relies on one passes more there; the reference accepts it and says so."""
+    trigger = {"apiVersion": "eventing.knative.dev/v1", "kind": "Trigger",
+               "metadata": {"name": "scored", "namespace": "default"},
+               "spec": {"broker": "default", "subscriber": {"uri": "http://sink.default.svc"},
+                        "filters": [{"exact": {"type": "kproof.score"}},
+                                    {"any": [{"cel": "data.score > 0.5"}, {"not": {"cel": "data.score < 0"}}]}]}}
+    warnings = _create(registry, trigger)
+    assert [w.split(":")[0] for w in warnings] == ["spec.filters[1].any[0].cel", "spec.filters[1].any[1].not.cel"]
+    assert all("upstream Knative's broker skips a filter it cannot parse" in w for w in warnings)
+    plain = {**trigger, "metadata": {"name": "plain", "namespace": "default"},
+             "spec": {**trigger["spec"], "filters": [{"exact": {"type": "kproof.score"}}]}}
+    assert _create(registry, plain) == []

@@ -5,8 +5,8 @@ in knative-serving; `kproof up --upstream-strict` sets it) refuses the xpa class
 does (422).
 
 The same warnings report two networking annotations of seed 000 that the reference reads but has no use
-for, and a KafkaSource's SASL or TLS settings (spec.net), which its consumers do not use, so that none is
-dropped silently.
+for, a KafkaSource's SASL or TLS settings (spec.net), which its consumers do not use, so that none is
+dropped silently, and a Trigger's `cel` filters (kproof's dialect, which upstream Knative's broker skips).
 """
 
 from __future__ import annotations
@@ -94,9 +94,28 @@ def findings(api_version: str, kind: str, obj: dict) -> list[tuple[tuple[str, ..
     return out
 
 
+def _cel_filters(filters: object, path: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+    """The paths of `cel` expressions among Trigger filters (all, any and not nest them)."""
+    if isinstance(filters, list):
+        for index, item in enumerate(filters):
+            yield from _cel_filters(item, (*path[:-1], f"{path[-1]}[{index}]"))
+    elif isinstance(filters, dict):
+        if "cel" in filters:
+            yield (*path, "cel")
+        for key in ("all", "any"):
+            yield from _cel_filters(filters.get(key), (*path, key))
+        if isinstance(filters.get("not"), dict):
+            yield from _cel_filters(filters["not"], (*path, "not"))
+
+
 def limits(kind: str, obj: dict) -> list[tuple[tuple[str, ...], str]]:
-    """(field path, message) for upstream settings the reference accepts but does not act on."""
+    """(field path, message) for upstream settings the reference accepts but does not act on, and for kproof's
+    own extensions, which upstream Knative does not act on."""
     out: list[tuple[tuple[str, ...], str]] = []
+    if kind == "Trigger":
+        for path in _cel_filters((obj.get("spec") or {}).get("filters"), ("spec", "filters")):
+            out.append((path, f"{'.'.join(path)}: cel is kproof's filter dialect; {UPSTREAM}'s broker skips a filter "
+                              "it cannot parse (\"Failed to parse filter\"), so there it filters nothing"))
     if kind == "KafkaSource":
         net = (obj.get("spec") or {}).get("net") or {}
         for part in ("sasl", "tls"):
