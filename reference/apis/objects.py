@@ -6,6 +6,7 @@ Objects are the API server's JSON (dicts); these functions never change them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from reference.apis import conditions
@@ -85,3 +86,13 @@ def protocol_type(revision: Obj) -> str:
     """`h2c` when the user container's first port is named so, else `http1` (Knative's Revision.GetProtocol):
     the protocol the data plane speaks to the replica."""
     return "h2c" if first_port(revision.get("spec") or {}).get("name") == "h2c" else "http1"
+
+
+def ready_hosts(endpoint_slice: Obj) -> Iterator[tuple[dict[str, Any], str]]:
+    """Each endpoint of an EndpointSlice not marked unready, once per address, with the address as a URL's
+    host takes it (an IPv6 one in brackets)."""
+    for endpoint in endpoint_slice.get("endpoints") or []:
+        if (endpoint.get("conditions") or {}).get("ready") is False:
+            continue
+        for address in endpoint.get("addresses") or []:
+            yield endpoint, f"[{address}]" if ":" in address else address

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reference.apis.conditions import all_of, condition, merge
+from reference.apis.objects import ready_hosts
 from reference.dataplane.serving.routing import NO_TIMEOUT, Redirect, RevisionTarget, Routed, weighted
 from reference.dataplane.serving.throttler import Endpoint
 
@@ -296,12 +297,8 @@ class Backends:
             at = slice_port or (target if isinstance(target, int) else None)
             if not at:
                 continue
-            for endpoint in endpoint_slice.get("endpoints") or []:
-                if (endpoint.get("conditions") or {}).get("ready") is False:
-                    continue
-                for address in endpoint.get("addresses") or []:
-                    host = f"[{address}]" if ":" in address else address
-                    found[f"{host}:{at}"] = Endpoint(f"{host}:{at}", f"{host}:{at}")
+            for _, host in ready_hosts(endpoint_slice):
+                found[f"{host}:{at}"] = Endpoint(f"{host}:{at}", f"{host}:{at}")
         return sorted(found.values(), key=lambda e: e.name)
 
     def missing(self, ref: BackendRef) -> str | None:

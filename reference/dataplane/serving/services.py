@@ -19,7 +19,7 @@ import aiohttp
 from aiohttp import web
 
 from reference.apis import selectors
-from reference.apis.objects import pod_ready
+from reference.apis.objects import pod_ready, ready_hosts
 from reference.dataplane.serving.proxy import HOP_BY_HOP
 
 SUFFIXES = (".svc.cluster.local", ".svc", "")
@@ -148,12 +148,8 @@ class ServiceTable:
                           None)
             if not number:
                 continue
-            for item in slice_.get("endpoints") or []:
-                if (item.get("conditions") or {}).get("ready") is False:
-                    continue
-                for address in item.get("addresses") or []:
-                    host = f"[{address}]" if ":" in address else address
-                    found.append(Backend((item.get("targetRef") or {}).get("name", name), f"{host}:{number}"))
+            for item, host in ready_hosts(slice_):
+                found.append(Backend((item.get("targetRef") or {}).get("name", name), f"{host}:{number}"))
         return found
 
 
