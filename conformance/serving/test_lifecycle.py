@@ -6,11 +6,12 @@ from __future__ import annotations
 import time
 
 import pytest
+import requests
 
 from conformance.helpers import eventually, restoring_config
 from conformance.serving.support import Stream, deploy, service, wait_for_revision
 from kproof.embedded import process_alive
-from kproof.target import REFERENCE, Target
+from kproof.target import REFERENCE, RESTART, Target
 
 
 @pytest.mark.spec("SHOULD", "stable", source="seed 004 (Best practices for AI model inference with Knative): \"The "
@@ -44,6 +45,33 @@ def test_no_errors_while_replicas_shut_down(target: Target, namespace: str, app_
 
 def _pods(target: Target, namespace: str, revision: str) -> list[dict]:
     return target.list("v1", "Pod", namespace, label_selector=f"serving.knative.dev/revision={revision}")
+
+
+@pytest.mark.spec("SHOULD", "stable", source="net-kourier: the gateway is Ready only once Envoy has its first "
+                  "configuration (Envoy activates a listener after its initial fetch): a restarted ingress never "
+                  "answers for a Route it has not learnt yet")
+@pytest.mark.requires(RESTART)
+def test_a_restarted_ingress_never_answers_404_for_a_route_it_serves(target: Target, namespace: str,
+                                                                  app_image) -> None:
+    deploy(target, service("served", namespace, app_image("autoscale"),
+                           annotations={"autoscaling.knative.dev/min-scale": "1"}))
+    assert target.http("served", namespace=namespace).status_code == 200
+    assert target.platform is not None
+    target.platform.kill_data_plane()
+    answers: list[int] = []
+
+    def answered() -> bool:
+        try:  # refused while the new data plane starts: that is what a client of a restarting gateway sees
+            answers.append(target.http("served", namespace=namespace, timeout=10).status_code)
+        except requests.RequestException:
+            return False
+        return True
+
+    # Polled tightly: the window this guards (listening, routes not yet listed) lasts well under a second.
+    eventually(answered, 120, "an answer from the restarted ingress", interval=0.02)
+    for _ in range(20):
+        answered()
+    assert set(answers) == {200}, f"the restarted ingress answered {answers}"
 
 
 @pytest.mark.spec("MUST", "stable", source="knative/specs serving/knative-api-specification-1.0.md#ownership: "

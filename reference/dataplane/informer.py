@@ -22,6 +22,8 @@ from reference.host.processes import write_private
 
 log = logging.getLogger("kproof.informer")
 
+INITIAL_FETCH_TIMEOUT = 15.0  # seconds a listener waits for its first routes (Envoy's default)
+
 Handler = Callable[[str, dict, "dict | None"], None]  # (event type, object, previous object)
 
 
@@ -146,3 +148,15 @@ class Informer:
         else:
             self.cache[key] = obj
         self.handler(kind, obj, old)
+
+
+async def first_sync(informers: list[Informer], timeout: float) -> bool:
+    """Waits until every informer has listed once, at most `timeout` seconds; whether they all had.
+
+    Bounded as Envoy bounds its initial fetch (initial_fetch_timeout, 15 s): an API server that stays away
+    delays a listener, it does not keep it shut."""
+    try:
+        await asyncio.wait_for(asyncio.gather(*(i.synced.wait() for i in informers)), timeout)
+    except TimeoutError:
+        return False
+    return True

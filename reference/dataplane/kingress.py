@@ -27,7 +27,7 @@ import aiohttp
 from aiohttp import web
 from prometheus_client import generate_latest
 
-from reference.dataplane.informer import ApiAccess, Informer
+from reference.dataplane.informer import INITIAL_FETCH_TIMEOUT, ApiAccess, Informer, first_sync
 from reference.dataplane.server import IngressSite, app_runner
 from reference.dataplane.serving.h2c import Link, Pool
 from reference.dataplane.serving.kingress import CERTIFICATE_LABEL, KIngressTable, status_differs
@@ -280,16 +280,18 @@ class KIngressPlane:
         if o.tls_listen is not None:
             listeners.append((o.tls_listen, False, self.certificates.listener_context()))
         try:
+            # /healthz first (it says "syncing"); the listeners once the routes are known, as in embedded mode.
+            admin = app_runner(self.admin_app())
+            await admin.setup()
+            await web.TCPSite(admin, o.admin_listen.host, o.admin_listen.port, reuse_address=True).start()
+            runners.append(admin)
+            await first_sync(self.informers, INITIAL_FETCH_TIMEOUT)
             for address, private, tls in listeners:
                 runner = app_runner(self.ingress_app(private))
                 await runner.setup()
                 await IngressSite(runner, address.host, address.port, functools.partial(self.h2c_client, private),
                                   tls=tls).start()
                 runners.append(runner)
-            admin = app_runner(self.admin_app())
-            await admin.setup()
-            await web.TCPSite(admin, o.admin_listen.host, o.admin_listen.port, reuse_address=True).start()
-            runners.append(admin)
             print(json.dumps({"listen": o.listen.port, "private": o.private_listen.port,
                               "tls": o.tls_listen.port if o.tls_listen else None, "admin": o.admin_listen.port}),
                   flush=True)

@@ -38,7 +38,7 @@ from reference.dataplane.eventing.kafka_sink import KafkaSinkPlane
 from reference.dataplane.eventing.kafka_source import KafkaSourcePlane
 from reference.dataplane.eventing.requestreply import RequestReplyPlane
 from reference.dataplane.eventing.transform import TransformPlane
-from reference.dataplane.informer import ApiAccess, Informer
+from reference.dataplane.informer import INITIAL_FETCH_TIMEOUT, ApiAccess, Informer, first_sync
 from reference.dataplane.serving.h2c import H2Stream, Link, Pool, Sniffer
 from reference.dataplane.serving.metrics import Metrics
 from reference.dataplane.serving.proxy import Incoming, Proxy
@@ -410,9 +410,13 @@ class DataPlane:
         tasks = [asyncio.create_task(i.run(api_session)) for i in self.informers]
         runners = []
         # The admin port (/metrics, /routes, /drain) has no authentication: it stays on loopback whatever
-        # address the ingress is given.
-        sites = ((self.ingress_app(), hosts, port, True), (self.admin_app(), [ADMIN_HOST], admin_port, False))
+        # address the ingress is given. It opens first, its /healthz saying "syncing"; the ingress opens once
+        # every informer has listed, as Envoy activates a listener only after its initial fetch: a restarted
+        # data plane refuses connections for a moment rather than answering 404 for hosts it has not learnt.
+        sites = ((self.admin_app(), [ADMIN_HOST], admin_port, False), (self.ingress_app(), hosts, port, True))
         for app, app_hosts, app_port, h2c in sites:
+            if h2c:
+                await first_sync(self.informers, INITIAL_FETCH_TIMEOUT)
             runner = app_runner(app)
             await runner.setup()
             for app_host in app_hosts:
