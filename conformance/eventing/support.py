@@ -109,23 +109,25 @@ class Bench:
 
     def delete_triggers(self) -> None:
         """Deletes the Triggers the tests made (not those a RequestReply or another object owns and would
-        make again) and waits until they are gone, and so are the Subscriptions they owned: a channel-based
+        make again), one at a time, each until it is gone and so is the Subscription it owned: a channel-based
         Broker keeps sending to a Trigger's Subscription while it is there, and its filter refuses those
         events (404) once the Trigger is gone, which the channel retries with the Broker's back-off, holding
-        up every event sent meanwhile."""
-        made = {t["metadata"]["uid"]: t["metadata"]["name"] for t in self.target.list(*TRIGGER, self.namespace)
-                if not t["metadata"].get("ownerReferences")}
-        for name in made.values():
-            self.target.delete(*TRIGGER, name, self.namespace, wait=False)
+        up every event sent meanwhile. One at a time, because Knative's Subscription reconciler removes a
+        subscriber by merge-patching the channel's whole list from its cache: two finalized at once can put
+        back the other's entry, and the channel then sends to a deleted Trigger for good."""
+        made = [(t["metadata"]["uid"], t["metadata"]["name"]) for t in self.target.list(*TRIGGER, self.namespace)
+                if not t["metadata"].get("ownerReferences")]
         self.unsettled.clear()
+        for uid, name in made:
+            self.target.delete(*TRIGGER, name, self.namespace, wait=False)
 
-        def gone() -> bool:
-            left = {t["metadata"]["uid"] for t in self.target.list(*TRIGGER, self.namespace)}
-            owners = {o.get("uid") for s in self.target.list(*SUBSCRIPTION, self.namespace)
-                      for o in s["metadata"].get("ownerReferences") or []}
-            return not (set(made) & (left | owners))
+            def gone(uid: str = uid) -> bool:
+                left = {t["metadata"]["uid"] for t in self.target.list(*TRIGGER, self.namespace)}
+                owners = {o.get("uid") for s in self.target.list(*SUBSCRIPTION, self.namespace)
+                          for o in s["metadata"].get("ownerReferences") or []}
+                return uid not in left | owners
 
-        eventually(gone, 60, f"Triggers {sorted(made.values())} and their Subscriptions gone", interval=0.5)
+            eventually(gone, 60, f"Trigger {name} and its Subscription gone", interval=0.2)
 
     # Traffic -----------------------------------------------------------------------------------------
 
