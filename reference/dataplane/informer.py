@@ -150,13 +150,12 @@ class Informer:
         self.handler(kind, obj, old)
 
 
-async def first_sync(informers: list[Informer], timeout: float) -> bool:
-    """Waits until every informer has listed once, at most `timeout` seconds; whether they all had.
+async def first_sync(informers: list[Informer], timeout: float) -> None:
+    """Waits until every informer has listed once, at most `timeout` seconds.
 
     Bounded as Envoy bounds its initial fetch (initial_fetch_timeout, 15 s): an API server that stays away
     delays a listener, it does not keep it shut."""
     try:
         await asyncio.wait_for(asyncio.gather(*(i.synced.wait() for i in informers)), timeout)
     except TimeoutError:
-        return False
-    return True
+        log.warning("not every informer listed within %.0fs; opening the listeners without them", timeout)

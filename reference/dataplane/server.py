@@ -414,13 +414,13 @@ class DataPlane:
         # every informer has listed, as Envoy activates a listener only after its initial fetch: a restarted
         # data plane refuses connections for a moment rather than answering 404 for hosts it has not learnt.
         sites = ((self.admin_app(), [ADMIN_HOST], admin_port, False), (self.ingress_app(), hosts, port, True))
-        for app, app_hosts, app_port, h2c in sites:
-            if h2c:
+        for app, app_hosts, app_port, ingress in sites:
+            if ingress:
                 await first_sync(self.informers, INITIAL_FETCH_TIMEOUT)
             runner = app_runner(app)
             await runner.setup()
             for app_host in app_hosts:
-                site = IngressSite(runner, app_host, app_port, self.h2c_client) if h2c else web.TCPSite(
+                site = IngressSite(runner, app_host, app_port, self.h2c_client) if ingress else web.TCPSite(
                     runner, app_host, app_port, reuse_address=True, backlog=1024)
                 await site.start()
             runners.append(runner)
